@@ -1,0 +1,23 @@
+# memamba: raw slides + genomic tables -> cross-validated survival models, per cohort.
+# Default target: every cohort in the config, up to results/summary.tsv and results/report.html.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/slides.smk"
+include: "workflow/rules/genomics.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/summary.tsv",
+        "results/report.html",

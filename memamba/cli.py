@@ -1,0 +1,306 @@
+"""The ``memamba`` command line: one sub-command per pipeline stage.
+
+Heavy libraries are imported inside each command so that ``--help`` and the light stages start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def _optional_float(text: str) -> float | None:
+    return float(text) if text not in ("", "nan", "None") else None
+
+
+def _add_params(parser: argparse.ArgumentParser, section: str) -> None:
+    parser.add_argument("--params", default=None, metavar="JSON",
+                        help=f"the '{section}' config section as JSON; missing keys take their documented defaults")
+
+
+def cmd_demo_data(args: argparse.Namespace) -> None:
+    from memamba.demo import generate_cohort
+
+    out = generate_cohort(args.out, patients=args.patients, seed=args.seed, slide_size=args.slide_size)
+    print(f"demo cohort written to {out}")
+
+
+def cmd_segment(args: argparse.Namespace) -> None:
+    from memamba.config import section_params
+    from memamba.slides.segment import SegmentParams, segment_slide, write_segmentation
+
+    params = SegmentParams(**section_params("segment", args.params))
+    name = args.name or Path(args.slide).stem
+    result = segment_slide(args.slide, params, args.mpp)
+    out = Path(args.out)
+    write_segmentation(result, args.slide, params, out / f"{name}.geojson", out / f"{name}.png")
+    print(f"{name}: {len(result.polygons)} tissue region(s); mpp {result.mpp.mpp:.4f} from {result.mpp.source}")
+
+
+def cmd_tile(args: argparse.Namespace) -> None:
+    from memamba.config import section_params
+    from memamba.slides.segment import read_polygons
+    from memamba.slides.tile import TileParams, tile_slide, write_patches
+
+    params = TileParams(**section_params("tile", args.params))
+    grid = tile_slide(args.slide, read_polygons(args.tissue), params, args.mpp)
+    write_patches(grid, args.out, params, [args.slide, args.tissue])
+    print(f"{Path(args.slide).name}: {len(grid.coords)} patches of {params.patch_size} px at {params.target_mpp} um/px "
+          f"(level {grid.read_level}, {grid.patch_size_level0} px at level 0)")
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    from memamba.config import section_params
+    from memamba.slides.encoders import list_encoders
+    from memamba.slides.extract import ExtractParams, extract_features, write_features
+
+    if args.list_encoders:
+        print("\n".join(list_encoders()))
+        return
+    if not (args.slide and args.patches and args.out):
+        raise SystemExit("memamba extract: SLIDE, --patches and -o are required (or --list-encoders)")
+    params = ExtractParams(**section_params("extract", args.params))
+    result = extract_features(args.slide, args.patches, params, args.device, progress=not args.quiet)
+    write_features(args.out, result, params, [args.slide, args.patches])
+    print(f"{Path(args.slide).name}: features {result.features.shape} with encoder {params.encoder}")
+
+
+def cmd_genomics(args: argparse.Namespace) -> None:
+    from memamba.genomics.tokens import write_genomics
+
+    tokens = write_genomics(args.sheet, args.families, args.out)
+    for token in tokens["tokens"]:
+        print(f"{token['name']}: {len(token['features'])} features, {len(token['missing_genes'])} of {token['n_genes']} genes missing")
+
+
+def cmd_splits(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from memamba.config import section_params
+    from memamba.data.cohort import complete_patients
+    from memamba.data.splits import make_splits, write_splits
+    from memamba.sheets import read_sheet
+
+    params = section_params("splits", args.params)
+    clinical = read_sheet(args.clinical, "clinical", check_paths=False)
+    slides = read_sheet(args.slides, "slides", check_paths=False)
+    genomic_patients = set(pd.read_parquet(args.genomics).index.astype(str))
+    patients = complete_patients(clinical, slides, genomic_patients)
+    usable = clinical[clinical["patient_id"].isin(patients)].reset_index(drop=True)
+    paths = write_splits(make_splits(usable, params["folds"], params["seed"], params["time_bins"]), args.out)
+    print(f"{len(paths)} folds over {len(usable)} patients written to {args.out}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+    import yaml
+
+    from memamba.atomic import atomic_path
+    from memamba.config import section_params
+    from memamba.data.cohort import load_cohort
+    from memamba.data.splits import read_split
+    from memamba.models import list_models
+    from memamba.models.registry import model_entry
+    from memamba.train.device import pick_device
+    from memamba.train.loop import train_fold
+
+    if args.list_models:
+        print("\n".join(list_models()))
+        return
+    needed = ("slides", "clinical", "genomics", "tokens", "split", "model", "out")
+    missing = [f"--{n.replace('_', '-')}" for n in needed if getattr(args, n) is None]
+    if missing:
+        raise SystemExit(f"memamba train: missing {' '.join(missing)} (or use --list-models)")
+    params = section_params("train", args.params)
+    model_params = json.loads(args.model_params) if args.model_params else {}
+    zscore_clip = section_params("genomics", args.genomics_params)["zscore_clip"]
+    uses_slides = "slides" in model_entry(args.model).modalities
+    if uses_slides and args.features_dir is None:
+        raise SystemExit(f"memamba train: model {args.model} uses slides: --features-dir is required")
+    features_dir = args.features_dir if uses_slides else None
+    cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens)
+    device = str(pick_device(params["device"]))
+    result = train_fold(cohort, read_split(args.split), args.model, model_params, params, zscore_clip, device,
+                        progress=not args.quiet)
+    out = Path(args.out)
+    with atomic_path(out / "checkpoint.pt") as tmp:
+        torch.save({"model": args.model, "state_dict": result.model.state_dict(), "transforms": result.state}, tmp)
+    with atomic_path(out / "history.tsv") as tmp:
+        result.history.to_csv(tmp, sep="\t", index=False)
+    with atomic_path(out / "predictions.tsv") as tmp:
+        result.predictions.to_csv(tmp, sep="\t", index=False)
+    with atomic_path(out / "config.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump({"model": args.model, "model_params": model_params, "train": params,
+                                       "zscore_clip": zscore_clip, "device": device}, sort_keys=False))
+    last = result.history.iloc[-1]
+    print(f"{args.model}: {len(result.history)} epochs, last train loss {last.train_loss:.4f}, train c-index {last.train_c_index:.3f}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from memamba.atomic import atomic_path
+    from memamba.report.plots import plot_km
+    from memamba.survival.evaluate import fold_metrics, read_predictions, risk_groups
+
+    predictions = read_predictions(args.predictions)
+    table = fold_metrics(predictions)
+    out = Path(args.out)
+    with atomic_path(out / "metrics.tsv") as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    plot_km(risk_groups(predictions), f"{args.title}: validation patients, all folds", out / "km.png")
+    mean, sd = table.set_index("fold").loc[["mean", "sd"], "c_index"]
+    print(f"{args.title}: c-index {mean:.3f} +- {sd:.3f} over {len(args.predictions)} folds")
+
+
+def cmd_summarise(args: argparse.Namespace) -> None:
+    from memamba.atomic import atomic_path
+    from memamba.report.summary import cohort_summary
+
+    table = cohort_summary(args.cohort, args.metrics, args.splits, args.truth, args.clinical)
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    print(table.to_string(index=False))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from memamba.report.summary import write_report
+
+    table = write_report(args.summaries, args.out_tsv, args.out_html)
+    print(table.to_string(index=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    from memamba import __version__
+
+    parser = argparse.ArgumentParser(prog="memamba", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"memamba {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("demo-data", help="generate the synthetic demo cohort",
+                            description="Write synthetic Aperio SVS slides, RNA-seq counts, CNV, mutations, survival, "
+                                        "the sample sheets and the true risk to --out.")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--patients", type=int, default=60, help="number of patients (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--slide-size", type=int, default=1024, help="level-0 width/height of each slide in pixels (default 1024)")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = commands.add_parser("segment", help="segment tissue: GeoJSON polygons + QC overlay PNG",
+                            description="Segment the tissue of SLIDE; writes OUT/NAME.geojson (level-0 pixels, holes "
+                                        "included) and OUT/NAME.png (QC overlay).")
+    p.add_argument("slide", help="slide file (SVS, TIFF, NDPI, ... anything OpenSlide opens)")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--name", help="base name of the outputs (default: the slide file's stem)")
+    p.add_argument("--mpp", type=_optional_float, default=None, help="level-0 microns per pixel, overriding the file's")
+    _add_params(p, "segment")
+    p.set_defaults(func=cmd_segment)
+
+    p = commands.add_parser("tile", help="tile tissue into patches at a physical resolution",
+                            description="Lay a patch grid at the target mpp over SLIDE and keep the patches covering "
+                                        "enough tissue; writes an HDF5 file with 'coords' (level-0 top-left corners).")
+    p.add_argument("slide", help="slide file")
+    p.add_argument("--tissue", required=True, help="GeoJSON from 'memamba segment'")
+    p.add_argument("-o", "--out", required=True, help="output HDF5 file")
+    p.add_argument("--mpp", type=_optional_float, default=None, help="level-0 microns per pixel, overriding the file's")
+    _add_params(p, "tile")
+    p.set_defaults(func=cmd_tile)
+
+    p = commands.add_parser("extract", help="encode patches into features with a registered encoder",
+                            description="Read the patches listed by 'memamba tile' and encode them in batches; writes "
+                                        "an HDF5 file with 'features' (N x D) and 'coords'.")
+    p.add_argument("slide", nargs="?", help="slide file")
+    p.add_argument("--patches", help="HDF5 from 'memamba tile'")
+    p.add_argument("-o", "--out", help="output HDF5 file")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--list-encoders", action="store_true", help="print the registered encoders and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_params(p, "extract")
+    p.set_defaults(func=cmd_extract)
+
+    p = commands.add_parser("genomics", help="build the patient x feature matrix and gene-family tokens",
+                            description="Read the matrices listed in the genomics sheet; writes features.parquet, "
+                                        "tokens.json and qc.tsv (missing genes per token) to -o.")
+    p.add_argument("--sheet", required=True, help="genomics sheet (TSV: modality, kind, path)")
+    p.add_argument("--families", required=True, help="gene-family table (CSV, one column per family)")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_genomics)
+
+    p = commands.add_parser("splits", help="make stratified patient-level cross-validation splits",
+                            description="Split the patients that have survival, slides and genomics into folds "
+                                        "stratified by event and time bin; writes fold_K.tsv files to -o.")
+    p.add_argument("--clinical", required=True, help="clinical sheet")
+    p.add_argument("--slides", required=True, help="slide sheet")
+    p.add_argument("--genomics", required=True, help="features.parquet from 'memamba genomics'")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    _add_params(p, "splits")
+    p.set_defaults(func=cmd_splits)
+
+    p = commands.add_parser("train", help="train one model on one fold",
+                            description="Fit a registered model on the fold's training patients (bin edges and scaling "
+                                        "fitted there only) and predict every patient; writes checkpoint.pt, "
+                                        "history.tsv, predictions.tsv and config.yaml to -o.")
+    p.add_argument("--slides", help="slide sheet")
+    p.add_argument("--clinical", help="clinical sheet")
+    p.add_argument("--features-dir", help="folder of features/{encoder}/{slide}.h5 (for models that use slides)")
+    p.add_argument("--genomics", help="features.parquet")
+    p.add_argument("--tokens", help="tokens.json")
+    p.add_argument("--split", help="fold_K.tsv")
+    p.add_argument("--model", help="registered model name (see --list-models)")
+    p.add_argument("--model-params", default=None, metavar="JSON", help="the model's hyper-parameters as JSON")
+    p.add_argument("--genomics-params", default=None, metavar="JSON", help="the 'genomics' config section as JSON")
+    p.add_argument("-o", "--out", help="output folder")
+    p.add_argument("--list-models", action="store_true", help="print the registered models and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_params(p, "train")
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("evaluate", help="per-fold metrics and Kaplan-Meier plot of one model",
+                            description="Compute Harrell's c-index and the log-rank p of risk groups on each fold's "
+                                        "validation patients; writes metrics.tsv (folds, mean, sd) and km.png to -o.")
+    p.add_argument("predictions", nargs="+", help="predictions.tsv of every fold, in fold order")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--title", default="model", help="title for the plot and the printout")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("summarise", help="one cohort's table: every model's mean +- sd and per-fold c-index",
+                            description="Collect a cohort's metrics.tsv files (results/COHORT/eval/MODEL/metrics.tsv) "
+                                        "into one table, with the oracle c-index of the true risk when given.")
+    p.add_argument("--cohort", required=True, help="cohort name")
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.tsv files (model = their folder name)")
+    p.add_argument("--splits", nargs="*", default=[], help="fold_K.tsv files, for the oracle's per-fold c-index")
+    p.add_argument("--truth", default=None, help="TSV with patient_id and the true risk (demo cohorts)")
+    p.add_argument("--clinical", default=None, help="clinical sheet (needed with --truth)")
+    p.add_argument("-o", "--out", required=True, help="output TSV")
+    p.set_defaults(func=cmd_summarise)
+
+    p = commands.add_parser("report", help="cross-cohort summary.tsv and the HTML report",
+                            description="Concatenate the per-cohort summaries and write results/summary.tsv and an HTML "
+                                        "report with per-fold tables and Kaplan-Meier plots.")
+    p.add_argument("summaries", nargs="+", help="per-cohort summary.tsv files")
+    p.add_argument("--out-tsv", required=True, help="output summary TSV")
+    p.add_argument("--out-html", required=True, help="output HTML report")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``memamba`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from memamba.errors import MemambaError
+
+    try:
+        args.func(args)
+    except MemambaError as exc:
+        print(f"memamba {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

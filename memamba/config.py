@@ -1,0 +1,87 @@
+"""The one validated place for configuration: load YAML, check it against the schema, fill defaults."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from memamba.errors import MemambaError
+
+
+class ConfigError(MemambaError, ValueError):
+    """A configuration or sample sheet that cannot be used, with a message saying how to fix it."""
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """Load one of the bundled JSON schemas (``config``, ``slides``, ``clinical``, ``genomics``)."""
+    text = resources.files("memamba.schemas").joinpath(f"{name}.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _with_defaults(validator_class: type) -> type:
+    """Extend a jsonschema validator so that it fills ``default`` values while validating."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = _copy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _copy(value: Any) -> Any:
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+_DefaultFillingValidator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _hint(error: jsonschema.ValidationError) -> str:
+    """The schema's description of the offending field, offered as the fix."""
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if description is None and isinstance(error.parent, jsonschema.ValidationError):
+        return _hint(error.parent)
+    return f" Expected: {description}." if description else ""
+
+
+def validate(instance: dict[str, Any], schema: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validate ``instance`` (filling defaults in place) or raise ConfigError naming ``where`` and the field."""
+    errors = sorted(_DefaultFillingValidator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for error in errors:
+            field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+            lines.append(f"{where}: field '{field}': {error.message}.{_hint(error)}")
+        raise ConfigError("\n".join(lines))
+    return instance
+
+
+def validate_config(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """Validate a workflow configuration mapping and fill in every default."""
+    return validate(config, load_schema("config"), where)
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate a YAML configuration file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found. Fix: pass an existing file with --configfile.")
+    config = yaml.safe_load(path.read_text()) or {}
+    return validate_config(config, where=str(path))
+
+
+def section_params(section: str, params_json: str | None, where: str = "--params") -> dict[str, Any]:
+    """Validate one config section given as JSON (as rules pass it) and fill its defaults."""
+    import json
+
+    value = json.loads(params_json) if params_json else {}
+    schema = load_schema("config")["properties"][section]
+    return validate(value, schema, f"{where} ({section})")

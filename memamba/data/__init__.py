@@ -1,0 +1,1 @@
+"""Cohort assembly (patients <-> slides <-> genomics <-> survival) and cross-validation splits."""

@@ -1,0 +1,112 @@
+"""The demo cohort: latent risk -> slides, RNA-seq counts, CNV, mutations and survival."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from memamba.atomic import atomic_path
+from memamba.demo.svs import render_slide, write_svs
+
+FAMILIES = (
+    "Tumor Suppressor Genes",
+    "Oncogenes",
+    "Protein Kinases",
+    "Cell Differentiation Markers",
+    "Transcription Factors",
+    "Cytokines and Growth Factors",
+)
+SIGNAL_FAMILIES = ("Tumor Suppressor Genes", "Oncogenes", "Protein Kinases")
+GENES_PER_FAMILY = 16
+DEMO_MPP = 0.5
+HAZARD_PER_MONTH = 0.02
+RISK_EFFECT = 1.2
+
+
+def _write_tsv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=index)
+
+
+def _gene_table() -> dict[str, list[str]]:
+    return {family: [f"{''.join(w[0] for w in family.split())}{i:03d}" for i in range(1, GENES_PER_FAMILY + 1)]
+            for family in FAMILIES}
+
+
+def _survival(rng: np.random.Generator, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exponential event times with hazard h0 * exp(b * risk), uniform censoring over ten years."""
+    event_time = rng.exponential(1.0 / (HAZARD_PER_MONTH * np.exp(RISK_EFFECT * risk)))
+    censor_time = rng.uniform(6, 120, risk.shape)
+    time = np.minimum(event_time, censor_time)
+    return np.round(np.maximum(time, 0.1), 2), (event_time <= censor_time).astype(int)
+
+
+def _genomics(rng: np.random.Generator, risk: np.ndarray, patients: list[str]) -> dict[str, pd.DataFrame]:
+    """Genes x patients matrices: NB counts, GISTIC-like CNV and 0/1 mutations; signal families follow risk."""
+    genes = _gene_table()
+    n = len(patients)
+    library = rng.lognormal(0, 0.25, n)
+    counts, cnv, mut = {}, {}, {}
+    for family, symbols in genes.items():
+        signal = family in SIGNAL_FAMILIES
+        for gene in symbols:
+            base = rng.lognormal(np.log(300), 1.0)
+            loading = rng.normal(0, 0.6) + (np.sign(rng.normal()) * 0.6 if signal else 0.0)
+            mean = library * base * np.exp((loading if signal else 0.0) * risk + rng.normal(0, 0.3, n))
+            dispersion = 0.1
+            counts[gene] = rng.negative_binomial(1 / dispersion, 1 / (1 + dispersion * mean))
+            latent_cnv = (0.9 * np.sign(loading) * risk if signal else 0.0) + rng.normal(0, 0.8, n)
+            cnv[gene] = np.clip(np.round(latent_cnv), -2, 2).astype(int)
+            if family == "Tumor Suppressor Genes":
+                mut[gene] = (rng.uniform(size=n) < 1 / (1 + np.exp(-(risk - 2.0)))).astype(int)
+    frames = {
+        "rna": pd.DataFrame(counts, index=patients).T,
+        "cnv": pd.DataFrame(cnv, index=patients).T,
+        "mut": pd.DataFrame(mut, index=patients).T,
+    }
+    for frame in frames.values():
+        frame.index.name = "gene"
+    return frames
+
+
+def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, slide_size: int = 1024) -> Path:
+    """Write a complete synthetic cohort to ``out`` and return the folder.
+
+    Contents: ``slides/*.svs`` (one or two per patient), the sample sheets ``slides.tsv``,
+    ``clinical.tsv`` and ``genomics.tsv``, the matrices ``rna_counts.tsv``, ``cnv.tsv`` and
+    ``mut.tsv`` (genes x patients), ``gene_families.csv`` (MCAT layout) and ``truth.tsv`` (the
+    latent risk, from which the oracle c-index is computed).
+    """
+    out = Path(out)
+    (out / "slides").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    patient_ids = [f"DEMO-{i:04d}" for i in range(1, patients + 1)]
+    risk = rng.normal(0, 1, patients)
+    time, event = _survival(rng, risk)
+
+    slide_rows = []
+    for patient, patient_risk in zip(patient_ids, risk):
+        for k in range(1 if rng.uniform() < 0.7 else 2):
+            slide_id = f"{patient}-{k + 1:02d}"
+            image = render_slide(rng, float(patient_risk), slide_size)
+            write_svs(out / "slides" / f"{slide_id}.svs", image, mpp=DEMO_MPP)
+            slide_rows.append({"patient_id": patient, "slide_id": slide_id, "path": f"slides/{slide_id}.svs", "mpp": ""})
+
+    for modality, frame in _genomics(rng, risk, patient_ids).items():
+        _write_tsv(frame, out / f"{modality if modality != 'rna' else 'rna_counts'}.tsv", index=True)
+    families = _gene_table()
+    with atomic_path(out / "gene_families.csv") as tmp:
+        pd.DataFrame(families).to_csv(tmp, index=False)
+
+    _write_tsv(pd.DataFrame(slide_rows), out / "slides.tsv")
+    _write_tsv(pd.DataFrame({"patient_id": patient_ids, "survival_months": time, "event": event}), out / "clinical.tsv")
+    _write_tsv(pd.DataFrame({
+        "modality": ["rna", "cnv", "mut"],
+        "kind": ["counts", "gistic", "binary"],
+        "path": ["rna_counts.tsv", "cnv.tsv", "mut.tsv"],
+    }), out / "genomics.tsv")
+    _write_tsv(pd.DataFrame({"patient_id": patient_ids, "risk": np.round(risk, 6)}), out / "truth.tsv")
+    return out

@@ -1,0 +1,165 @@
+"""Tissue segmentation (CLAM-style): saturation, median blur, Otsu, closing, contours filtered by mm^2."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import openslide
+
+from memamba.atomic import atomic_path
+from memamba.provenance import provenance
+from memamba.slides.reader import ResolvedMpp, best_level_for_mpp, open_slide, resolve_mpp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    """Segmentation parameters; physical sizes so that results do not depend on the scanner."""
+
+    seg_mpp: float = 8.0
+    median_kernel: int = 7
+    saturation_threshold: int | None = None
+    close_kernel: int = 5
+    min_tissue_area_mm2: float = 0.05
+    min_hole_area_mm2: float = 0.01
+
+
+@dataclass
+class TissueResult:
+    """Tissue polygons (level-0 pixels; exterior ring then holes) and the low-resolution image used."""
+
+    polygons: list[list[np.ndarray]]
+    thumbnail: np.ndarray
+    scale: float
+    mpp: ResolvedMpp
+    threshold: float
+
+
+def read_low_resolution(slide: openslide.OpenSlide, level0_mpp: float, seg_mpp: float) -> tuple[np.ndarray, float]:
+    """RGB image of the whole slide at about ``seg_mpp``, and its level-0-pixels-per-pixel scale."""
+    level = best_level_for_mpp(slide, level0_mpp, seg_mpp)
+    width, height = slide.level_dimensions[level]
+    region = slide.read_region((0, 0), level, (width, height))
+    rgba = np.asarray(region)
+    rgb = rgba[..., :3].copy()
+    rgb[rgba[..., 3] == 0] = 255
+    downsample = slide.level_downsamples[level]
+    factor = (seg_mpp / level0_mpp) / downsample
+    if factor > 1.0:
+        size = (max(1, round(width / factor)), max(1, round(height / factor)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    scale = slide.dimensions[0] / rgb.shape[1]
+    return rgb, scale
+
+
+def tissue_mask(rgb: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, float]:
+    """Binary tissue mask from the HSV saturation channel, and the threshold used."""
+    saturation = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1]
+    kernel = params.median_kernel if params.median_kernel % 2 else params.median_kernel + 1
+    saturation = cv2.medianBlur(saturation, kernel)
+    if params.saturation_threshold is not None:
+        threshold = float(params.saturation_threshold)
+        mask = (saturation > threshold).astype(np.uint8)
+    elif int(saturation.max()) - int(saturation.min()) < 8:
+        threshold, mask = float("nan"), np.zeros_like(saturation, np.uint8)
+    else:
+        threshold, mask = cv2.threshold(saturation, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if params.close_kernel > 0:
+        element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (params.close_kernel, params.close_kernel))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, element)
+    return mask, float(threshold)
+
+
+def mask_to_polygons(mask: np.ndarray, pixel_area_mm2: float, params: SegmentParams) -> list[list[np.ndarray]]:
+    """Contours of the mask with holes, dropping regions and holes below their physical minimum area."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    polygons: list[list[np.ndarray]] = []
+    if hierarchy is None:
+        return polygons
+    hierarchy = hierarchy[0]
+    for index, contour in enumerate(contours):
+        if hierarchy[index][3] != -1 or len(contour) < 3:
+            continue
+        if cv2.contourArea(contour) * pixel_area_mm2 < params.min_tissue_area_mm2:
+            continue
+        rings = [contour[:, 0, :].astype(np.float64)]
+        child = hierarchy[index][2]
+        while child != -1:
+            hole = contours[child]
+            if len(hole) >= 3 and cv2.contourArea(hole) * pixel_area_mm2 >= params.min_hole_area_mm2:
+                rings.append(hole[:, 0, :].astype(np.float64))
+            child = hierarchy[child][0]
+        polygons.append(rings)
+    return polygons
+
+
+def segment_slide(path: str | os.PathLike, params: SegmentParams, mpp_override: float | None = None) -> TissueResult:
+    """Segment the tissue of one slide; polygons are returned in level-0 pixel coordinates."""
+    with open_slide(path) as slide:
+        mpp = resolve_mpp(slide, path, mpp_override)
+        rgb, scale = read_low_resolution(slide, mpp.mpp, params.seg_mpp)
+    mask, threshold = tissue_mask(rgb, params)
+    pixel_area_mm2 = (scale * mpp.mpp / 1000.0) ** 2
+    polygons = [[ring * scale for ring in rings] for rings in mask_to_polygons(mask, pixel_area_mm2, params)]
+    if not polygons:
+        log.warning("%s: no tissue found (blank slide, or tissue below min_tissue_area_mm2); it yields zero patches", path)
+    return TissueResult(polygons, rgb, scale, mpp, threshold)
+
+
+def _ring_to_list(ring: np.ndarray) -> list[list[float]]:
+    points = [[round(float(x), 2), round(float(y), 2)] for x, y in ring]
+    return points + [points[0]]
+
+
+def to_geojson(result: TissueResult, source: str | os.PathLike, params: SegmentParams) -> dict:
+    """A GeoJSON FeatureCollection of tissue polygons (level-0 pixels) with provenance."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [_ring_to_list(r) for r in rings]},
+            "properties": {"objectType": "annotation", "classification": {"name": "tissue"}},
+        }
+        for rings in result.polygons
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "properties": {
+            "level0_mpp": result.mpp.mpp,
+            "mpp_source": result.mpp.source,
+            "otsu_threshold": result.threshold,
+            "provenance": provenance(asdict(params), [source]),
+        },
+    }
+
+
+def overlay_png(result: TissueResult) -> np.ndarray:
+    """The low-resolution image with tissue outlines (green) and holes (blue), as RGB."""
+    canvas = result.thumbnail.copy()
+    for rings in result.polygons:
+        scaled = [np.round(r / result.scale).astype(np.int32).reshape(-1, 1, 2) for r in rings]
+        cv2.polylines(canvas, scaled[:1], True, (0, 160, 0), 2)
+        if len(scaled) > 1:
+            cv2.polylines(canvas, scaled[1:], True, (0, 0, 220), 2)
+    return canvas
+
+
+def write_segmentation(result: TissueResult, source: str | os.PathLike, params: SegmentParams, geojson_path: Path, png_path: Path) -> None:
+    """Write the GeoJSON and the QC overlay PNG atomically."""
+    with atomic_path(png_path) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(overlay_png(result), cv2.COLOR_RGB2BGR))
+    with atomic_path(geojson_path) as tmp:
+        tmp.write_text(json.dumps(to_geojson(result, source, params)))
+
+
+def read_polygons(geojson_path: str | os.PathLike) -> list[list[np.ndarray]]:
+    """Tissue polygons from a GeoJSON written by :func:`write_segmentation`."""
+    data = json.loads(Path(geojson_path).read_text())
+    return [[np.asarray(ring, np.float64) for ring in f["geometry"]["coordinates"]] for f in data["features"]]

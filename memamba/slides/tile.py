@@ -1,0 +1,101 @@
+"""Tiling: a grid of patches at a target physical resolution, kept where they cover enough tissue."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+
+from memamba.atomic import atomic_path
+from memamba.provenance import provenance_json
+from memamba.slides.reader import best_level_for_mpp, open_slide, resolve_mpp
+
+MASK_SAMPLES_PER_PATCH = 16
+
+
+@dataclass(frozen=True)
+class TileParams:
+    """Tiling parameters: patch size in pixels at ``target_mpp`` microns per pixel."""
+
+    target_mpp: float = 0.5
+    patch_size: int = 256
+    overlap: float = 0.0
+    min_tissue_fraction: float = 0.5
+
+
+@dataclass
+class PatchGrid:
+    """Top-left level-0 coordinates of the kept patches and how to read them."""
+
+    coords: np.ndarray
+    patch_size_level0: int
+    read_level: int
+    read_size: int
+    slide_mpp: float
+    mpp_source: str
+    dimensions: tuple[int, int]
+
+
+def rasterise(polygons: list[list[np.ndarray]], dimensions: tuple[int, int], scale: float) -> np.ndarray:
+    """A binary mask of the polygons at ``1/scale`` of level 0 (exteriors filled, holes cleared)."""
+    width, height = dimensions
+    mask = np.zeros((max(1, int(np.ceil(height / scale))), max(1, int(np.ceil(width / scale)))), np.uint8)
+    for rings in polygons:
+        scaled = [np.round(r / scale).astype(np.int32).reshape(-1, 1, 2) for r in rings]
+        cv2.fillPoly(mask, scaled[:1], 1)
+        if len(scaled) > 1:
+            cv2.fillPoly(mask, scaled[1:], 0)
+    return mask
+
+
+def tissue_fractions(mask: np.ndarray, scale: float, coords: np.ndarray, size_level0: int) -> np.ndarray:
+    """Fraction of tissue pixels inside each patch, from an integral image of the mask."""
+    integral = cv2.integral(mask)
+    x0 = np.clip(np.floor(coords[:, 0] / scale).astype(int), 0, mask.shape[1])
+    y0 = np.clip(np.floor(coords[:, 1] / scale).astype(int), 0, mask.shape[0])
+    x1 = np.clip(np.ceil((coords[:, 0] + size_level0) / scale).astype(int), 0, mask.shape[1])
+    y1 = np.clip(np.ceil((coords[:, 1] + size_level0) / scale).astype(int), 0, mask.shape[0])
+    total = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+    area = np.maximum((x1 - x0) * (y1 - y0), 1)
+    return total / area
+
+
+def tile_slide(path: str | os.PathLike, polygons: list[list[np.ndarray]], params: TileParams, mpp_override: float | None = None) -> PatchGrid:
+    """Lay the patch grid over the slide and keep patches with enough tissue."""
+    with open_slide(path) as slide:
+        mpp = resolve_mpp(slide, path, mpp_override)
+        level = best_level_for_mpp(slide, mpp.mpp, params.target_mpp)
+        downsample = slide.level_downsamples[level]
+        dimensions = slide.dimensions
+    size0 = int(round(params.patch_size * params.target_mpp / mpp.mpp))
+    step = max(1, int(round(size0 * (1.0 - params.overlap))))
+    xs = np.arange(0, dimensions[0] - size0 + 1, step)
+    ys = np.arange(0, dimensions[1] - size0 + 1, step)
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype(np.int64)
+    if polygons and len(grid):
+        scale = max(size0 / MASK_SAMPLES_PER_PATCH, 1.0)
+        fractions = tissue_fractions(rasterise(polygons, dimensions, scale), scale, grid, size0)
+        coords = grid[fractions >= max(params.min_tissue_fraction, 1e-9)]
+    else:
+        coords = np.empty((0, 2), np.int64)
+    return PatchGrid(coords, size0, level, int(round(size0 / downsample)), mpp.mpp, mpp.source, dimensions)
+
+
+def write_patches(grid: PatchGrid, out: str | os.PathLike, params: TileParams, sources: list[str | os.PathLike]) -> None:
+    """Write ``patches/{slide}.h5``: ``coords`` plus the attributes needed to read them back."""
+    with atomic_path(Path(out)) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("coords", data=grid.coords.reshape(-1, 2), dtype="int64")
+        attrs = h5["coords"].attrs
+        attrs["target_mpp"] = params.target_mpp
+        attrs["patch_size"] = params.patch_size
+        attrs["patch_size_level0"] = grid.patch_size_level0
+        attrs["read_level"] = grid.read_level
+        attrs["read_size"] = grid.read_size
+        attrs["slide_mpp"] = grid.slide_mpp
+        attrs["mpp_source"] = grid.mpp_source
+        attrs["level0_dimensions"] = grid.dimensions
+        attrs["provenance"] = provenance_json(asdict(params), sources)

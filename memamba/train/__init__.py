@@ -1,0 +1,1 @@
+"""Training: per-fold transforms fitted on training patients, the training loop, predictions, checkpoints."""

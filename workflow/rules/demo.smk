@@ -1,0 +1,24 @@
+# The synthetic demo cohort, generated on first use (a checkpoint: its slide list is known only afterwards).
+
+
+checkpoint demo_data:
+    output:
+        slides="results/{cohort}/input/slides.tsv",
+        clinical="results/{cohort}/input/clinical.tsv",
+        genomics="results/{cohort}/input/genomics.tsv",
+        gene_families="results/{cohort}/input/gene_families.csv",
+        truth="results/{cohort}/input/truth.tsv",
+    params:
+        outdir=lambda wildcards, output: Path(output.slides).parent,
+        patients=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["patients"],
+        seed=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["seed"],
+        slide_size=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_size"],
+    log:
+        "results/logs/demo_data/{cohort}.log",
+    benchmark:
+        "results/benchmarks/demo_data/{cohort}.tsv"
+    conda:
+        "../../envs/slides.yaml"
+    shell:
+        "memamba demo-data --out {params.outdir} --patients {params.patients} --seed {params.seed}"
+        " --slide-size {params.slide_size} > {log} 2>&1"

@@ -1,0 +1,21 @@
+# Genomics stage, one job per cohort: matrices -> patient x feature table + gene-family tokens.
+
+rule genomics:
+    input:
+        sheet=lambda wildcards: sheet_path(wildcards.cohort, "genomics"),
+        families=lambda wildcards: sheet_path(wildcards.cohort, "gene_families"),
+        matrices=genomic_matrices,
+    output:
+        features="results/{cohort}/genomics/features.parquet",
+        tokens="results/{cohort}/genomics/tokens.json",
+        qc="results/{cohort}/genomics/qc.tsv",
+    params:
+        outdir=lambda wildcards, output: Path(output.features).parent,
+    log:
+        "results/logs/genomics/{cohort}.log",
+    benchmark:
+        "results/benchmarks/genomics/{cohort}.tsv"
+    conda:
+        "../../envs/genomics.yaml"
+    shell:
+        "memamba genomics --sheet {input.sheet:q} --families {input.families:q} -o {params.outdir} > {log} 2>&1"

@@ -1,0 +1,63 @@
+# Slide stage, one job per slide: segment -> tile -> extract.
+
+
+rule segment:
+    input:
+        slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
+    output:
+        geojson="results/{cohort}/tissue/{slide}.geojson",
+        png="results/{cohort}/tissue/{slide}.png",
+    params:
+        segment=as_json(config["segment"]),
+        mpp=mpp_option,
+        outdir=lambda wildcards, output: Path(output.geojson).parent,
+    log:
+        "results/logs/segment/{cohort}/{slide}.log",
+    benchmark:
+        "results/benchmarks/segment/{cohort}/{slide}.tsv"
+    conda:
+        "../../envs/slides.yaml"
+    shell:
+        "memamba segment {input.slide:q} -o {params.outdir} --name {wildcards.slide} {params.mpp}"
+        " --params {params.segment:q} > {log} 2>&1"
+
+
+rule tile:
+    input:
+        slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
+        tissue="results/{cohort}/tissue/{slide}.geojson",
+    output:
+        "results/{cohort}/patches/{slide}.h5",
+    params:
+        tile=as_json(config["tile"]),
+        mpp=mpp_option,
+    log:
+        "results/logs/tile/{cohort}/{slide}.log",
+    benchmark:
+        "results/benchmarks/tile/{cohort}/{slide}.tsv"
+    conda:
+        "../../envs/slides.yaml"
+    shell:
+        "memamba tile {input.slide:q} --tissue {input.tissue} -o {output} {params.mpp}"
+        " --params {params.tile:q} > {log} 2>&1"
+
+
+rule extract:
+    input:
+        slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
+        patches="results/{cohort}/patches/{slide}.h5",
+    output:
+        "results/{cohort}/features/{encoder}/{slide}.h5",
+    params:
+        extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
+    resources:
+        gpu=1 if config["extract"]["encoder"] != "demo-stats" else 0,
+    log:
+        "results/logs/extract/{cohort}/{encoder}/{slide}.log",
+    benchmark:
+        "results/benchmarks/extract/{cohort}/{encoder}/{slide}.tsv"
+    conda:
+        "../../envs/features.yaml"
+    shell:
+        "memamba extract {input.slide:q} --patches {input.patches} -o {output} --quiet"
+        " --params {params.extract:q} > {log} 2>&1"
