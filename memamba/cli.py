@@ -148,7 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     table = fold_metrics(predictions)
     out = Path(args.out)
     with atomic_path(out / "metrics.tsv") as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
     plot_km(risk_groups(predictions), f"{args.title}: validation patients, all folds", out / "km.png")
     mean, sd = table.set_index("fold").loc[["mean", "sd"], "c_index"]
     print(f"{args.title}: c-index {mean:.3f} +- {sd:.3f} over {len(args.predictions)} folds")

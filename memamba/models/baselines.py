@@ -17,25 +17,20 @@ def snn_block(dim_in: int, dim_out: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(dim_in, dim_out), nn.SELU(), nn.AlphaDropout(dropout))
 
 
-class SNN(nn.Module):
-    """Self-normalising network over the concatenated genomic features."""
+class SNNEncoder(nn.Module):
+    """Self-normalising network: (F,) genomic features -> (hidden,) embedding."""
 
-    def __init__(self, dim_in: int, n_bins: int, hidden: int = 64, depth: int = 2, dropout: float = 0.25) -> None:
+    def __init__(self, dim_in: int, hidden: int = 64, depth: int = 2, dropout: float = 0.25) -> None:
         super().__init__()
         dims = [dim_in] + [hidden] * depth
-        self.encoder = nn.Sequential(*(snn_block(a, b, dropout) for a, b in zip(dims[:-1], dims[1:])))
-        self.head = nn.Linear(hidden, n_bins)
+        self.layers = nn.Sequential(*(snn_block(a, b, dropout) for a, b in zip(dims[:-1], dims[1:])))
 
-    def embed(self, genomics: torch.Tensor) -> torch.Tensor:
-        """(F,) genomic features -> (hidden,) embedding."""
-        return self.encoder(genomics)
-
-    def forward(self, patches: torch.Tensor | None, genomics: torch.Tensor | None) -> torch.Tensor:
-        return self.head(self.embed(genomics))
+    def forward(self, genomics: torch.Tensor) -> torch.Tensor:
+        return self.layers(genomics)
 
 
 class GatedAttentionPool(nn.Module):
-    """Gated attention pooling (Ilse et al., 2018): softmax over patches of tanh(Va) * sigmoid(Ua)."""
+    """Gated attention pooling (Ilse et al., 2018): softmax over patches of w^T (tanh(Vx) * sigmoid(Ux))."""
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
@@ -48,49 +43,53 @@ class GatedAttentionPool(nn.Module):
         return weights @ x
 
 
-class ABMIL(nn.Module):
-    """Attention-based MIL over a patient's patch features."""
+class AttentionMILEncoder(nn.Module):
+    """Attention-based MIL: (N, D) patch features -> (hidden,) patient embedding."""
 
-    def __init__(self, dim_in: int, n_bins: int, hidden: int = 64, dropout: float = 0.25) -> None:
+    def __init__(self, dim_in: int, hidden: int = 64, dropout: float = 0.25) -> None:
         super().__init__()
-        self.encoder = nn.Sequential(nn.Linear(dim_in, hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.project = nn.Sequential(nn.Linear(dim_in, hidden), nn.ReLU(), nn.Dropout(dropout))
         self.pool = GatedAttentionPool(hidden, hidden)
-        self.head = nn.Linear(hidden, n_bins)
 
-    def embed(self, patches: torch.Tensor) -> torch.Tensor:
-        """(N, D) patch features -> (hidden,) slide embedding."""
-        return self.pool(self.encoder(patches))
-
-    def forward(self, patches: torch.Tensor | None, genomics: torch.Tensor | None) -> torch.Tensor:
-        return self.head(self.embed(patches))
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.project(patches))
 
 
-class LateFusion(nn.Module):
-    """ABMIL slide embedding and SNN genomic embedding, concatenated, then a linear hazard head."""
+class EmbeddingSurvivalModel(nn.Module):
+    """Embeds the slides and/or the genomics, concatenates the embeddings, and predicts hazard logits."""
 
-    def __init__(self, patch_dim: int, genomic_dim: int, n_bins: int, hidden: int = 64, dropout: float = 0.25) -> None:
+    def __init__(self, slides: nn.Module | None, genomics: nn.Module | None, head: nn.Module) -> None:
         super().__init__()
-        self.slides = ABMIL(patch_dim, n_bins, hidden, dropout)
-        self.genomics = SNN(genomic_dim, n_bins, hidden, 2, dropout)
-        self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_bins))
+        self.slides = slides
+        self.genomics = genomics
+        self.head = head
 
     def forward(self, patches: torch.Tensor | None, genomics: torch.Tensor | None) -> torch.Tensor:
-        return self.head(torch.cat([self.slides.embed(patches), self.genomics.embed(genomics)]))
+        parts = []
+        if self.slides is not None:
+            parts.append(self.slides(patches))
+        if self.genomics is not None:
+            parts.append(self.genomics(genomics))
+        return self.head(torch.cat(parts))
 
 
 @register_model("snn", modalities=("genomics",))
 def snn(inputs: ModelInputs, hidden: int = 64, depth: int = 2, dropout: float = 0.25) -> nn.Module:
     """SNN on all genomic features (MCAT's genomics-only baseline)."""
-    return SNN(sum(inputs.token_sizes), inputs.n_bins, hidden, depth, dropout)
+    return EmbeddingSurvivalModel(None, SNNEncoder(sum(inputs.token_sizes), hidden, depth, dropout),
+                                  nn.Linear(hidden, inputs.n_bins))
 
 
 @register_model("abmil", modalities=("slides",))
 def abmil(inputs: ModelInputs, hidden: int = 64, dropout: float = 0.25) -> nn.Module:
     """Gated attention MIL on patch features (slides only)."""
-    return ABMIL(inputs.patch_dim, inputs.n_bins, hidden, dropout)
+    return EmbeddingSurvivalModel(AttentionMILEncoder(inputs.patch_dim, hidden, dropout), None,
+                                  nn.Linear(hidden, inputs.n_bins))
 
 
 @register_model("abmil-snn", modalities=("slides", "genomics"))
 def abmil_snn(inputs: ModelInputs, hidden: int = 64, dropout: float = 0.25) -> nn.Module:
     """Late fusion of ABMIL and SNN embeddings (a simple multimodal baseline)."""
-    return LateFusion(inputs.patch_dim, sum(inputs.token_sizes), inputs.n_bins, hidden, dropout)
+    head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, inputs.n_bins))
+    return EmbeddingSurvivalModel(AttentionMILEncoder(inputs.patch_dim, hidden, dropout),
+                                  SNNEncoder(sum(inputs.token_sizes), hidden, 2, dropout), head)

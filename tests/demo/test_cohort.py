@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import numpy as np
+import openslide
+import pandas as pd
+
+from memamba.demo.cohort import SIGNAL_FAMILIES, _genomics, _survival
+from memamba.sheets import read_sheet
+from memamba.survival.metrics import harrell_c
+
+
+def test_slides_are_aperio_svs_with_mpp_and_pyramid(demo_dir: Path) -> None:
+    sheet = read_sheet(demo_dir / "slides.tsv", "slides")
+    assert len(sheet) >= 8
+    with openslide.OpenSlide(sheet.loc[0, "path"]) as slide:
+        assert slide.properties["openslide.vendor"] == "aperio"
+        assert float(slide.properties["openslide.mpp-x"]) == 0.5
+        assert slide.properties["openslide.objective-power"] == "20"
+        assert slide.level_count >= 2
+        assert slide.level_dimensions[0] == (512, 512)
+
+
+def test_every_sheet_validates_and_points_at_real_files(demo_dir: Path) -> None:
+    clinical = read_sheet(demo_dir / "clinical.tsv", "clinical")
+    genomics = read_sheet(demo_dir / "genomics.tsv", "genomics")
+    assert set(genomics["modality"]) == {"rna", "cnv", "mut"}
+    counts = pd.read_csv(demo_dir / "rna_counts.tsv", sep="\t", index_col=0)
+    assert list(counts.columns) == clinical["patient_id"].tolist()
+    assert (counts.to_numpy() >= 0).all() and np.issubdtype(counts.to_numpy().dtype, np.integer)
+    truth = pd.read_csv(demo_dir / "truth.tsv", sep="\t")
+    assert truth["patient_id"].tolist() == clinical["patient_id"].tolist()
+
+
+def test_survival_carries_the_planted_risk() -> None:
+    rng = np.random.default_rng(0)
+    risk = rng.normal(size=2000)
+    time, event = _survival(rng, risk)
+    assert 0.3 < event.mean() < 0.9
+    assert harrell_c(time, event, risk) > 0.7
+    assert abs(harrell_c(time, event, rng.normal(size=2000)) - 0.5) < 0.05
+
+
+def test_signal_families_follow_risk_and_noise_families_do_not() -> None:
+    rng = np.random.default_rng(1)
+    risk = rng.normal(size=400)
+    frames = _genomics(rng, risk, [f"P{i}" for i in range(400)])
+    cnv = frames["cnv"]
+    correlation = cnv.T.corrwith(pd.Series(risk, index=cnv.columns)).abs()
+    signal = correlation[[g for g in cnv.index if g.startswith(("TSG", "O", "PK"))]]
+    noise = correlation[[g for g in cnv.index if g.startswith(("CDM", "TF", "CaGF"))]]
+    assert len(SIGNAL_FAMILIES) == 3
+    assert signal.mean() > 0.4 and noise.mean() < 0.1

@@ -1,0 +1,30 @@
+import pytest
+import torch
+
+from memamba.models import ModelInputs, build_model, list_models
+from memamba.models.registry import model_entry
+
+INPUTS = ModelInputs(patch_dim=16, token_sizes=[5, 0, 7], n_bins=4)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_maps_a_patient_to_hazard_logits_and_learns(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, INPUTS, {})
+    patches = torch.randn(30, 16) if "slides" in model_entry(name).modalities else None
+    logits = model(patches, torch.randn(12))
+    assert logits.shape == (4,)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_bag_size_does_not_matter_for_attention_mil() -> None:
+    model = build_model("abmil", INPUTS, {}).eval()
+    assert model(torch.randn(1, 16), None).shape == model(torch.randn(500, 16), None).shape
+
+
+def test_unknown_model_and_bad_params_say_how_to_fix() -> None:
+    with pytest.raises(KeyError, match="snn"):
+        build_model("nope", INPUTS)
+    with pytest.raises(TypeError, match="models.snn"):
+        build_model("snn", INPUTS, {"widht": 3})

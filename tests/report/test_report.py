@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from memamba.report.summary import ORACLE, cohort_summary, write_report
+from memamba.survival.evaluate import fold_metrics
+
+
+def _predictions(folds: int = 3, n: int = 30, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(folds):
+        time = rng.exponential(20, n)
+        frames.append(pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)], "role": ["val"] * 10 + ["train"] * (n - 10),
+                                    "survival_months": time, "event": 1, "risk": -time, "fold": k}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_fold_metrics_have_mean_and_sd_rows() -> None:
+    table = fold_metrics(_predictions())
+    assert table["fold"].tolist() == ["0", "1", "2", "mean", "sd"]
+    assert (table.loc[:2, "c_index"] == 1.0).all() and table.loc[4, "c_index"] == 0.0
+    assert (table.loc[:2, "n_patients"] == 10).all()
+
+
+def test_summary_and_html_report(tmp_path: Path) -> None:
+    for model, offset in (("m1", 0.0), ("m2", 0.1)):
+        out = tmp_path / "demo" / "eval" / model
+        out.mkdir(parents=True)
+        pd.DataFrame({"fold": ["0", "1", "mean", "sd"], "c_index": [0.6 + offset, 0.7 + offset, 0, 0]}).to_csv(
+            out / "metrics.tsv", sep="\t", index=False)
+    clinical = tmp_path / "clinical.tsv"
+    pd.DataFrame({"patient_id": ["A", "B", "C", "D"], "survival_months": [1, 2, 3, 4], "event": [1, 1, 1, 1]}).to_csv(
+        clinical, sep="\t", index=False)
+    truth = tmp_path / "truth.tsv"
+    pd.DataFrame({"patient_id": ["A", "B", "C", "D"], "risk": [4, 3, 2, 1]}).to_csv(truth, sep="\t", index=False)
+    splits = []
+    for k, val in enumerate((["A", "B"], ["C", "D"])):
+        path = tmp_path / f"fold_{k}.tsv"
+        pd.DataFrame({"patient_id": list("ABCD"), "role": ["val" if p in val else "train" for p in "ABCD"]}).to_csv(
+            path, sep="\t", index=False)
+        splits.append(path)
+    metrics = sorted((tmp_path / "demo" / "eval").glob("*/metrics.tsv"))
+    summary = cohort_summary("demo", metrics, splits, truth, clinical)
+    assert summary["model"].tolist() == ["m1", "m2", ORACLE]
+    np.testing.assert_allclose(summary["c_index_mean"], [0.65, 0.75, 1.0])
+    summary.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    table = write_report([tmp_path / "s.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html")
+    assert "km_plot" not in table.columns
+    html = (tmp_path / "report.html").read_text()
+    assert "<h2>demo</h2>" in html and "0.750" in html and ORACLE in html

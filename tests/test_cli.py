@@ -1,0 +1,36 @@
+import subprocess
+import sys
+
+import pytest
+
+from memamba.cli import build_parser
+
+COMMANDS = ["demo-data", "segment", "tile", "extract", "genomics", "splits", "train", "evaluate", "summarise", "report"]
+
+
+def test_every_stage_has_a_subcommand() -> None:
+    choices = build_parser()._subparsers._group_actions[0].choices
+    assert set(COMMANDS) <= set(choices)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_describes_the_command(command: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert f"memamba {command}" in text and len(text.splitlines()) > 4
+
+
+def test_console_script_reports_bad_input_without_traceback(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "memamba.cli", "segment", str(tmp_path / "none.svs"), "-o", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "none.svs: slide file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_list_encoders_and_models() -> None:
+    encoders = subprocess.run([sys.executable, "-m", "memamba.cli", "extract", "--list-encoders"], capture_output=True, text=True)
+    models = subprocess.run([sys.executable, "-m", "memamba.cli", "train", "--list-models"], capture_output=True, text=True)
+    assert "demo-stats" in encoders.stdout.split()
+    assert {"snn", "abmil", "abmil-snn"} <= set(models.stdout.split())
