@@ -1,5 +1,7 @@
 # memamba: raw slides + genomic tables -> cross-validated survival models, per cohort.
-# Default target: every cohort in the config, up to results/summary.tsv and results/report.html.
+# Default target: every file of every stage of every cohort in the config, up to results/summary.tsv and
+# results/report.html. Listing the intermediate files too means that a deleted one (say one slide's
+# features) is rebuilt, and then exactly the jobs that consume it rerun.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -21,3 +23,4 @@ rule all:
     input:
         "results/summary.tsv",
         "results/report.html",
+        stage_outputs=all_stage_outputs,

@@ -119,6 +119,25 @@ def oracle_options(wildcards, input):
     return f"--truth {input.truth} --clinical {input.clinical} --splits {' '.join(input.splits)}"
 
 
+def all_stage_outputs(wildcards):
+    """Every per-slide, per-cohort and per-fold file of every cohort (the default target's intermediates)."""
+    files = []
+    for cohort in COHORTS:
+        for slide in slide_ids(cohort):
+            files += [
+                f"results/{cohort}/tissue/{slide}.geojson",
+                f"results/{cohort}/tissue/{slide}.png",
+                f"results/{cohort}/patches/{slide}.h5",
+                f"results/{cohort}/features/{ENCODER}/{slide}.h5",
+            ]
+        files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=["features.parquet", "tokens.json", "qc.tsv"])
+        files += expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=FOLDS)
+        files += expand("results/{cohort}/models/{model}/fold_{fold}/{name}", cohort=cohort, model=MODELS, fold=FOLDS,
+                        name=["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"])
+        files += expand("results/{cohort}/eval/{model}/{name}", cohort=cohort, model=MODELS, name=["metrics.tsv", "km.png"])
+    return files
+
+
 # Fail at start-up, not hours later, when a user cohort's sheets are wrong.
 for _cohort in COHORTS:
     if not is_generated(_cohort):

@@ -1,0 +1,122 @@
+"""The Snakemake workflow, run for real in a subprocess on a tiny generated cohort."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {
+    "cohorts": {"tiny": {"generate": {"patients": 8, "seed": 1, "slide_size": 512}}},
+    "segment": {"seg_mpp": 4.0, "median_kernel": 5, "close_kernel": 3, "min_tissue_area_mm2": 0.005,
+                "min_hole_area_mm2": 0.001},
+    "tile": {"target_mpp": 1.0, "patch_size": 32},
+    "splits": {"folds": 2},
+    "train": {"models": ["snn", "abmil"], "epochs": 2},
+    "models": {"snn": {"hidden": 8}, "abmil": {"hidden": 8}},
+}
+pytestmark = [pytest.mark.workflow, pytest.mark.timeout(900)]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in ``workdir`` with the tests' Python environment first on PATH."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    table = result.stdout.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(TINY))
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_outputs_follow_the_documented_contracts(finished_run: Path) -> None:
+    results = finished_run / "results"
+    slides = pd.read_csv(results / "tiny" / "input" / "slides.tsv", sep="\t")["slide_id"]
+    for slide in slides:
+        assert (results / "tiny" / "tissue" / f"{slide}.geojson").exists()
+        assert (results / "tiny" / "tissue" / f"{slide}.png").exists()
+        with h5py.File(results / "tiny" / "patches" / f"{slide}.h5") as patches, \
+                h5py.File(results / "tiny" / "features" / "demo-stats" / f"{slide}.h5") as features:
+            assert patches["coords"].shape[1] == 2 and patches["coords"].attrs["target_mpp"] == 1.0
+            assert features["features"].shape == (patches["coords"].shape[0], 16)
+    assert (results / "tiny" / "genomics" / "features.parquet").exists()
+    assert (results / "tiny" / "genomics" / "tokens.json").exists()
+    for fold in (0, 1):
+        split = pd.read_csv(results / "tiny" / "splits" / f"fold_{fold}.tsv", sep="\t")
+        assert set(split["role"]) == {"train", "val"}
+        for model in ("snn", "abmil"):
+            folder = results / "tiny" / "models" / model / f"fold_{fold}"
+            predictions = pd.read_csv(folder / "predictions.tsv", sep="\t")
+            assert {"patient_id", "role", "risk", "survival_bin_3"} <= set(predictions.columns)
+            assert len(pd.read_csv(folder / "history.tsv", sep="\t")) == 2
+            assert (folder / "checkpoint.pt").exists() and (folder / "config.yaml").exists()
+    summary = pd.read_csv(results / "summary.tsv", sep="\t")
+    assert summary["model"].tolist() == ["snn", "abmil", "oracle (true risk)"]
+    assert summary[["c_index_fold_0", "c_index_fold_1"]].notna().all().all()
+    assert summary["c_index_mean"].between(0, 1).all()
+    assert "km_plot" not in summary.columns
+    assert "oracle (true risk)" in (results / "report.html").read_text()
+    assert any((results / "logs" / "extract").rglob("*.log"))
+    assert any((results / "benchmarks" / "train").rglob("*.tsv"))
+
+
+def test_second_run_has_nothing_to_do(finished_run: Path) -> None:
+    result = snakemake(finished_run, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_deleting_one_slides_features_reruns_only_what_depends_on_it(finished_run: Path) -> None:
+    results = finished_run / "results" / "tiny"
+    victim = sorted((results / "features" / "demo-stats").glob("*.h5"))[0]
+    victim.unlink()
+    snn_predictions = results / "models" / "snn" / "fold_0" / "predictions.tsv"
+    before = snn_predictions.stat().st_mtime_ns
+    plan = snakemake(finished_run, "-n")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert planned_jobs(plan) == {"extract": 1, "train": 2, "evaluate": 1, "summarise": 1, "report": 1, "all": 1}
+    assert snakemake(finished_run).returncode == 0
+    assert victim.exists() and snn_predictions.stat().st_mtime_ns == before
+
+
+def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path, tmp_path: Path) -> None:
+    inputs = finished_run / "results" / "tiny" / "input"
+    for name in ("clinical.tsv", "genomics.tsv", "gene_families.csv", "rna_counts.tsv", "cnv.tsv", "mut.tsv"):
+        shutil.copy(inputs / name, tmp_path / name)
+    sheet = pd.read_csv(inputs / "slides.tsv", sep="\t")
+    sheet["path"] = [str(inputs / p) for p in sheet["path"]]
+    sheet.loc[1, "path"] = "/data/slides/typo.svs"
+    sheet.to_csv(tmp_path / "slides.tsv", sep="\t", index=False)
+    config = {**TINY, "cohorts": {"mine": {"slides": str(tmp_path / "slides.tsv"), "clinical": str(tmp_path / "clinical.tsv"),
+                                           "genomics": str(tmp_path / "genomics.tsv"),
+                                           "gene_families": str(tmp_path / "gene_families.csv")}}}
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n")
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert str(tmp_path / "slides.tsv") in message
+    assert "row 3" in message and "/data/slides/typo.svs" in message and "Fix:" in message
+    assert not (workdir / "results").exists()
