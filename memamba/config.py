@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -31,14 +33,10 @@ def _with_defaults(validator_class: type) -> type:
         if isinstance(instance, dict):
             for name, subschema in properties.items():
                 if "default" in subschema and name not in instance:
-                    instance[name] = _copy(subschema["default"])
+                    instance[name] = copy.deepcopy(subschema["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-def _copy(value: Any) -> Any:
-    return yaml.safe_load(yaml.safe_dump(value))
 
 
 _DefaultFillingValidator = _with_defaults(jsonschema.Draft202012Validator)
@@ -80,8 +78,6 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
 
 def section_params(section: str, params_json: str | None, where: str = "--params") -> dict[str, Any]:
     """Validate one config section given as JSON (as rules pass it) and fill its defaults."""
-    import json
-
     value = json.loads(params_json) if params_json else {}
     schema = load_schema("config")["properties"][section]
     return validate(value, schema, f"{where} ({section})")

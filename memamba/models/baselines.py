@@ -1,7 +1,7 @@
 """Baselines: SNN (genomics), gated-attention MIL (slides) and their late fusion.
 
-Every model maps one patient to hazard logits of shape (n_bins,):
-``forward(patches: Tensor (N, D) | None, genomics: Tensor (F,) | None)``.
+Every model maps one patient to hazard logits of shape (n_bins,) and an auxiliary loss (a scalar,
+zero for these baselines): ``forward(patches: Tensor (N, D) | None, genomics: Tensor (F,) | None)``.
 """
 
 from __future__ import annotations
@@ -64,13 +64,14 @@ class EmbeddingSurvivalModel(nn.Module):
         self.genomics = genomics
         self.head = head
 
-    def forward(self, patches: torch.Tensor | None, genomics: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, patches: torch.Tensor | None, genomics: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         parts = []
         if self.slides is not None:
             parts.append(self.slides(patches))
         if self.genomics is not None:
             parts.append(self.genomics(genomics))
-        return self.head(torch.cat(parts))
+        logits = self.head(torch.cat(parts))
+        return logits, logits.new_zeros(())
 
 
 @register_model("snn", modalities=("genomics",))

@@ -30,7 +30,9 @@ _MODELS: dict[str, ModelEntry] = {}
 
 
 def register_model(name: str, modalities: tuple[str, ...]) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering ``factory(inputs: ModelInputs, **params) -> nn.Module`` under ``name``."""
+    """Decorator registering ``factory(inputs: ModelInputs, **params) -> nn.Module`` under ``name``.
+
+    The module's ``forward(patches, genomics)`` returns ``(hazard logits (n_bins,), auxiliary loss)``."""
 
     def add(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         _MODELS[name] = ModelEntry(factory, modalities)

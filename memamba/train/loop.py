@@ -60,7 +60,7 @@ def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | Non
 def _predict(model: torch.nn.Module, bags: list[torch.Tensor], genomics: torch.Tensor, device: torch.device) -> torch.Tensor:
     model.eval()
     with torch.no_grad():
-        return torch.stack([model(_to(b, device), g.to(device)) for b, g in zip(bags, genomics)]).cpu()
+        return torch.stack([model(_to(b, device), g.to(device))[0] for b, g in zip(bags, genomics)]).cpu()
 
 
 def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_params: dict[str, Any],
@@ -89,9 +89,9 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
         model.train()
         losses = []
         for i in generator.permutation(train_idx):
-            logits = model(_to(bags[i], torch_device), genomics[i].to(torch_device)).unsqueeze(0)
-            loss = nll_survival_loss(logits, labels[i:i + 1].to(torch_device), censored[i:i + 1].to(torch_device),
-                                     train_params["alpha"])
+            logits, auxiliary = model(_to(bags[i], torch_device), genomics[i].to(torch_device))
+            loss = nll_survival_loss(logits[None], labels[i:i + 1].to(torch_device), censored[i:i + 1].to(torch_device),
+                                     train_params["alpha"]) + auxiliary
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -34,15 +34,21 @@ def _split(cohort: Cohort, n_val: int) -> pd.DataFrame:
     return pd.DataFrame({"patient_id": cohort.patients, "role": roles})
 
 
-@pytest.mark.parametrize("model", ["snn", "abmil", "abmil-snn"])
-def test_models_recover_a_planted_signal_on_held_out_patients(model: str) -> None:
-    cohort, risk = planted_cohort()
-    result = train_fold(cohort, _split(cohort, 80), model, {"hidden": 16}, TRAIN, zscore_clip=10.0, progress=False)
+@pytest.mark.parametrize("model,params,patients,epochs", [
+    ("snn", {"hidden": 16}, 240, 8),
+    ("abmil", {"hidden": 16}, 240, 8),
+    ("abmil-snn", {"hidden": 16}, 240, 8),
+    ("memamba", {"d_model": 16}, 150, 5),
+])
+def test_models_recover_a_planted_signal_on_held_out_patients(model: str, params: dict, patients: int, epochs: int) -> None:
+    cohort, risk = planted_cohort(patients)
+    result = train_fold(cohort, _split(cohort, 60), model, params, {**TRAIN, "epochs": epochs}, zscore_clip=10.0,
+                        progress=False)
     val = result.predictions[result.predictions["role"] == "val"]
-    oracle = harrell_c(val["survival_months"], val["event"], risk[:80])
+    oracle = harrell_c(val["survival_months"], val["event"], risk[:60])
     achieved = harrell_c(val["survival_months"], val["event"], val["risk"])
-    assert achieved > 0.65, (achieved, oracle)
-    assert len(result.history) == TRAIN["epochs"]
+    assert achieved > 0.65 and oracle - achieved < 0.12, (achieved, oracle)
+    assert len(result.history) == epochs
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
 
 

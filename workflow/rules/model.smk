@@ -44,8 +44,6 @@ rule train:
         ),
         outdir=lambda wildcards, output: Path(output.checkpoint).parent,
     threads: 1
-    resources:
-        gpu=0,
     log:
         "results/logs/train/{cohort}/{model}/fold_{fold}.log",
     benchmark:

@@ -50,8 +50,6 @@ rule extract:
         "results/{cohort}/features/{encoder}/{slide}.h5",
     params:
         extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
-    resources:
-        gpu=1 if config["extract"]["encoder"] != "demo-stats" else 0,
     log:
         "results/logs/extract/{cohort}/{encoder}/{slide}.log",
     benchmark:

@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from memamba.models import ModelInputs, build_model
+from memamba.models.experts import DualScanLayer, SynergisticExpert, rbf_mmd, unbalanced_sinkhorn_plan
+
+INPUTS = ModelInputs(patch_dim=16, token_sizes=[5, 0, 7, 3], n_bins=4)
+
+
+def test_memamba_forward_skips_empty_tokens_and_trains_every_parameter() -> None:
+    torch.manual_seed(0)
+    model = build_model("memamba", INPUTS, {"d_model": 16})
+    logits, auxiliary = model(torch.randn(40, 16), torch.randn(15))
+    assert logits.shape == (4,) and auxiliary.item() >= 0
+    (logits.sum() + auxiliary).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+def test_memamba_is_deterministic_with_a_seed() -> None:
+    outputs = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        model = build_model("memamba", INPUTS, {"d_model": 16}).eval()
+        torch.manual_seed(1)
+        outputs.append(model(torch.randn(25, 16), torch.randn(15))[0])
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+
+
+def test_unbalanced_plan_has_near_uniform_marginals_and_prefers_cheap_pairs() -> None:
+    torch.manual_seed(0)
+    cost = torch.rand(6, 40)
+    cost[2, 5] = 0.0
+    plan = unbalanced_sinkhorn_plan(cost, epsilon=0.05, tau=10.0, iterations=300)
+    torch.testing.assert_close(plan.sum(1), torch.full((6,), 1 / 6), atol=0.02, rtol=0)
+    torch.testing.assert_close(plan.sum(0), torch.full((40,), 1 / 40), atol=0.01, rtol=0)
+    assert plan[2, 5] > 0.9 * plan[:, 5].sum()
+
+
+def test_mmd_is_zero_for_identical_sets_and_grows_with_a_shift() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(50, 8)
+    assert rbf_mmd(x, x.clone()).abs() < 1e-6
+    near, far = rbf_mmd(x, torch.randn(50, 8) + 0.5), rbf_mmd(x, torch.randn(50, 8) + 3.0)
+    assert 0 < near < far
+
+
+def test_synergy_summaries_live_in_the_span_of_patch_tokens() -> None:
+    patches = torch.eye(4)
+    summaries, _ = SynergisticExpert()(patches, torch.eye(4)[:2] * 0.9)
+    torch.testing.assert_close(summaries.sum(1), torch.ones(2))
+    assert summaries[0].argmax() == 0 and summaries[1].argmax() == 1
+
+
+def test_dual_scan_attention_order_is_permutation_equivariant_but_conventional_order_matters() -> None:
+    torch.manual_seed(0)
+    layer = DualScanLayer(8, dropout=0.0).eval()
+    x = torch.randn(1, 12, 8)
+    permutation = torch.randperm(12)
+    with torch.no_grad():
+        base = layer(x)
+        permuted = layer(x[:, permutation])
+        layer.conventional.out_proj.weight.zero_()
+        equivariant_base = layer(x)
+        equivariant_permuted = layer(x[:, permutation])
+    assert not torch.allclose(base[:, permutation], permuted, atol=1e-4)
+    torch.testing.assert_close(equivariant_base[:, permutation], equivariant_permuted, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("patches", [1, 3])
+def test_tiny_bags_work(patches: int) -> None:
+    model = build_model("memamba", INPUTS, {"d_model": 8}).eval()
+    assert model(torch.randn(patches, 16), torch.randn(15))[0].shape == (4,)
