@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from memamba.atomic import atomic_path  # noqa: E402
-from memamba.survival.metrics import kaplan_meier, logrank_p  # noqa: E402
+from memamba.atomic import atomic_path
+from memamba.survival.metrics import kaplan_meier, logrank_p
 
 
 def plot_km(groups: pd.DataFrame, title: str, out: str | os.PathLike) -> None:
     """Kaplan-Meier curves of the ``high``/``low`` groups of validation patients, with the log-rank p."""
-    figure, axis = plt.subplots(figsize=(5, 4), dpi=100)
+    figure = Figure(figsize=(5, 4), dpi=100)
+    axis = figure.subplots()
     for name, colour in (("low", "tab:blue"), ("high", "tab:red")):
         group = groups[groups["group"] == name]
         if len(group):
@@ -28,4 +26,3 @@ def plot_km(groups: pd.DataFrame, title: str, out: str | os.PathLike) -> None:
     figure.tight_layout()
     with atomic_path(out) as tmp:
         figure.savefig(tmp, format="png")
-    plt.close(figure)

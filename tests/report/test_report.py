@@ -50,3 +50,14 @@ def test_summary_and_html_report(tmp_path: Path) -> None:
     assert "km_plot" not in table.columns
     html = (tmp_path / "report.html").read_text()
     assert "<h2>demo</h2>" in html and "0.750" in html and ORACLE in html
+
+
+def test_km_plot_is_a_png(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from memamba.report.plots import plot_km
+    from memamba.survival.evaluate import risk_groups
+
+    plot_km(risk_groups(_predictions()), "test", tmp_path / "km.png")
+    with Image.open(tmp_path / "km.png") as image:
+        assert image.format == "PNG" and image.size == (500, 400)
