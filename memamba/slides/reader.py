@@ -37,18 +37,33 @@ def open_slide(path: str | os.PathLike) -> openslide.OpenSlide:
         ) from exc
 
 
+PLAUSIBLE_MPP = (0.1, 2.0)
+
+
 def resolve_mpp(slide: openslide.OpenSlide, path: str | os.PathLike, override: float | None = None) -> ResolvedMpp:
-    """Level-0 mpp: the sample sheet's override, else OpenSlide's ``mpp-x``/``mpp-y``, else an error."""
+    """Level-0 mpp: the sample sheet's override, else OpenSlide's ``mpp-x``/``mpp-y``, else an error.
+
+    A value outside PLAUSIBLE_MPP (about 0.1-2 um/px for a scan) is refused: generic TIFFs often carry a
+    default 72 or 96 dpi in their resolution tags, which OpenSlide turns into a meaningless mpp.
+    """
     if override is not None:
         return ResolvedMpp(float(override), "sample sheet")
     props = slide.properties
     mpp_x, mpp_y = props.get(openslide.PROPERTY_NAME_MPP_X), props.get(openslide.PROPERTY_NAME_MPP_Y)
-    if mpp_x and mpp_y:
-        return ResolvedMpp((float(mpp_x) + float(mpp_y)) / 2, "openslide mpp properties")
-    raise SlideError(
-        f"{path}: the slide does not say its microns per pixel. Fix: add an 'mpp' column to the slide "
-        "sheet with the level-0 resolution (e.g. 0.25 for 40x, 0.5 for 20x), or pass --mpp."
-    )
+    fix = ("Fix: add an 'mpp' column to the slide sheet with the level-0 resolution "
+           "(e.g. 0.25 for 40x, 0.5 for 20x), or pass --mpp.")
+    if not (mpp_x and mpp_y):
+        raise SlideError(f"{path}: the slide does not say its microns per pixel. {fix}")
+    mpp = (float(mpp_x) + float(mpp_y)) / 2
+    from_tiff_tags = props.get(openslide.PROPERTY_NAME_VENDOR) == "generic-tiff"
+    if not PLAUSIBLE_MPP[0] <= mpp <= PLAUSIBLE_MPP[1]:
+        tags = (f" (TIFF resolution {props.get('tiff.XResolution')} per {props.get('tiff.ResolutionUnit')})"
+                if from_tiff_tags else "")
+        raise SlideError(
+            f"{path}: the file says {mpp:.4g} microns per pixel{tags}, which is not a plausible scan resolution "
+            f"({PLAUSIBLE_MPP[0]}-{PLAUSIBLE_MPP[1]} um/px), so it cannot be trusted. {fix}"
+        )
+    return ResolvedMpp(mpp, "TIFF resolution tags" if from_tiff_tags else "openslide mpp properties")
 
 
 def best_level_for_mpp(slide: openslide.OpenSlide, level0_mpp: float, target_mpp: float) -> int:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CMU_SLIDE, needs_shared
+from conftest import CMU_SLIDE, GENERIC_TIFF, needs_shared
 from memamba.demo.svs import write_svs
 from memamba.slides.reader import SlideError
 from memamba.slides.segment import SegmentParams, read_polygons, segment_slide, write_segmentation
@@ -55,3 +55,14 @@ def test_real_aperio_slide_has_tissue() -> None:
     assert result.polygons
     area_px = sum(np.ptp(rings[0][:, 0]) * np.ptp(rings[0][:, 1]) for rings in result.polygons)
     assert area_px > 0.1 * 2220 * 2967
+
+
+@needs_shared
+def test_generic_tiff_with_a_default_dpi_is_refused_unless_the_sheet_gives_the_mpp() -> None:
+    with pytest.raises(SlideError) as error:
+        segment_slide(GENERIC_TIFF, SegmentParams())
+    message = str(error.value)
+    assert "CropBreastSlide.tiff" in message and "264.6 microns per pixel" in message
+    assert "96 per inch" in message and "'mpp' column" in message
+    result = segment_slide(GENERIC_TIFF, SegmentParams(), mpp_override=0.5)
+    assert result.mpp.source == "sample sheet" and result.polygons
