@@ -48,9 +48,16 @@ def _inputs(cohort: Cohort, train_idx: np.ndarray, zscore_clip: float) -> tuple[
     bags: list[torch.Tensor | None] = [None] * len(cohort.patients)
     if cohort.bags is not None:
         patch_scaler = Standardiser.fit(np.concatenate([cohort.bags[i] for i in train_idx]))
-        bags = [torch.from_numpy(patch_scaler(b)) for b in cohort.bags]
+        bags = [torch.from_numpy(patch_scaler(b) if len(b) else _neutral_patch(patient, b.shape[1]))
+                for patient, b in zip(cohort.patients, cohort.bags)]
         state.update({"patch_mean": patch_scaler.mean, "patch_std": patch_scaler.std})
     return bags, torch.from_numpy(genomic_scaler(genomics)), state
+
+
+def _neutral_patch(patient: str, dim: int) -> np.ndarray:
+    """Stand-in bag for a patient whose slides yielded no patch: one patch at the training mean."""
+    log.warning("patient %s: no patches in any slide (no tissue found); using one neutral patch", patient)
+    return np.zeros((1, dim), np.float32)
 
 
 def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:

@@ -42,3 +42,10 @@ def test_extract_writes_features_with_provenance(demo_slide: Path, tmp_path: Pat
         assert attrs["encoder"] == "demo-stats" and attrs["weights_sha256"] == "none" and attrs["mpp"] == 1.0
         provenance = json.loads(attrs["provenance"])
         assert provenance["sources"][0]["path"] == str(demo_slide.resolve())
+
+
+def test_slide_without_patches_gives_an_empty_feature_matrix(demo_slide: Path, tmp_path: Path) -> None:
+    tile = TileParams(target_mpp=1.0, patch_size=32)
+    write_patches(tile_slide(demo_slide, [], tile), tmp_path / "p.h5", tile, [demo_slide])
+    result = extract_features(demo_slide, tmp_path / "p.h5", ExtractParams(), device="cpu", progress=False)
+    assert result.features.shape == (0, 16) and result.coords.shape == (0, 2)

@@ -77,3 +77,11 @@ def test_transforms() -> None:
     np.testing.assert_allclose(rna_to_log(pd.DataFrame({"A": [-50.0, 3]}), "zscore", 10)["A"], [-10, 3])
     scaler = Standardiser.fit(np.array([[1.0, 5], [3, 5]]))
     np.testing.assert_allclose(scaler(np.array([[2.0, 7]])), [[0, 2]])
+
+
+def test_patient_without_patches_gets_a_neutral_bag_and_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    cohort, _ = planted_cohort(40)
+    cohort.bags[3] = np.zeros((0, 8), np.float32)
+    result = train_fold(cohort, _split(cohort, 10), "abmil", {}, {**TRAIN, "epochs": 1}, 10.0, progress=False)
+    assert np.isfinite(result.predictions["risk"]).all()
+    assert "patient P003: no patches" in caplog.text
