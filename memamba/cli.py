@@ -68,6 +68,13 @@ def cmd_extract(args: argparse.Namespace) -> None:
     print(f"{Path(args.slide).name}: features {result.features.shape} with encoder {params.encoder}")
 
 
+def cmd_export_clam(args: argparse.Namespace) -> None:
+    from memamba.slides.clam import export_clam
+
+    names = export_clam(args.features, args.out)
+    print(f"{len(names)} slide(s) exported to {args.out}/h5_files and {args.out}/pt_files")
+
+
 def cmd_genomics(args: argparse.Namespace) -> None:
     from memamba.genomics.tokens import write_genomics
 
@@ -220,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_params(p, "extract")
     p.set_defaults(func=cmd_extract)
+
+    p = commands.add_parser("export-clam", help="export features in CLAM's h5_files/ + pt_files/ layout",
+                            description="Copy features/{encoder}/{slide}.h5 files into CLAM's layout, so that CLAM, "
+                                        "MCAT or MOTCat code can read them: OUT/h5_files/{slide}.h5 and OUT/pt_files/{slide}.pt.")
+    p.add_argument("features", nargs="+", help="feature files from 'memamba extract'")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_export_clam)
 
     p = commands.add_parser("genomics", help="build the patient x feature matrix and gene-family tokens",
                             description="Read the matrices listed in the genomics sheet; writes features.parquet, "

@@ -23,7 +23,7 @@ DISTRIBUTION = {"cv2": "opencv-python-headless", "sklearn": "scikit-learn", "sks
 # The memamba modules behind the sub-commands each env's rules run (cli.py imports them lazily).
 STAGE_MODULES = {
     "slides": ["demo", "slides/segment.py", "slides/tile.py", "slides/reader.py"],
-    "features": ["slides/extract.py", "slides/encoders.py", "slides/reader.py", "train/device.py"],
+    "features": ["slides/extract.py", "slides/encoders.py", "slides/clam.py", "slides/reader.py", "train/device.py"],
     "genomics": ["genomics"],
     "train": ["data", "models", "train", "survival", "report"],
 }

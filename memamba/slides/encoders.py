@@ -1,12 +1,25 @@
-"""Patch encoders in a registry: one small function per encoder, looked up by name."""
+"""Patch encoders in a registry: one small function per encoder, looked up by name.
+
+Weights are never downloaded here: encoders that have weights load them from a local file, verified
+by SHA-256 when one is given, and strictly (every key must match the published checkpoint's).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
+
+from memamba.errors import MemambaError
+from memamba.provenance import sha256_of
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -21,13 +34,14 @@ class Encoder:
     std: tuple[float, float, float]
 
 
-_ENCODERS: dict[str, Callable[[str | None], Encoder]] = {}
+EncoderFactory = Callable[..., Encoder]
+_ENCODERS: dict[str, EncoderFactory] = {}
 
 
-def register_encoder(name: str) -> Callable[[Callable[[str | None], Encoder]], Callable[[str | None], Encoder]]:
-    """Decorator adding an encoder factory ``fn(weights_path) -> Encoder`` under ``name``."""
+def register_encoder(name: str) -> Callable[[EncoderFactory], EncoderFactory]:
+    """Decorator adding ``fn(weights, sha256=None, random_weights=False, **architecture) -> Encoder`` under ``name``."""
 
-    def add(fn: Callable[[str | None], Encoder]) -> Callable[[str | None], Encoder]:
+    def add(fn: EncoderFactory) -> EncoderFactory:
         _ENCODERS[name] = fn
         return fn
 
@@ -39,11 +53,42 @@ def list_encoders() -> list[str]:
     return sorted(_ENCODERS)
 
 
-def build_encoder(name: str, weights: str | None = None) -> Encoder:
-    """Build encoder ``name``, loading ``weights`` from a local path where the encoder has weights."""
+def build_encoder(name: str, weights: str | os.PathLike | None = None, sha256: str | None = None,
+                  random_weights: bool = False, **architecture: Any) -> Encoder:
+    """Build encoder ``name`` with its weights from a local file (``random_weights`` only for tests).
+
+    ``architecture`` overrides the published configuration (e.g. ``depth=2`` for a small test model).
+    """
     if name not in _ENCODERS:
         raise KeyError(f"unknown encoder {name!r}. Fix: use one of {list_encoders()} (config key extract.encoder).")
-    return _ENCODERS[name](weights)
+    return _ENCODERS[name](weights, sha256=sha256, random_weights=random_weights, **architecture)
+
+
+def load_weights(model: nn.Module, name: str, weights: str | os.PathLike | None, sha256: str | None,
+                 random_weights: bool, where_to_get: str) -> None:
+    """Load a local checkpoint strictly into ``model``, after checking its SHA-256 when one is given."""
+    if weights is None:
+        if random_weights:
+            return
+        raise MemambaError(f"encoder {name!r} needs its weights and none were given. Fix: {where_to_get}, "
+                           "then set extract.weights to the file's path.")
+    path = Path(weights)
+    if not path.is_file():
+        raise MemambaError(f"{path}: weights file of encoder {name!r} not found. Fix: correct extract.weights.")
+    if sha256 is not None and sha256_of(path) != sha256.lower():
+        raise MemambaError(f"{path}: SHA-256 {sha256_of(path)} differs from the expected {sha256}. "
+                           f"Fix: the file is incomplete or a different release; {where_to_get}.")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for wrapper in ("state_dict", "model"):
+        if isinstance(state, dict) and wrapper in state and isinstance(state[wrapper], dict):
+            state = state[wrapper]
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise MemambaError(
+            f"{path}: not a checkpoint of encoder {name!r}: {len(result.missing_keys)} missing key(s) "
+            f"{result.missing_keys[:3]}, {len(result.unexpected_keys)} unexpected key(s) {result.unexpected_keys[:3]}. "
+            f"Fix: {where_to_get}."
+        )
 
 
 class ColourTextureStats(nn.Module):
@@ -75,8 +120,70 @@ class ColourTextureStats(nn.Module):
 
 
 @register_encoder("demo-stats")
-def demo_stats(weights: str | None = None) -> Encoder:
+def demo_stats(weights: str | None = None, sha256: str | None = None, random_weights: bool = False) -> Encoder:
     """Colour/texture statistics: no weights, 16-d, any input size, inputs in [0, 1]."""
     if weights is not None:
-        raise ValueError("encoder 'demo-stats' has no weights. Fix: set extract.weights to null.")
+        raise MemambaError("encoder 'demo-stats' has no weights. Fix: set extract.weights to null.")
     return Encoder("demo-stats", ColourTextureStats().eval(), ColourTextureStats.dim, None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+
+class TruncatedResNet50(nn.Module):
+    """A ResNet-50 cut after layer3, then global average pooling: 1024-d (as CLAM)."""
+
+    def __init__(self, resnet: nn.Module) -> None:
+        super().__init__()
+        self.resnet = resnet
+        del self.resnet.layer4, self.resnet.fc
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        net = self.resnet
+        x = net.maxpool(net.act1(net.bn1(net.conv1(images))))
+        x = net.layer3(net.layer2(net.layer1(x)))
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+
+
+@register_encoder("resnet50-trunc")
+def resnet50_trunc(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+                   **architecture: Any) -> Encoder:
+    """ResNet-50 (ImageNet) truncated after layer3, 1024-d, 224 px, ImageNet normalisation.
+
+    Takes a full ResNet-50 checkpoint with torchvision/timm key names (conv1, bn1, layer1-4, fc),
+    checks it strictly, then drops layer4 and fc.
+    """
+    import timm
+
+    resnet = timm.create_model("resnet50", pretrained=False, **architecture)
+    load_weights(resnet, "resnet50-trunc", weights, sha256, random_weights,
+                 "save torchvision's or timm's ImageNet ResNet-50 state dict to a file")
+    return Encoder("resnet50-trunc", TruncatedResNet50(resnet).eval(), 1024, 224, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _vit(name: str, weights: str | None, sha256: str | None, random_weights: bool, where_to_get: str,
+         timm_name: str, dim: int, published: dict[str, Any], architecture: dict[str, Any]) -> Encoder:
+    import timm
+
+    model = timm.create_model(timm_name, pretrained=False, **{**published, **architecture})
+    load_weights(model, name, weights, sha256, random_weights, where_to_get)
+    return Encoder(name, model.eval(), dim, 224, IMAGENET_MEAN, IMAGENET_STD)
+
+
+@register_encoder("uni")
+def uni(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+        **architecture: Any) -> Encoder:
+    """UNI (Chen et al., 2024): ViT-L/16, 1024-d, 224 px, ImageNet normalisation."""
+    published = {"img_size": 224, "patch_size": 16, "init_values": 1e-5, "num_classes": 0, "dynamic_img_size": True}
+    return _vit("uni", weights, sha256, random_weights, "download pytorch_model.bin from the MahmoodLab/UNI model page",
+                "vit_large_patch16_224", 1024, published, architecture)
+
+
+@register_encoder("uni2-h")
+def uni2_h(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+           **architecture: Any) -> Encoder:
+    """UNI2-h: ViT-H/14 with SwiGLU MLPs and 8 register tokens, 1536-d, 224 px, ImageNet normalisation."""
+    import timm
+
+    published = {"img_size": 224, "patch_size": 14, "depth": 24, "num_heads": 24, "init_values": 1e-5,
+                 "embed_dim": 1536, "mlp_ratio": 2.66667 * 2, "num_classes": 0, "no_embed_class": True,
+                 "mlp_layer": timm.layers.SwiGLUPacked, "act_layer": nn.SiLU, "reg_tokens": 8, "dynamic_img_size": True}
+    return _vit("uni2-h", weights, sha256, random_weights, "download pytorch_model.bin from the MahmoodLab/UNI2-h model page",
+                "vit_giant_patch14_224", 1536, published, architecture)

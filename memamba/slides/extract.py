@@ -27,6 +27,7 @@ class ExtractParams:
 
     encoder: str = "demo-stats"
     weights: str | None = None
+    weights_sha256: str | None = None
     batch_size: int = 64
     num_workers: int = 0
 
@@ -81,7 +82,7 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
     with h5py.File(patches_h5, "r") as h5:
         coords = h5["coords"][:]
         tiling = dict(h5["coords"].attrs)
-    encoder = build_encoder(params.encoder, params.weights)
+    encoder = build_encoder(params.encoder, params.weights, params.weights_sha256)
     torch_device = pick_device(device)
     model = encoder.model.to(torch_device)
     if torch_device.type == "cuda":

@@ -49,3 +49,79 @@ def test_slide_without_patches_gives_an_empty_feature_matrix(demo_slide: Path, t
     write_patches(tile_slide(demo_slide, [], tile), tmp_path / "p.h5", tile, [demo_slide])
     result = extract_features(demo_slide, tmp_path / "p.h5", ExtractParams(), device="cpu", progress=False)
     assert result.features.shape == (0, 16) and result.coords.shape == (0, 2)
+
+
+@pytest.mark.parametrize("name,dim,small", [
+    ("uni", 1024, {"depth": 1}),
+    ("uni2-h", 1536, {"depth": 1}),
+    ("resnet50-trunc", 1024, {}),
+])
+def test_weighted_encoders_load_their_published_keys_strictly(name: str, dim: int, small: dict, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = build_encoder(name, random_weights=True, **small)
+    full_state = source.model.state_dict() if name != "resnet50-trunc" else _full_resnet_state()
+    torch.save(full_state, tmp_path / "weights.bin")
+    loaded = build_encoder(name, tmp_path / "weights.bin", **small)
+    images = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        features = loaded.model((images - torch.tensor(loaded.mean).view(3, 1, 1)) / torch.tensor(loaded.std).view(3, 1, 1))
+    assert features.shape == (2, dim) == (2, loaded.dim) and loaded.input_size == 224
+    if name != "resnet50-trunc":
+        with torch.no_grad():
+            torch.testing.assert_close(features, source.model((images - torch.tensor(source.mean).view(3, 1, 1))
+                                                              / torch.tensor(source.std).view(3, 1, 1)))
+
+
+def _full_resnet_state() -> dict:
+    import timm
+
+    return timm.create_model("resnet50", pretrained=False).state_dict()
+
+
+def test_uni2_h_architecture_matches_the_published_one() -> None:
+    model = build_encoder("uni2-h", random_weights=True, depth=1).model
+    keys = model.state_dict()
+    assert model.num_prefix_tokens == 1 + 8 and keys["reg_token"].shape == (1, 8, 1536)
+    assert keys["cls_token"].shape == (1, 1, 1536)
+    assert keys["blocks.0.mlp.fc1.weight"].shape == (2 * 4096, 1536)
+    assert keys["pos_embed"].shape == (1, 256, 1536)
+
+
+def test_weights_problems_say_what_to_do(tmp_path: Path) -> None:
+    from memamba.errors import MemambaError
+
+    with pytest.raises(MemambaError, match="MahmoodLab/UNI model page"):
+        build_encoder("uni", depth=1)
+    torch.save({"model": {"not.a.key": torch.zeros(1)}}, tmp_path / "bad.bin")
+    with pytest.raises(MemambaError, match=r"not a checkpoint of encoder 'uni'.*unexpected key\(s\) \['not.a.key'\]"):
+        build_encoder("uni", tmp_path / "bad.bin", depth=1)
+    with pytest.raises(MemambaError, match="SHA-256"):
+        build_encoder("uni", tmp_path / "bad.bin", sha256="0" * 64, depth=1)
+
+
+def test_patches_are_resized_and_normalised_for_the_encoder(demo_slide: Path) -> None:
+    from memamba.slides.extract import PatchDataset
+
+    encoder = build_encoder("resnet50-trunc", random_weights=True)
+    dataset = PatchDataset(demo_slide, np.array([[0, 0]]), read_level=0, read_size=64, patch_size=32, encoder=encoder)
+    tensor = dataset[0]
+    assert tensor.shape == (3, 224, 224)
+    background = (242 / 255 - encoder.mean[0]) / encoder.std[0]
+    assert abs(float(tensor[0].median()) - background) < 0.1
+
+
+def test_clam_export_round_trips(tmp_path: Path) -> None:
+    from memamba.slides.clam import export_clam
+
+    features = np.random.default_rng(0).normal(size=(5, 16)).astype(np.float32)
+    coords = np.arange(10).reshape(5, 2)
+    with h5py.File(tmp_path / "S1.h5", "w") as h5:
+        h5.create_dataset("features", data=features)
+        h5.create_dataset("coords", data=coords)
+        h5["features"].attrs["encoder"] = "demo-stats"
+    assert export_clam([tmp_path / "S1.h5"], tmp_path / "clam") == ["S1"]
+    with h5py.File(tmp_path / "clam" / "h5_files" / "S1.h5") as h5:
+        np.testing.assert_array_equal(h5["features"][:], features)
+        np.testing.assert_array_equal(h5["coords"][:], coords)
+        assert h5["features"].attrs["encoder"] == "demo-stats"
+    np.testing.assert_array_equal(torch.load(tmp_path / "clam" / "pt_files" / "S1.pt").numpy(), features)
