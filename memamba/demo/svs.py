@@ -49,10 +49,11 @@ def render_slide(rng: np.random.Generator, risk: float, size: int) -> np.ndarray
     return cv2.GaussianBlur(image, (3, 3), 0.6)
 
 
-def write_svs(path: str | os.PathLike, image: np.ndarray, mpp: float, app_mag: int = 20, levels: int = 2) -> None:
+def write_svs(path: str | os.PathLike, image: np.ndarray, mpp: float | None, app_mag: int = 20, levels: int = 2) -> None:
     """Write ``image`` as an Aperio SVS: tiled JPEG levels, each 4x smaller, Aperio ImageDescription.
 
-    OpenSlide recognises the file as vendor ``aperio`` and reads ``MPP`` and ``AppMag`` from it.
+    OpenSlide recognises the file as vendor ``aperio`` and reads ``MPP`` (omitted when ``mpp`` is
+    None, as some scanners do) and ``AppMag`` from it.
     """
     height, width = image.shape[:2]
     with atomic_path(Path(path)) as tmp, tifffile.TiffWriter(tmp) as tif:
@@ -61,7 +62,7 @@ def write_svs(path: str | os.PathLike, image: np.ndarray, mpp: float, app_mag: i
             h, w = level_image.shape[:2]
             description = (
                 f"Aperio Image Library v12.0.0 memamba-demo\r\n{width}x{height} [0,0 {w}x{h}] (256x256) "
-                f"JPEG/RGB Q=90|AppMag = {app_mag}|MPP = {mpp * width / w:.4f}"
+                f"JPEG/RGB Q=90|AppMag = {app_mag}" + (f"|MPP = {mpp * width / w:.4f}" if mpp is not None else "")
             )
             tif.write(
                 level_image,

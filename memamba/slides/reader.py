@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import openslide
 
 from memamba.errors import MemambaError
+
+log = logging.getLogger(__name__)
 
 
 class SlideError(MemambaError, RuntimeError):
@@ -38,32 +41,44 @@ def open_slide(path: str | os.PathLike) -> openslide.OpenSlide:
 
 
 PLAUSIBLE_MPP = (0.1, 2.0)
+MICRONS_AT_1X = 10.0
 
 
 def resolve_mpp(slide: openslide.OpenSlide, path: str | os.PathLike, override: float | None = None) -> ResolvedMpp:
-    """Level-0 mpp: the sample sheet's override, else OpenSlide's ``mpp-x``/``mpp-y``, else an error.
+    """Level-0 microns per pixel, from the first source that gives a trustworthy value.
 
-    A value outside PLAUSIBLE_MPP (about 0.1-2 um/px for a scan) is refused: generic TIFFs often carry a
-    default 72 or 96 dpi in their resolution tags, which OpenSlide turns into a meaningless mpp.
+    1. the sample sheet's ``mpp`` column (``override``);
+    2. the vendor's metadata as OpenSlide reports it (``openslide.mpp-x``/``-y``);
+    3. for generic TIFFs, OpenSlide's value from the TIFF resolution tags, only when it is plausible
+       (PLAUSIBLE_MPP: default 72/96-dpi tags give hundreds of um/px and are refused);
+    4. the objective power, as 10 / power um/px, with a warning (scanners differ by up to ~20 %);
+    5. otherwise a SlideError that says how to supply it.
     """
     if override is not None:
         return ResolvedMpp(float(override), "sample sheet")
     props = slide.properties
     mpp_x, mpp_y = props.get(openslide.PROPERTY_NAME_MPP_X), props.get(openslide.PROPERTY_NAME_MPP_Y)
-    fix = ("Fix: add an 'mpp' column to the slide sheet with the level-0 resolution "
-           "(e.g. 0.25 for 40x, 0.5 for 20x), or pass --mpp.")
-    if not (mpp_x and mpp_y):
-        raise SlideError(f"{path}: the slide does not say its microns per pixel. {fix}")
-    mpp = (float(mpp_x) + float(mpp_y)) / 2
     from_tiff_tags = props.get(openslide.PROPERTY_NAME_VENDOR) == "generic-tiff"
-    if not PLAUSIBLE_MPP[0] <= mpp <= PLAUSIBLE_MPP[1]:
+    refused = ""
+    if mpp_x and mpp_y:
+        mpp = (float(mpp_x) + float(mpp_y)) / 2
+        if PLAUSIBLE_MPP[0] <= mpp <= PLAUSIBLE_MPP[1]:
+            return ResolvedMpp(mpp, "TIFF resolution tags" if from_tiff_tags else "vendor metadata")
         tags = (f" (TIFF resolution {props.get('tiff.XResolution')} per {props.get('tiff.ResolutionUnit')})"
                 if from_tiff_tags else "")
-        raise SlideError(
-            f"{path}: the file says {mpp:.4g} microns per pixel{tags}, which is not a plausible scan resolution "
-            f"({PLAUSIBLE_MPP[0]}-{PLAUSIBLE_MPP[1]} um/px), so it cannot be trusted. {fix}"
-        )
-    return ResolvedMpp(mpp, "TIFF resolution tags" if from_tiff_tags else "openslide mpp properties")
+        refused = (f"the file says {mpp:.4g} microns per pixel{tags}, which is not a plausible scan resolution "
+                   f"({PLAUSIBLE_MPP[0]}-{PLAUSIBLE_MPP[1]} um/px), so it cannot be trusted")
+    power = props.get(openslide.PROPERTY_NAME_OBJECTIVE_POWER)
+    if power and float(power) > 0:
+        mpp = MICRONS_AT_1X / float(power)
+        log.warning("%s: %s; assuming %.3g um/px from objective power %sx. Set the slide sheet's 'mpp' column "
+                    "if the scanner's resolution is known.", path, refused or "no microns per pixel in the file", mpp, power)
+        return ResolvedMpp(mpp, "objective power")
+    raise SlideError(
+        f"{path}: {refused or 'the slide does not say its microns per pixel'}, and it gives no objective power. "
+        "Fix: add an 'mpp' column to the slide sheet with the level-0 resolution (e.g. 0.25 for 40x, 0.5 for 20x), "
+        "or pass --mpp."
+    )
 
 
 def best_level_for_mpp(slide: openslide.OpenSlide, level0_mpp: float, target_mpp: float) -> int:

@@ -15,7 +15,7 @@ PARAMS = SegmentParams(seg_mpp=4.0, median_kernel=5, close_kernel=3, min_tissue_
 
 def test_demo_slide_has_tissue_written_as_geojson_in_level0_pixels(demo_slide: Path, tmp_path: Path) -> None:
     result = segment_slide(demo_slide, PARAMS)
-    assert result.polygons and result.mpp.mpp == 0.5 and result.mpp.source == "openslide mpp properties"
+    assert result.polygons and result.mpp.mpp == 0.5 and result.mpp.source == "vendor metadata"
     write_segmentation(result, demo_slide, PARAMS, tmp_path / "s.geojson", tmp_path / "s.png")
     data = json.loads((tmp_path / "s.geojson").read_text())
     assert data["type"] == "FeatureCollection" and data["properties"]["level0_mpp"] == 0.5

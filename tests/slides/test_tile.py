@@ -29,7 +29,7 @@ def test_demo_slide_patches_at_physical_resolution(demo_slide: Path, tmp_path: P
         assert h5["coords"].shape == (len(grid.coords), 2)
         attrs = h5["coords"].attrs
         assert attrs["target_mpp"] == 1.0 and attrs["patch_size"] == 32 and attrs["slide_mpp"] == 0.5
-        assert attrs["mpp_source"] == "openslide mpp properties"
+        assert attrs["mpp_source"] == "vendor metadata"
 
 
 def test_overlap_adds_patches(demo_slide: Path) -> None:
