@@ -78,6 +78,10 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
 
 def section_params(section: str, params_json: str | None, where: str = "--params") -> dict[str, Any]:
     """Validate one config section given as JSON (as rules pass it) and fill its defaults."""
-    value = json.loads(params_json) if params_json else {}
+    try:
+        value = json.loads(params_json) if params_json else {}
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{where} ({section}): not valid JSON ({error}): {params_json!r}. "
+                          'Fix: pass an object such as \'{"key": value}\'.') from error
     schema = load_schema("config")["properties"][section]
     return validate(value, schema, f"{where} ({section})")

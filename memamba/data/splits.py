@@ -42,7 +42,7 @@ def make_splits(clinical: pd.DataFrame, folds: int, seed: int, time_bins: int) -
         log.warning("too few patients per stratum for %d folds: using an unstratified split", folds)
         splitter = KFold(folds, shuffle=True, random_state=seed).split(patients)
     result = []
-    for train_index, val_index in splitter:
+    for _, val_index in splitter:
         roles = np.full(len(patients), "train", dtype=object)
         roles[val_index] = "val"
         result.append(pd.DataFrame({"patient_id": patients, "role": roles}).sort_values(["role", "patient_id"]))

@@ -8,6 +8,8 @@ from typing import Any
 
 from torch import nn
 
+from memamba.errors import UnknownNameError
+
 
 @dataclass(frozen=True)
 class ModelInputs:
@@ -49,7 +51,7 @@ def list_models() -> list[str]:
 def model_entry(name: str) -> ModelEntry:
     """The registry entry of ``name``, or a KeyError listing the known names."""
     if name not in _MODELS:
-        raise KeyError(f"unknown model {name!r}. Fix: use one of {list_models()} (config key train.models).")
+        raise UnknownNameError(f"unknown model {name!r}. Fix: use one of {list_models()} (config key train.models).")
     return _MODELS[name]
 
 

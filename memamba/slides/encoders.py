@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from memamba.errors import MemambaError
+from memamba.errors import MemambaError, UnknownNameError, require_file
 from memamba.provenance import sha256_of
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -60,7 +59,7 @@ def build_encoder(name: str, weights: str | os.PathLike | None = None, sha256: s
     ``architecture`` overrides the published configuration (e.g. ``depth=2`` for a small test model).
     """
     if name not in _ENCODERS:
-        raise KeyError(f"unknown encoder {name!r}. Fix: use one of {list_encoders()} (config key extract.encoder).")
+        raise UnknownNameError(f"unknown encoder {name!r}. Fix: use one of {list_encoders()} (config key extract.encoder).")
     return _ENCODERS[name](weights, sha256=sha256, random_weights=random_weights, **architecture)
 
 
@@ -72,11 +71,9 @@ def load_weights(model: nn.Module, name: str, weights: str | os.PathLike | None,
             return
         raise MemambaError(f"encoder {name!r} needs its weights and none were given. Fix: {where_to_get}, "
                            "then set extract.weights to the file's path.")
-    path = Path(weights)
-    if not path.is_file():
-        raise MemambaError(f"{path}: weights file of encoder {name!r} not found. Fix: correct extract.weights.")
-    if sha256 is not None and sha256_of(path) != sha256.lower():
-        raise MemambaError(f"{path}: SHA-256 {sha256_of(path)} differs from the expected {sha256}. "
+    path = require_file(weights, f"weights file of encoder {name!r}", "correct extract.weights")
+    if sha256 is not None and (actual := sha256_of(path)) != sha256.lower():
+        raise MemambaError(f"{path}: SHA-256 {actual} differs from the expected {sha256}. "
                            f"Fix: the file is incomplete or a different release; {where_to_get}.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     for wrapper in ("state_dict", "model"):

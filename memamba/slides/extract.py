@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from memamba.atomic import atomic_path
+from memamba.errors import require_file
 from memamba.provenance import provenance_json, sha256_of
 from memamba.slides.encoders import Encoder, build_encoder
 from memamba.slides.reader import open_slide
@@ -79,10 +80,10 @@ class SlideFeatures:
 def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLike, params: ExtractParams,
                      device: str = "auto", progress: bool = True) -> SlideFeatures:
     """Encode every patch listed in ``patches_h5`` in batches."""
-    with h5py.File(patches_h5, "r") as h5:
+    encoder = build_encoder(params.encoder, params.weights, params.weights_sha256)
+    with h5py.File(require_file(patches_h5, "patch file", "run 'memamba tile' for this slide first"), "r") as h5:
         coords = h5["coords"][:]
         tiling = dict(h5["coords"].attrs)
-    encoder = build_encoder(params.encoder, params.weights, params.weights_sha256)
     torch_device = pick_device(device)
     model = encoder.model.to(torch_device)
     if torch_device.type == "cuda":

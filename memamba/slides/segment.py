@@ -13,6 +13,7 @@ import numpy as np
 import openslide
 
 from memamba.atomic import atomic_path
+from memamba.errors import require_file
 from memamba.provenance import provenance
 from memamba.slides.reader import ResolvedMpp, best_level_for_mpp, open_slide, resolve_mpp
 
@@ -161,5 +162,5 @@ def write_segmentation(result: TissueResult, source: str | os.PathLike, params: 
 
 def read_polygons(geojson_path: str | os.PathLike) -> list[list[np.ndarray]]:
     """Tissue polygons from a GeoJSON written by :func:`write_segmentation`."""
-    data = json.loads(Path(geojson_path).read_text())
+    data = json.loads(require_file(geojson_path, "tissue GeoJSON", "run 'memamba segment' for this slide first").read_text())
     return [[np.asarray(ring, np.float64) for ring in f["geometry"]["coordinates"]] for f in data["features"]]

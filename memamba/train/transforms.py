@@ -38,7 +38,7 @@ class Standardiser:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, rows: np.ndarray) -> "Standardiser":
+    def fit(cls, rows: np.ndarray) -> Standardiser:
         """Fit on training rows (N x D)."""
         std = rows.std(axis=0)
         return cls(rows.mean(axis=0).astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32))
