@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from memamba.sheets import read_sheet
 from memamba.data.bags import read_features
+from memamba.sheets import read_sheet
 
 log = logging.getLogger(__name__)
 

@@ -64,8 +64,12 @@ def build_encoder(name: str, weights: str | os.PathLike | None = None, sha256: s
 
 
 def load_weights(model: nn.Module, name: str, weights: str | os.PathLike | None, sha256: str | None,
-                 random_weights: bool, where_to_get: str) -> None:
-    """Load a local checkpoint strictly into ``model``, after checking its SHA-256 when one is given."""
+                 random_weights: bool, where_to_get: str,
+                 convert: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None) -> None:
+    """Load a local checkpoint strictly into ``model``, after checking its SHA-256 when one is given.
+
+    ``convert`` maps the published key names onto the model's (e.g. an old timm release's onto today's).
+    """
     if weights is None:
         if random_weights:
             return
@@ -79,13 +83,19 @@ def load_weights(model: nn.Module, name: str, weights: str | os.PathLike | None,
     for wrapper in ("state_dict", "model"):
         if isinstance(state, dict) and wrapper in state and isinstance(state[wrapper], dict):
             state = state[wrapper]
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    if convert is not None:
+        state = convert(state)
+    expected = model.state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    misshapen = [key for key in expected if key in state and tuple(state[key].shape) != tuple(expected[key].shape)]
+    if missing or unexpected or misshapen:
         raise MemambaError(
-            f"{path}: not a checkpoint of encoder {name!r}: {len(result.missing_keys)} missing key(s) "
-            f"{result.missing_keys[:3]}, {len(result.unexpected_keys)} unexpected key(s) {result.unexpected_keys[:3]}. "
-            f"Fix: {where_to_get}."
+            f"{path}: not a checkpoint of encoder {name!r}: {len(missing)} missing key(s) {missing[:3]}, "
+            f"{len(unexpected)} unexpected key(s) {unexpected[:3]}, {len(misshapen)} key(s) of another shape "
+            f"{misshapen[:3]}. Fix: {where_to_get}."
         )
+    model.load_state_dict(state, strict=True)
 
 
 class ColourTextureStats(nn.Module):
@@ -184,3 +194,56 @@ def uni2_h(weights: str | None = None, sha256: str | None = None, random_weights
                  "mlp_layer": timm.layers.SwiGLUPacked, "act_layer": nn.SiLU, "reg_tokens": 8, "dynamic_img_size": True}
     return _vit("uni2-h", weights, sha256, random_weights, "download pytorch_model.bin from the MahmoodLab/UNI2-h model page",
                 "vit_giant_patch14_224", 1536, published, architecture)
+
+
+class ConvStem(nn.Module):
+    """CTransPath's patch embedding: two stride-2 3x3 conv-BN-ReLU stages and a 1x1 projection (4x downsampling).
+
+    Keeps the released checkpoint's key names (``proj.0`` ... ``proj.6``, ``norm``) and returns NHWC tokens, as
+    today's timm Swin expects of its ``embed_layer``.
+    """
+
+    def __init__(self, img_size: int | tuple[int, int] = 224, patch_size: int | tuple[int, int] = 4,
+                 in_chans: int = 3, embed_dim: int = 96,
+                 norm_layer: Callable[[int], nn.Module] | None = None, **_timm_options: Any) -> None:
+        super().__init__()
+        from timm.layers import to_2tuple
+
+        self.img_size, self.patch_size = to_2tuple(img_size), to_2tuple(patch_size)
+        if self.patch_size != (4, 4) or embed_dim % 8:
+            raise ValueError("ConvStem needs patch_size 4 and embed_dim divisible by 8")
+        self.grid_size = (self.img_size[0] // 4, self.img_size[1] // 4)
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        layers: list[nn.Module] = []
+        channels_in, channels_out = in_chans, embed_dim // 8
+        for _ in range(2):
+            layers += [nn.Conv2d(channels_in, channels_out, 3, stride=2, padding=1, bias=False),
+                       nn.BatchNorm2d(channels_out), nn.ReLU(inplace=True)]
+            channels_in, channels_out = channels_out, channels_out * 2
+        layers.append(nn.Conv2d(channels_in, embed_dim, kernel_size=1))
+        self.proj = nn.Sequential(*layers)
+        self.norm = norm_layer(embed_dim) if norm_layer else nn.Identity()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.proj(images).permute(0, 2, 3, 1))
+
+
+@register_encoder("ctranspath")
+def ctranspath(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+               **architecture: Any) -> Encoder:
+    """CTransPath (Wang et al., 2022): Swin-T/4 window 7 with the ConvStem patch embedding, 768-d, 224 px,
+    ImageNet normalisation.
+
+    The released ``ctranspath.pth`` was saved with timm 0.5.4 (patch merging at the end of a stage, buffers
+    ``relative_position_index``/``attn_mask`` in the file); timm's own Swin checkpoint filter maps those
+    names onto today's timm, and the result must then match every key.
+    """
+    import timm
+    from timm.models.swin_transformer import checkpoint_filter_fn
+
+    model = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, embed_layer=ConvStem,
+                              num_classes=0, **architecture)
+    load_weights(model, "ctranspath", weights, sha256, random_weights,
+                 "download ctranspath.pth from the TransPath repository (Xiyue-Wang/TransPath)",
+                 convert=lambda state: checkpoint_filter_fn(state, model))
+    return Encoder("ctranspath", model.eval(), 768, 224, IMAGENET_MEAN, IMAGENET_STD)

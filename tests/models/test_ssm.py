@@ -31,7 +31,7 @@ def test_chunked_scan_matches_the_sequential_reference_with_gradients(length: in
     fast_grads = torch.autograd.grad((fast * weights).sum(), list(args.values()))
     slow_grads = torch.autograd.grad((slow * weights).sum(), list(args.values()))
     for name, a, b in zip(args, fast_grads, slow_grads):
-        torch.testing.assert_close(a, b, **TOLERANCE, msg=lambda m: f"gradient of {name}: {m}")
+        torch.testing.assert_close(a, b, **TOLERANCE, msg=lambda m, name=name: f"gradient of {name}: {m}")
 
 
 def test_mamba_block_is_causal_and_keeps_the_mamba_ssm_state_dict_layout() -> None:

@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import h5py
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from memamba.errors import MemambaError
 from memamba.slides.encoders import build_encoder, list_encoders
 from memamba.slides.extract import ExtractParams, extract_features, write_features
 from memamba.slides.segment import SegmentParams, segment_slide
@@ -87,14 +89,50 @@ def test_uni2_h_architecture_matches_the_published_one() -> None:
     assert keys["pos_embed"].shape == (1, 256, 1536)
 
 
-def test_weights_problems_say_what_to_do(tmp_path: Path) -> None:
-    from memamba.errors import MemambaError
+def _as_timm_054_checkpoint(state: dict) -> dict:
+    """Rename today's timm Swin keys to the ones ctranspath.pth was saved with (timm 0.5.4)."""
+    old = {}
+    for key, value in state.items():
+        match = re.match(r"layers\.(\d+)\.downsample\.(.*)", key)
+        old[f"layers.{int(match[1]) - 1}.downsample.{match[2]}" if match else key] = value
+        if key.endswith("attn.relative_position_bias_table"):
+            old[key.replace("relative_position_bias_table", "relative_position_index")] = torch.zeros(49, 49, dtype=torch.long)
+    old["layers.0.blocks.1.attn_mask"] = torch.zeros(64, 49, 49)
+    return {"model": old}
 
+
+def test_ctranspath_loads_the_released_timm_0_5_4_key_names_strictly(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = build_encoder("ctranspath", random_weights=True)
+    published = _as_timm_054_checkpoint(source.model.state_dict())["model"]
+    assert published["patch_embed.proj.0.weight"].shape == (12, 3, 3, 3)
+    assert published["patch_embed.proj.3.weight"].shape == (24, 12, 3, 3)
+    assert published["patch_embed.proj.6.weight"].shape == (96, 24, 1, 1)
+    assert published["layers.0.downsample.reduction.weight"].shape == (192, 384)
+    assert "layers.3.downsample.reduction.weight" not in published and published["norm.weight"].shape == (768,)
+    torch.save(_as_timm_054_checkpoint(source.model.state_dict()), tmp_path / "ctranspath.pth")
+    loaded = build_encoder("ctranspath", tmp_path / "ctranspath.pth")
+    images = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        features = loaded.model(images)
+        torch.testing.assert_close(features, source.model(images))
+    assert features.shape == (2, 768) and loaded.dim == 768 and loaded.input_size == 224
+    truncated = {"model": {k: v for k, v in published.items() if not k.startswith("norm.")}}
+    torch.save(truncated, tmp_path / "partial.pth")
+    with pytest.raises(MemambaError, match=r"2 missing key\(s\) \['norm.weight', 'norm.bias'\]"):
+        build_encoder("ctranspath", tmp_path / "partial.pth")
+
+
+def test_weights_problems_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(MemambaError, match="MahmoodLab/UNI model page"):
         build_encoder("uni", depth=1)
     torch.save({"model": {"not.a.key": torch.zeros(1)}}, tmp_path / "bad.bin")
     with pytest.raises(MemambaError, match=r"not a checkpoint of encoder 'uni'.*unexpected key\(s\) \['not.a.key'\]"):
         build_encoder("uni", tmp_path / "bad.bin", depth=1)
+    wrong_width = build_encoder("uni", random_weights=True, depth=1, embed_dim=512, num_heads=8).model.state_dict()
+    torch.save(wrong_width, tmp_path / "other.bin")
+    with pytest.raises(MemambaError, match=r"0 missing key\(s\) \[\], 0 unexpected key\(s\) \[\], \d+ key\(s\) of another shape"):
+        build_encoder("uni", tmp_path / "other.bin", depth=1)
     with pytest.raises(MemambaError, match="SHA-256"):
         build_encoder("uni", tmp_path / "bad.bin", sha256="0" * 64, depth=1)
 
