@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -15,10 +16,14 @@ def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator
 
     The temporary file lives in the same directory (so the rename is atomic on POSIX) and keeps
     the final suffix (so writers that infer a format from the name keep working). On any error,
-    including KeyboardInterrupt, the temporary file is removed and ``final`` is left untouched.
+    including KeyboardInterrupt, the temporary file is removed and ``final`` is left untouched. Temporary
+    files of ``final`` left by a killed earlier run (SIGKILL gives no chance to clean up) are removed first:
+    each output has one writer at a time (one Snakemake job per output).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{glob.escape(final.name)}.*"):
+        stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{final.name}.", suffix=suffix if suffix is not None else final.suffix, dir=final.parent
     )

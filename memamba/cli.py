@@ -45,7 +45,8 @@ def cmd_tile(args: argparse.Namespace) -> None:
     from memamba.slides.segment import read_polygons
     from memamba.slides.tile import TileParams, tile_slide, write_patches
 
-    params = TileParams(**section_params("tile", args.params))
+    overrides = {"target_mpp": args.target_mpp, "patch_size": args.patch_size}
+    params = TileParams(**section_params("tile", args.params, overrides=overrides))
     grid = tile_slide(args.slide, read_polygons(args.tissue), params, args.mpp)
     write_patches(grid, args.out, params, [args.slide, args.tissue])
     print(f"{Path(args.slide).name}: {len(grid.coords)} patches of {params.patch_size} px at {params.target_mpp} um/px "
@@ -55,17 +56,22 @@ def cmd_tile(args: argparse.Namespace) -> None:
 def cmd_extract(args: argparse.Namespace) -> None:
     from memamba.config import section_params
     from memamba.slides.encoders import list_encoders
-    from memamba.slides.extract import ExtractParams, extract_features, write_features
+    from memamba.slides.extract import ExtractParams, extract_features, features_up_to_date, write_features
 
     if args.list_encoders:
         print("\n".join(list_encoders()))
         return
     if not (args.slide and args.patches and args.out):
         raise SystemExit("memamba extract: SLIDE, --patches and -o are required (or --list-encoders)")
-    params = ExtractParams(**section_params("extract", args.params))
+    params = ExtractParams(**section_params("extract", args.params, overrides={"encoder": args.encoder, "weights": args.weights}))
+    sources = [args.slide, args.patches]
+    if not args.force and features_up_to_date(args.out, params, sources):
+        print(f"{Path(args.slide).name}: {args.out} is up to date with encoder {params.encoder}; skipped (--force redoes it)")
+        return
     result = extract_features(args.slide, args.patches, params, args.device, progress=not args.quiet)
-    write_features(args.out, result, params, [args.slide, args.patches])
-    print(f"{Path(args.slide).name}: features {result.features.shape} with encoder {params.encoder}")
+    write_features(args.out, result, params, sources)
+    skipped = f", {len(result.skipped_coords)} unreadable patch(es) dropped" if len(result.skipped_coords) else ""
+    print(f"{Path(args.slide).name}: features {result.features.shape} with encoder {params.encoder}{skipped}")
 
 
 def cmd_export_clam(args: argparse.Namespace) -> None:
@@ -213,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tissue", required=True, help="GeoJSON from 'memamba segment'")
     p.add_argument("-o", "--out", required=True, help="output HDF5 file")
     p.add_argument("--mpp", type=_optional_float, default=None, help="level-0 microns per pixel, overriding the file's")
+    p.add_argument("--target-mpp", type=float, default=None, help="patch resolution in microns per pixel (default 0.5)")
+    p.add_argument("--patch-size", type=int, default=None, help="patch width and height in pixels at --target-mpp (default 256)")
     _add_params(p, "tile")
     p.set_defaults(func=cmd_tile)
 
@@ -222,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slide", nargs="?", help="slide file")
     p.add_argument("--patches", help="HDF5 from 'memamba tile'")
     p.add_argument("-o", "--out", help="output HDF5 file")
+    p.add_argument("--encoder", default=None, help="registered encoder name (default: demo-stats; see --list-encoders)")
+    p.add_argument("--weights", default=None, help="local path to the encoder's weights")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--force", action="store_true", help="extract even if OUT is up to date with the same encoder and inputs")
     p.add_argument("--list-encoders", action="store_true", help="print the registered encoders and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_params(p, "extract")

@@ -76,12 +76,15 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     return validate_config(config, where=str(path))
 
 
-def section_params(section: str, params_json: str | None, where: str = "--params") -> dict[str, Any]:
-    """Validate one config section given as JSON (as rules pass it) and fill its defaults."""
+def section_params(section: str, params_json: str | None, where: str = "--params",
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate one config section given as JSON (as rules pass it), with command-line ``overrides`` (None
+    values ignored) applied on top, and fill its defaults."""
     try:
         value = json.loads(params_json) if params_json else {}
     except json.JSONDecodeError as error:
         raise ConfigError(f"{where} ({section}): not valid JSON ({error}): {params_json!r}. "
                           'Fix: pass an object such as \'{"key": value}\'.') from error
+    value = {**value, **{key: v for key, v in (overrides or {}).items() if v is not None}}
     schema = load_schema("config")["properties"][section]
     return validate(value, schema, f"{where} ({section})")

@@ -30,3 +30,10 @@ def test_failure_keeps_previous_complete_file(tmp_path: Path) -> None:
             tmp.write_text("new but incomplete")
             raise KeyboardInterrupt
     assert target.read_text() == "old"
+
+
+def test_temporaries_of_a_killed_run_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    (tmp_path / ".out.h5.k1ll3d.h5").write_text("left by SIGKILL")
+    (tmp_path / ".other.h5.abc.h5").write_text("another output's temporary")
+    write_text_atomic(tmp_path / "out.h5", "complete")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.h5.abc.h5", "out.h5"]

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import h5py
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from memamba.atomic import atomic_path
-from memamba.errors import require_file
+from memamba.errors import MemambaError, require_file
 from memamba.provenance import provenance_json, sha256_of
 from memamba.slides.encoders import Encoder, build_encoder
-from memamba.slides.reader import open_slide
+from memamba.slides.reader import SlideError, open_slide, read_region_rgb
 from memamba.train.device import pick_device
+
+log = logging.getLogger(__name__)
+
+UNREADABLE_PATCH_POLICIES = ("error", "skip")
 
 
 @dataclass(frozen=True)
@@ -31,12 +36,16 @@ class ExtractParams:
     weights_sha256: str | None = None
     batch_size: int = 64
     num_workers: int = 0
+    on_unreadable_patch: str = "error"
 
 
 class PatchDataset(Dataset):
-    """Patches of one slide, read at the tiling's read level and resized to the patch size.
+    """Patches of one slide, read at the tiling's read level, resized and normalised for the encoder.
 
-    Each worker opens its own OpenSlide handle on first use (handles must not cross processes).
+    Each item is ``(image, problem)``: ``problem`` is "" or the message of a patch that could not be decoded
+    (the image is then zeros), so that the main process decides what to do with it. Each worker opens its
+    own slide handle on first use (handles must not cross processes) and reopens it after a decode error
+    (OpenSlide's errors are sticky).
     """
 
     def __init__(self, slide_path: str | os.PathLike, coords: np.ndarray, read_level: int, read_size: int,
@@ -53,17 +62,22 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return len(self.coords)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         if self._slide is None:
             self._slide = open_slide(self.slide_path)
         x, y = (int(v) for v in self.coords[index])
-        region = self._slide.read_region((x, y), self.read_level, (self.read_size, self.read_size))
-        background = Image.new("RGB", region.size, (255, 255, 255))
-        background.paste(region, mask=region.split()[3])
-        if background.size != (self.output_size, self.output_size):
-            background = background.resize((self.output_size, self.output_size), Image.Resampling.BILINEAR)
-        tensor = torch.from_numpy(np.asarray(background, np.float32) / 255.0).permute(2, 0, 1)
-        return (tensor - self.mean) / self.std
+        try:
+            rgb = read_region_rgb(self._slide, self.slide_path, (x, y), self.read_level, (self.read_size, self.read_size))
+        except SlideError as exc:
+            self._slide.close()
+            self._slide = None
+            return torch.zeros(3, self.output_size, self.output_size), str(exc)
+        if rgb.shape[:2] != (self.output_size, self.output_size):
+            shrink = self.output_size < rgb.shape[0]
+            rgb = cv2.resize(rgb, (self.output_size, self.output_size),
+                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        tensor = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
+        return (tensor - self.mean) / self.std, ""
 
 
 @dataclass
@@ -74,32 +88,64 @@ class SlideFeatures:
     coords: np.ndarray
     tiling: dict
     normalisation: dict
+    skipped_coords: np.ndarray
 
 
 @torch.inference_mode()
 def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLike, params: ExtractParams,
                      device: str = "auto", progress: bool = True) -> SlideFeatures:
-    """Encode every patch listed in ``patches_h5`` in batches."""
+    """Encode every patch listed in ``patches_h5`` in batches (bf16 autocast and channels-last on CUDA).
+
+    A patch that cannot be decoded stops the slide with a SlideError, or is dropped and recorded when
+    ``params.on_unreadable_patch`` is ``skip``.
+    """
+    if params.on_unreadable_patch not in UNREADABLE_PATCH_POLICIES:
+        raise MemambaError(f"extract.on_unreadable_patch is {params.on_unreadable_patch!r}. "
+                           f"Fix: use one of {list(UNREADABLE_PATCH_POLICIES)}.")
     encoder = build_encoder(params.encoder, params.weights, params.weights_sha256)
     with h5py.File(require_file(patches_h5, "patch file", "run 'memamba tile' for this slide first"), "r") as h5:
         coords = h5["coords"][:]
         tiling = dict(h5["coords"].attrs)
     torch_device = pick_device(device)
-    model = encoder.model.to(torch_device)
-    if torch_device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    on_cuda = torch_device.type == "cuda"
+    model = encoder.model.to(torch_device, memory_format=torch.channels_last if on_cuda else torch.preserve_format)
     dataset = PatchDataset(slide_path, coords, int(tiling["read_level"]), int(tiling["read_size"]),
                            int(tiling["patch_size"]), encoder)
     loader = DataLoader(dataset, batch_size=params.batch_size, num_workers=params.num_workers,
-                        pin_memory=torch_device.type == "cuda", persistent_workers=False)
-    chunks = []
-    for batch in tqdm(loader, desc=f"extract {Path(slide_path).name}", disable=not progress, unit="batch"):
-        batch = batch.to(torch_device, non_blocking=True)
-        with torch.autocast(torch_device.type, dtype=torch.bfloat16, enabled=torch_device.type == "cuda"):
-            chunks.append(model(batch).float().cpu().numpy())
+                        pin_memory=on_cuda, persistent_workers=False,
+                        prefetch_factor=4 if params.num_workers else None)
+    chunks, problems = [], []
+    for images, batch_problems in tqdm(loader, desc=f"extract {Path(slide_path).name}", disable=not progress, unit="batch"):
+        problems.extend(batch_problems)
+        if params.on_unreadable_patch == "error" and any(batch_problems):
+            raise SlideError(next(p for p in batch_problems if p))
+        images = images.to(torch_device, non_blocking=True)
+        if on_cuda:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(torch_device.type, dtype=torch.bfloat16, enabled=on_cuda):
+            chunks.append(model(images).float().cpu().numpy())
     features = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
+    readable = np.array([not p for p in problems], bool) if problems else np.ones(0, bool)
+    if not readable.all():
+        log.warning("%s: %d of %d patches could not be decoded and were dropped (extract.on_unreadable_patch: skip)",
+                    slide_path, int((~readable).sum()), len(readable))
     normalisation = {"mean": list(encoder.mean), "std": list(encoder.std)}
-    return SlideFeatures(features.astype(np.float32), coords, tiling, normalisation)
+    return SlideFeatures(features[readable].astype(np.float32), coords[readable], tiling, normalisation, coords[~readable])
+
+
+def features_up_to_date(out: str | os.PathLike, params: ExtractParams, sources: list[str | os.PathLike]) -> bool:
+    """Whether ``out`` holds features made with these parameters from these very inputs (same size and mtime)."""
+    try:
+        with h5py.File(out, "r") as h5:
+            recorded = json.loads(h5["features"].attrs["provenance"])
+    except (OSError, KeyError, ValueError):
+        return False
+    current = json.loads(provenance_json(_provenance_params(params), sources))
+    return recorded["params"] == current["params"] and recorded["sources"] == current["sources"]
+
+
+def _provenance_params(params: ExtractParams) -> dict:
+    return {"encoder": params.encoder, "weights": params.weights, "on_unreadable_patch": params.on_unreadable_patch}
 
 
 def write_features(out: str | os.PathLike, result: SlideFeatures, params: ExtractParams,
@@ -115,4 +161,7 @@ def write_features(out: str | os.PathLike, result: SlideFeatures, params: Extrac
         attrs["mpp"] = float(result.tiling["target_mpp"])
         attrs["patch_size"] = int(result.tiling["patch_size"])
         attrs["normalisation"] = json.dumps(result.normalisation)
-        attrs["provenance"] = provenance_json({"encoder": params.encoder, "weights": params.weights}, sources)
+        attrs["skipped_patches"] = len(result.skipped_coords)
+        if len(result.skipped_coords):
+            h5.create_dataset("skipped_coords", data=result.skipped_coords.reshape(-1, 2).astype(np.int64))
+        attrs["provenance"] = provenance_json(_provenance_params(params), sources)

@@ -7,9 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import openslide
 
 from memamba.errors import MemambaError
+from memamba.slides.tiatoolbox_reader import TIATOOLBOX_VENDOR, TiatoolboxSlide, tiatoolbox_available
 
 log = logging.getLogger(__name__)
 
@@ -26,29 +28,90 @@ class ResolvedMpp:
     source: str
 
 
-def open_slide(path: str | os.PathLike) -> openslide.OpenSlide:
-    """Open a slide with OpenSlide, turning its failures into a SlideError that says what to do."""
+def open_slide(path: str | os.PathLike) -> openslide.AbstractSlide:
+    """Open a brightfield RGB slide: OpenSlide first, tiatoolbox's readers where OpenSlide cannot (if installed).
+
+    Every failure is a SlideError naming the file and what to do.
+    """
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise SlideError(f"{path}: slide file not found. Fix: correct the path in the slide sheet.")
+    require_brightfield_rgb(path)
     try:
         return openslide.OpenSlide(str(path))
     except (openslide.OpenSlideError, openslide.OpenSlideUnsupportedFormatError) as exc:
+        openslide_failure = exc
+    if tiatoolbox_available():
+        try:
+            return TiatoolboxSlide(path)
+        except Exception as exc:  # noqa: BLE001 - tiatoolbox raises many types; the message carries it
+            raise SlideError(
+                f"{path}: neither OpenSlide ({openslide_failure}) nor tiatoolbox ({exc}) can read this file. "
+                "Fix: check that it is a complete slide file (re-copy or re-download it), or remove its row "
+                "from the slide sheet."
+            ) from exc
+    raise SlideError(
+        f"{path}: OpenSlide cannot read this file ({openslide_failure}). Fix: check that it is a complete slide "
+        "(re-copy or re-download it); for formats OpenSlide does not support (OME-TIFF, stripped TIFF, JPEG 2000, "
+        "plain images) install tiatoolbox's readers with pip install 'memamba[tiatoolbox]'; or remove its row "
+        "from the slide sheet."
+    ) from openslide_failure
+
+
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+RGB_PHOTOMETRICS = ("RGB", "YCBCR")
+
+
+def require_brightfield_rgb(path: Path) -> None:
+    """Refuse TIFF-based slides whose full-resolution image is not 8-bit RGB (fluorescence, multiplex, grey).
+
+    OpenSlide opens such files and returns meaningless colours, so the check reads the TIFF header itself.
+    Damaged headers are left for the slide reader to report.
+    """
+    with path.open("rb") as handle:
+        if handle.read(4) not in TIFF_MAGIC:
+            return
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            photometric, samples, bits = page.photometric.name, page.samplesperpixel, page.bitspersample
+    except Exception:  # noqa: BLE001 - a damaged header is reported by the reader with its own message
+        return
+    if photometric not in RGB_PHOTOMETRICS or samples < 3 or bits != 8:
         raise SlideError(
-            f"{path}: OpenSlide cannot read this slide ({exc}). Fix: check that the file is complete "
-            "(re-copy or re-download it) and in a format OpenSlide supports, or remove its row from the slide sheet."
+            f"{path}: not a brightfield RGB slide: its full-resolution image has {samples} channel(s) of {bits} bits "
+            f"(photometric {photometric}), as in fluorescence or multiplex scans. memamba's patch encoders need 8-bit "
+            "RGB brightfield (H&E) images. Fix: remove its row from the slide sheet, or supply an RGB rendering of it."
+        )
+
+
+def read_region_rgb(slide: openslide.AbstractSlide, path: str | os.PathLike, location: tuple[int, int],
+                    level: int, size: tuple[int, int]) -> np.ndarray:
+    """An RGB uint8 region, transparent pixels (outside the scanned area) white; decode failures as SlideError."""
+    try:
+        rgba = np.asarray(slide.read_region(location, level, size))
+    except openslide.OpenSlideError as exc:
+        raise SlideError(
+            f"{path}: the region at level-0 ({location[0]}, {location[1]}), level {level}, size {size[0]}x{size[1]} "
+            f"cannot be decoded ({exc}): the file is damaged there. Fix: re-copy or re-download the slide, or remove "
+            "its row from the slide sheet (or set extract.on_unreadable_patch: skip to drop such patches)."
         ) from exc
+    rgb = rgba[..., :3].copy()
+    rgb[rgba[..., 3] == 0] = 255
+    return rgb
 
 
 PLAUSIBLE_MPP = (0.1, 2.0)
 MICRONS_AT_1X = 10.0
 
 
-def resolve_mpp(slide: openslide.OpenSlide, path: str | os.PathLike, override: float | None = None) -> ResolvedMpp:
+def resolve_mpp(slide: openslide.AbstractSlide, path: str | os.PathLike, override: float | None = None) -> ResolvedMpp:
     """Level-0 microns per pixel, from the first source that gives a trustworthy value.
 
     1. the sample sheet's ``mpp`` column (``override``);
-    2. the vendor's metadata as OpenSlide reports it (``openslide.mpp-x``/``-y``);
+    2. the vendor's metadata as OpenSlide (or the tiatoolbox fallback) reports it (``openslide.mpp-x``/``-y``);
     3. for generic TIFFs, OpenSlide's value from the TIFF resolution tags, only when it is plausible
        (PLAUSIBLE_MPP: default 72/96-dpi tags give hundreds of um/px and are refused);
     4. the objective power, as 10 / power um/px, with a warning (scanners differ by up to ~20 %);
@@ -58,12 +121,14 @@ def resolve_mpp(slide: openslide.OpenSlide, path: str | os.PathLike, override: f
         return ResolvedMpp(float(override), "sample sheet")
     props = slide.properties
     mpp_x, mpp_y = props.get(openslide.PROPERTY_NAME_MPP_X), props.get(openslide.PROPERTY_NAME_MPP_Y)
-    from_tiff_tags = props.get(openslide.PROPERTY_NAME_VENDOR) == "generic-tiff"
+    vendor = props.get(openslide.PROPERTY_NAME_VENDOR)
+    from_tiff_tags = vendor == "generic-tiff"
     refused = ""
     if mpp_x and mpp_y:
         mpp = (float(mpp_x) + float(mpp_y)) / 2
         if PLAUSIBLE_MPP[0] <= mpp <= PLAUSIBLE_MPP[1]:
-            return ResolvedMpp(mpp, "TIFF resolution tags" if from_tiff_tags else "vendor metadata")
+            source = {"generic-tiff": "TIFF resolution tags", TIATOOLBOX_VENDOR: "tiatoolbox metadata"}.get(vendor, "vendor metadata")
+            return ResolvedMpp(mpp, source)
         tags = (f" (TIFF resolution {props.get('tiff.XResolution')} per {props.get('tiff.ResolutionUnit')})"
                 if from_tiff_tags else "")
         refused = (f"the file says {mpp:.4g} microns per pixel{tags}, which is not a plausible scan resolution "
@@ -81,6 +146,6 @@ def resolve_mpp(slide: openslide.OpenSlide, path: str | os.PathLike, override: f
     )
 
 
-def best_level_for_mpp(slide: openslide.OpenSlide, level0_mpp: float, target_mpp: float) -> int:
+def best_level_for_mpp(slide: openslide.AbstractSlide, level0_mpp: float, target_mpp: float) -> int:
     """The coarsest pyramid level whose resolution is still at least as fine as ``target_mpp``."""
     return slide.get_best_level_for_downsample(max(target_mpp / level0_mpp, 1.0) + 1e-6)

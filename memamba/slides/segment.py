@@ -15,7 +15,8 @@ import openslide
 from memamba.atomic import atomic_path
 from memamba.errors import require_file
 from memamba.provenance import provenance
-from memamba.slides.reader import ResolvedMpp, best_level_for_mpp, open_slide, resolve_mpp
+from memamba.slides.reader import ResolvedMpp, SlideError, best_level_for_mpp, open_slide, read_region_rgb, resolve_mpp
+from memamba.slides.tiatoolbox_reader import tiatoolbox_available
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 class SegmentParams:
     """Segmentation parameters; physical sizes so that results do not depend on the scanner."""
 
+    method: str = "clam"
     seg_mpp: float = 8.0
     median_kernel: int = 7
     saturation_threshold: int | None = None
@@ -43,14 +45,12 @@ class TissueResult:
     threshold: float
 
 
-def read_low_resolution(slide: openslide.OpenSlide, level0_mpp: float, seg_mpp: float) -> tuple[np.ndarray, float]:
+def read_low_resolution(slide: openslide.AbstractSlide, path: str | os.PathLike, level0_mpp: float,
+                        seg_mpp: float) -> tuple[np.ndarray, float]:
     """RGB image of the whole slide at about ``seg_mpp``, and its level-0-pixels-per-pixel scale."""
     level = best_level_for_mpp(slide, level0_mpp, seg_mpp)
     width, height = slide.level_dimensions[level]
-    region = slide.read_region((0, 0), level, (width, height))
-    rgba = np.asarray(region)
-    rgb = rgba[..., :3].copy()
-    rgb[rgba[..., 3] == 0] = 255
+    rgb = read_region_rgb(slide, path, (0, 0), level, (width, height))
     downsample = slide.level_downsamples[level]
     factor = (seg_mpp / level0_mpp) / downsample
     if factor > 1.0:
@@ -60,8 +60,40 @@ def read_low_resolution(slide: openslide.OpenSlide, level0_mpp: float, seg_mpp: 
     return rgb, scale
 
 
-def tissue_mask(rgb: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, float]:
-    """Binary tissue mask from the HSV saturation channel, and the threshold used."""
+SEGMENT_METHODS = ("clam", "tiatoolbox-otsu", "tiatoolbox-morphological")
+
+
+def tissue_mask(rgb: np.ndarray, params: SegmentParams, image_mpp: float) -> tuple[np.ndarray, float]:
+    """Binary tissue mask of ``rgb`` (``image_mpp`` microns per pixel) and the threshold used (NaN if none)."""
+    if params.method == "clam":
+        return clam_mask(rgb, params)
+    if params.method in SEGMENT_METHODS:
+        return tiatoolbox_mask(rgb, params, image_mpp), float("nan")
+    raise SlideError(f"unknown segmentation method {params.method!r}. Fix: set segment.method to one of {list(SEGMENT_METHODS)}.")
+
+
+def tiatoolbox_mask(rgb: np.ndarray, params: SegmentParams, image_mpp: float) -> np.ndarray:
+    """tiatoolbox's Otsu or morphological tissue masker on the low-resolution image, then the same closing as CLAM's."""
+    if not tiatoolbox_available():
+        raise SlideError(f"segment.method {params.method!r} needs tiatoolbox, which is not installed. "
+                         "Fix: pip install 'memamba[tiatoolbox]' (or use the slides conda env), or set segment.method: clam.")
+    from tiatoolbox.tools.tissuemask import MorphologicalMasker, OtsuTissueMasker
+
+    masker = OtsuTissueMasker() if params.method == "tiatoolbox-otsu" else MorphologicalMasker(mpp=image_mpp)
+    mask = np.asarray(masker.fit_transform(rgb[None])[0]).astype(np.uint8)
+    return close_mask(mask, params)
+
+
+def close_mask(mask: np.ndarray, params: SegmentParams) -> np.ndarray:
+    """Morphological closing with an elliptical kernel of ``params.close_kernel`` pixels (0 disables)."""
+    if params.close_kernel <= 0:
+        return mask
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (params.close_kernel, params.close_kernel))
+    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, element)
+
+
+def clam_mask(rgb: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, float]:
+    """CLAM's mask: HSV saturation, median blur, Otsu (or a fixed threshold), closing."""
     saturation = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1]
     kernel = params.median_kernel if params.median_kernel % 2 else params.median_kernel + 1
     saturation = cv2.medianBlur(saturation, kernel)
@@ -72,10 +104,7 @@ def tissue_mask(rgb: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, flo
         threshold, mask = float("nan"), np.zeros_like(saturation, np.uint8)
     else:
         threshold, mask = cv2.threshold(saturation, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    if params.close_kernel > 0:
-        element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (params.close_kernel, params.close_kernel))
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, element)
-    return mask, float(threshold)
+    return close_mask(mask, params), float(threshold)
 
 
 def mask_to_polygons(mask: np.ndarray, pixel_area_mm2: float, params: SegmentParams) -> list[list[np.ndarray]]:
@@ -105,8 +134,8 @@ def segment_slide(path: str | os.PathLike, params: SegmentParams, mpp_override: 
     """Segment the tissue of one slide; polygons are returned in level-0 pixel coordinates."""
     with open_slide(path) as slide:
         mpp = resolve_mpp(slide, path, mpp_override)
-        rgb, scale = read_low_resolution(slide, mpp.mpp, params.seg_mpp)
-    mask, threshold = tissue_mask(rgb, params)
+        rgb, scale = read_low_resolution(slide, path, mpp.mpp, params.seg_mpp)
+    mask, threshold = tissue_mask(rgb, params, scale * mpp.mpp)
     pixel_area_mm2 = (scale * mpp.mpp / 1000.0) ** 2
     polygons = [[ring * scale for ring in rings] for rings in mask_to_polygons(mask, pixel_area_mm2, params)]
     if not polygons:

@@ -142,7 +142,8 @@ def test_patches_are_resized_and_normalised_for_the_encoder(demo_slide: Path) ->
 
     encoder = build_encoder("resnet50-trunc", random_weights=True)
     dataset = PatchDataset(demo_slide, np.array([[0, 0]]), read_level=0, read_size=64, patch_size=32, encoder=encoder)
-    tensor = dataset[0]
+    tensor, problem = dataset[0]
+    assert problem == ""
     assert tensor.shape == (3, 224, 224)
     background = (242 / 255 - encoder.mean[0]) / encoder.std[0]
     assert abs(float(tensor[0].median()) - background) < 0.1
@@ -163,3 +164,22 @@ def test_clam_export_round_trips(tmp_path: Path) -> None:
         np.testing.assert_array_equal(h5["coords"][:], coords)
         assert h5["features"].attrs["encoder"] == "demo-stats"
     np.testing.assert_array_equal(torch.load(tmp_path / "clam" / "pt_files" / "S1.pt").numpy(), features)
+
+
+def test_command_line_skips_a_finished_slide_and_redoes_a_changed_one(demo_slide: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    result = segment_slide(demo_slide, SegmentParams(seg_mpp=4.0, median_kernel=5, close_kernel=3, min_tissue_area_mm2=0.005))
+    params = TileParams(target_mpp=1.0, patch_size=64)
+    write_patches(tile_slide(demo_slide, result.polygons, params), tmp_path / "p.h5", params, [demo_slide])
+    command = [sys.executable, "-m", "memamba.cli", "extract", str(demo_slide), "--patches", str(tmp_path / "p.h5"),
+               "-o", str(tmp_path / "f.h5"), "--quiet", "--encoder", "demo-stats"]
+    first = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    second = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "features (" in first and "is up to date with encoder demo-stats; skipped" in second
+    os.utime(tmp_path / "p.h5", (1, 1))
+    third = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    forced = subprocess.run([*command, "--force"], capture_output=True, text=True, check=True).stdout
+    assert "features (" in third and "features (" in forced

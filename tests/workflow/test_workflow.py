@@ -120,3 +120,31 @@ def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path,
     assert str(tmp_path / "slides.tsv") in message
     assert "row 3" in message and "/data/slides/typo.svs" in message and "Fix:" in message
     assert not (workdir / "results").exists()
+
+
+def test_keep_going_finishes_every_other_slide_and_names_the_broken_one(finished_run: Path, tmp_path: Path) -> None:
+    inputs = finished_run / "results" / "tiny" / "input"
+    for name in ("clinical.tsv", "genomics.tsv", "gene_families.csv", "rna_counts.tsv", "cnv.tsv", "mut.tsv"):
+        shutil.copy(inputs / name, tmp_path / name)
+    sheet = pd.read_csv(inputs / "slides.tsv", sep="\t")
+    sheet["path"] = [str(inputs / p) for p in sheet["path"]]
+    broken_id = sheet.loc[2, "slide_id"]
+    broken = tmp_path / "truncated.svs"
+    broken.write_bytes(Path(sheet.loc[2, "path"]).read_bytes()[:5000])
+    sheet.loc[2, "path"] = str(broken)
+    sheet.to_csv(tmp_path / "slides.tsv", sep="\t", index=False)
+    config = {**TINY, "cohorts": {"mine": {"slides": str(tmp_path / "slides.tsv"), "clinical": str(tmp_path / "clinical.tsv"),
+                                           "genomics": str(tmp_path / "genomics.tsv"),
+                                           "gene_families": str(tmp_path / "gene_families.csv")}}}
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = [f"results/mine/features/demo-stats/{slide}.h5" for slide in sheet["slide_id"]]
+    result = snakemake(workdir, "--keep-going", *targets)
+    assert result.returncode != 0
+    features = workdir / "results" / "mine" / "features" / "demo-stats"
+    assert sorted(p.stem for p in features.glob("*.h5")) == sorted(s for s in sheet["slide_id"] if s != broken_id)
+    assert not list((workdir / "results" / "mine" / "tissue").glob(f"{broken_id}.*"))
+    assert "Error in rule segment" in result.stderr and f"slide={broken_id}" in result.stderr
+    log = (workdir / "results" / "logs" / "segment" / "mine" / f"{broken_id}.log").read_text()
+    assert log.startswith("memamba segment: error: ") and "truncated.svs" in log and "Fix:" in log
