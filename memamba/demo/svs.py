@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -49,6 +50,13 @@ def render_slide(rng: np.random.Generator, risk: float, size: int) -> np.ndarray
     return cv2.GaussianBlur(image, (3, 3), 0.6)
 
 
+def aperio_description(level0: tuple[int, int], level: tuple[int, int], mpp: float | None, app_mag: int) -> str:
+    """The ImageDescription by which OpenSlide recognises an Aperio level (``MPP`` omitted when ``mpp`` is None)."""
+    (width, height), (w, h) = level0, level
+    return (f"Aperio Image Library v12.0.0 memamba-demo\r\n{width}x{height} [0,0 {w}x{h}] (256x256) "
+            f"JPEG/RGB Q=90|AppMag = {app_mag}" + (f"|MPP = {mpp * width / w:.4f}" if mpp is not None else ""))
+
+
 def write_svs(path: str | os.PathLike, image: np.ndarray, mpp: float | None, app_mag: int = 20, levels: int = 2) -> None:
     """Write ``image`` as an Aperio SVS: tiled JPEG levels, each 4x smaller, Aperio ImageDescription.
 
@@ -60,18 +68,21 @@ def write_svs(path: str | os.PathLike, image: np.ndarray, mpp: float | None, app
         level_image = image
         for level in range(levels):
             h, w = level_image.shape[:2]
-            description = (
-                f"Aperio Image Library v12.0.0 memamba-demo\r\n{width}x{height} [0,0 {w}x{h}] (256x256) "
-                f"JPEG/RGB Q=90|AppMag = {app_mag}" + (f"|MPP = {mpp * width / w:.4f}" if mpp is not None else "")
-            )
-            tif.write(
-                level_image,
-                tile=(256, 256),
-                compression="jpeg",
-                compressionargs={"level": 90},
-                photometric="rgb",
-                description=description,
-                subfiletype=0 if level == 0 else 1,
-                metadata=None,
-            )
+            tif.write(level_image, tile=(256, 256), compression="jpeg", compressionargs={"level": 90}, photometric="rgb",
+                      description=aperio_description((width, height), (w, h), mpp, app_mag),
+                      subfiletype=0 if level == 0 else 1, metadata=None)
             level_image = cv2.resize(level_image, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+
+
+def write_svs_from_tiles(path: str | os.PathLike, level_sizes: list[tuple[int, int]],
+                         tiles: Callable[[int], Iterator[np.ndarray]], mpp: float | None, app_mag: int = 20) -> None:
+    """Write an Aperio SVS whose levels (``level_sizes``, width x height) come tile by tile from ``tiles(level)``.
+
+    ``tiles(level)`` yields 256 x 256 x 3 uint8 tiles row by row, so slides far larger than memory can be written.
+    """
+    with atomic_path(Path(path)) as tmp, tifffile.TiffWriter(tmp, bigtiff=True) as tif:
+        for level, (w, h) in enumerate(level_sizes):
+            tif.write(tiles(level), shape=(h, w, 3), dtype=np.uint8, tile=(256, 256), compression="jpeg",
+                      compressionargs={"level": 90}, photometric="rgb",
+                      description=aperio_description(level_sizes[0], (w, h), mpp, app_mag),
+                      subfiletype=0 if level == 0 else 1, metadata=None)

@@ -40,23 +40,23 @@ class ExtractParams:
 
 
 class PatchDataset(Dataset):
-    """Patches of one slide, read at the tiling's read level, resized and normalised for the encoder.
+    """Patches of one slide, read at the tiling's read level and resized to the encoder's input size.
 
-    Each item is ``(image, problem)``: ``problem`` is "" or the message of a patch that could not be decoded
-    (the image is then zeros), so that the main process decides what to do with it. Each worker opens its
+    Each item is ``(image, problem)``: ``image`` is uint8 RGB, channels first (a quarter of float32's bytes
+    between processes; :func:`normalise` runs on the encoder's device); ``problem`` is "" or the message of a
+    patch that could not be decoded (the image is then zeros), so that the main process decides what to do
+    with it. Each worker opens its
     own slide handle on first use (handles must not cross processes) and reopens it after a decode error
     (OpenSlide's errors are sticky).
     """
 
     def __init__(self, slide_path: str | os.PathLike, coords: np.ndarray, read_level: int, read_size: int,
-                 patch_size: int, encoder: Encoder) -> None:
+                 output_size: int) -> None:
         self.slide_path = str(slide_path)
         self.coords = coords
         self.read_level = read_level
         self.read_size = read_size
-        self.output_size = encoder.input_size or patch_size
-        self.mean = torch.tensor(encoder.mean).view(3, 1, 1)
-        self.std = torch.tensor(encoder.std).view(3, 1, 1)
+        self.output_size = output_size
         self._slide = None
 
     def __len__(self) -> int:
@@ -71,13 +71,19 @@ class PatchDataset(Dataset):
         except SlideError as exc:
             self._slide.close()
             self._slide = None
-            return torch.zeros(3, self.output_size, self.output_size), str(exc)
+            return torch.zeros(3, self.output_size, self.output_size, dtype=torch.uint8), str(exc)
         if rgb.shape[:2] != (self.output_size, self.output_size):
-            shrink = self.output_size < rgb.shape[0]
+            much_smaller = 2 * self.output_size <= rgb.shape[0]
             rgb = cv2.resize(rgb, (self.output_size, self.output_size),
-                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        tensor = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
-        return (tensor - self.mean) / self.std, ""
+                             interpolation=cv2.INTER_AREA if much_smaller else cv2.INTER_LINEAR)
+        return torch.from_numpy(rgb).permute(2, 0, 1), ""
+
+
+def normalise(images: torch.Tensor, encoder: Encoder) -> torch.Tensor:
+    """uint8 RGB batches to the encoder's float input: scaled to [0, 1], then its mean and std."""
+    mean = torch.tensor(encoder.mean, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(encoder.std, device=images.device).view(1, 3, 1, 1)
+    return (images.float().div_(255.0) - mean) / std
 
 
 @dataclass
@@ -93,16 +99,17 @@ class SlideFeatures:
 
 @torch.inference_mode()
 def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLike, params: ExtractParams,
-                     device: str = "auto", progress: bool = True) -> SlideFeatures:
+                     device: str = "auto", progress: bool = True, encoder: Encoder | None = None) -> SlideFeatures:
     """Encode every patch listed in ``patches_h5`` in batches (bf16 autocast and channels-last on CUDA).
 
     A patch that cannot be decoded stops the slide with a SlideError, or is dropped and recorded when
-    ``params.on_unreadable_patch`` is ``skip``.
+    ``params.on_unreadable_patch`` is ``skip``. ``encoder`` replaces the one ``params`` names (benchmarks
+    pass random-weight encoders this way).
     """
     if params.on_unreadable_patch not in UNREADABLE_PATCH_POLICIES:
         raise MemambaError(f"extract.on_unreadable_patch is {params.on_unreadable_patch!r}. "
                            f"Fix: use one of {list(UNREADABLE_PATCH_POLICIES)}.")
-    encoder = build_encoder(params.encoder, params.weights, params.weights_sha256)
+    encoder = encoder or build_encoder(params.encoder, params.weights, params.weights_sha256)
     with h5py.File(require_file(patches_h5, "patch file", "run 'memamba tile' for this slide first"), "r") as h5:
         coords = h5["coords"][:]
         tiling = dict(h5["coords"].attrs)
@@ -110,7 +117,7 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
     on_cuda = torch_device.type == "cuda"
     model = encoder.model.to(torch_device, memory_format=torch.channels_last if on_cuda else torch.preserve_format)
     dataset = PatchDataset(slide_path, coords, int(tiling["read_level"]), int(tiling["read_size"]),
-                           int(tiling["patch_size"]), encoder)
+                           encoder.input_size or int(tiling["patch_size"]))
     loader = DataLoader(dataset, batch_size=params.batch_size, num_workers=params.num_workers,
                         pin_memory=on_cuda, persistent_workers=False,
                         prefetch_factor=4 if params.num_workers else None)
@@ -119,7 +126,7 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
         problems.extend(batch_problems)
         if params.on_unreadable_patch == "error" and any(batch_problems):
             raise SlideError(next(p for p in batch_problems if p))
-        images = images.to(torch_device, non_blocking=True)
+        images = normalise(images.to(torch_device, non_blocking=True), encoder)
         if on_cuda:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(torch_device.type, dtype=torch.bfloat16, enabled=on_cuda):

@@ -91,13 +91,16 @@ def read_region_rgb(slide: openslide.AbstractSlide, path: str | os.PathLike, loc
                     level: int, size: tuple[int, int]) -> np.ndarray:
     """An RGB uint8 region, transparent pixels (outside the scanned area) white; decode failures as SlideError."""
     try:
-        rgba = np.asarray(slide.read_region(location, level, size))
+        region = slide.read_region(location, level, size)
     except openslide.OpenSlideError as exc:
         raise SlideError(
             f"{path}: the region at level-0 ({location[0]}, {location[1]}), level {level}, size {size[0]}x{size[1]} "
             f"cannot be decoded ({exc}): the file is damaged there. Fix: re-copy or re-download the slide, or remove "
             "its row from the slide sheet (or set extract.on_unreadable_patch: skip to drop such patches)."
         ) from exc
+    if region.getextrema()[3][0] == 255:
+        return np.asarray(region.convert("RGB"))
+    rgba = np.asarray(region)
     rgb = rgba[..., :3].copy()
     rgb[rgba[..., 3] == 0] = 255
     return rgb

@@ -36,11 +36,11 @@ class SegmentParams:
 
 @dataclass
 class TissueResult:
-    """Tissue polygons (level-0 pixels; exterior ring then holes) and the low-resolution image used."""
+    """Tissue polygons (level-0 pixels; exterior ring then holes) and the QC image they are drawn on."""
 
     polygons: list[list[np.ndarray]]
-    thumbnail: np.ndarray
-    scale: float
+    qc_image: np.ndarray
+    qc_scale: float
     mpp: ResolvedMpp
     threshold: float
 
@@ -60,6 +60,8 @@ def read_low_resolution(slide: openslide.AbstractSlide, path: str | os.PathLike,
     return rgb, scale
 
 
+QC_DETAIL = 4
+QC_MAX_SIDE = 2048
 SEGMENT_METHODS = ("clam", "tiatoolbox-otsu", "tiatoolbox-morphological")
 
 
@@ -131,16 +133,27 @@ def mask_to_polygons(mask: np.ndarray, pixel_area_mm2: float, params: SegmentPar
 
 
 def segment_slide(path: str | os.PathLike, params: SegmentParams, mpp_override: float | None = None) -> TissueResult:
-    """Segment the tissue of one slide; polygons are returned in level-0 pixel coordinates."""
+    """Segment the tissue of one slide; polygons are returned in level-0 pixel coordinates.
+
+    The QC image is read QC_DETAIL times finer than ``seg_mpp`` (at most QC_MAX_SIDE pixels a side), so that
+    the overlay is legible even where the mask is coarse.
+    """
     with open_slide(path) as slide:
         mpp = resolve_mpp(slide, path, mpp_override)
         rgb, scale = read_low_resolution(slide, path, mpp.mpp, params.seg_mpp)
+        qc_image, qc_scale = rgb, scale
+        qc_mpp = max(params.seg_mpp / QC_DETAIL, max(slide.dimensions) * mpp.mpp / QC_MAX_SIDE)
+        if qc_mpp < params.seg_mpp:
+            try:
+                qc_image, qc_scale = read_low_resolution(slide, path, mpp.mpp, qc_mpp)
+            except SlideError as exc:
+                log.warning("%s; the QC overlay is drawn on the segmentation image instead", exc)
     mask, threshold = tissue_mask(rgb, params, scale * mpp.mpp)
     pixel_area_mm2 = (scale * mpp.mpp / 1000.0) ** 2
     polygons = [[ring * scale for ring in rings] for rings in mask_to_polygons(mask, pixel_area_mm2, params)]
     if not polygons:
         log.warning("%s: no tissue found (blank slide, or tissue below min_tissue_area_mm2); it yields zero patches", path)
-    return TissueResult(polygons, rgb, scale, mpp, threshold)
+    return TissueResult(polygons, qc_image, qc_scale, mpp, threshold)
 
 
 def _ring_to_list(ring: np.ndarray) -> list[list[float]]:
@@ -171,10 +184,10 @@ def to_geojson(result: TissueResult, source: str | os.PathLike, params: SegmentP
 
 
 def overlay_png(result: TissueResult) -> np.ndarray:
-    """The low-resolution image with tissue outlines (green) and holes (blue), as RGB."""
-    canvas = result.thumbnail.copy()
+    """The QC image with tissue outlines (green) and holes (blue), as RGB."""
+    canvas = result.qc_image.copy()
     for rings in result.polygons:
-        scaled = [np.round(r / result.scale).astype(np.int32).reshape(-1, 1, 2) for r in rings]
+        scaled = [np.round(r / result.qc_scale).astype(np.int32).reshape(-1, 1, 2) for r in rings]
         cv2.polylines(canvas, scaled[:1], True, (0, 160, 0), 2)
         if len(scaled) > 1:
             cv2.polylines(canvas, scaled[1:], True, (0, 0, 220), 2)
