@@ -12,6 +12,7 @@ import cv2
 import h5py
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -42,7 +43,8 @@ class ExtractParams:
 class PatchDataset(Dataset):
     """Patches of one slide, read at the tiling's read level and resized to the encoder's input size.
 
-    Each item is ``(image, problem)``: ``image`` is uint8 RGB, channels first (a quarter of float32's bytes
+    ``output_size`` None keeps the read size (the encoder's device resizes). Each item is ``(image, problem)``:
+    ``image`` is uint8 RGB, channels first (a quarter of float32's bytes
     between processes; :func:`normalise` runs on the encoder's device); ``problem`` is "" or the message of a
     patch that could not be decoded (the image is then zeros), so that the main process decides what to do
     with it. Each worker opens its
@@ -51,7 +53,7 @@ class PatchDataset(Dataset):
     """
 
     def __init__(self, slide_path: str | os.PathLike, coords: np.ndarray, read_level: int, read_size: int,
-                 output_size: int) -> None:
+                 output_size: int | None) -> None:
         self.slide_path = str(slide_path)
         self.coords = coords
         self.read_level = read_level
@@ -71,12 +73,21 @@ class PatchDataset(Dataset):
         except SlideError as exc:
             self._slide.close()
             self._slide = None
-            return torch.zeros(3, self.output_size, self.output_size, dtype=torch.uint8), str(exc)
-        if rgb.shape[:2] != (self.output_size, self.output_size):
+            side = self.output_size or self.read_size
+            return torch.zeros(3, side, side, dtype=torch.uint8), str(exc)
+        if self.output_size and rgb.shape[:2] != (self.output_size, self.output_size):
             much_smaller = 2 * self.output_size <= rgb.shape[0]
             rgb = cv2.resize(rgb, (self.output_size, self.output_size),
                              interpolation=cv2.INTER_AREA if much_smaller else cv2.INTER_LINEAR)
         return torch.from_numpy(rgb).permute(2, 0, 1), ""
+
+
+def resize_on_device(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize a uint8 batch to ``size`` x ``size`` where it lies (bilinear, antialiased), keeping uint8."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    resized = nn.functional.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return resized.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def normalise(images: torch.Tensor, encoder: Encoder) -> torch.Tensor:
@@ -116,8 +127,9 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
     torch_device = pick_device(device)
     on_cuda = torch_device.type == "cuda"
     model = encoder.model.to(torch_device, memory_format=torch.channels_last if on_cuda else torch.preserve_format)
+    size = encoder.input_size or int(tiling["patch_size"])
     dataset = PatchDataset(slide_path, coords, int(tiling["read_level"]), int(tiling["read_size"]),
-                           encoder.input_size or int(tiling["patch_size"]))
+                           None if on_cuda else size)
     loader = DataLoader(dataset, batch_size=params.batch_size, num_workers=params.num_workers,
                         pin_memory=on_cuda, persistent_workers=False,
                         prefetch_factor=4 if params.num_workers else None)
@@ -126,12 +138,13 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
         problems.extend(batch_problems)
         if params.on_unreadable_patch == "error" and any(batch_problems):
             raise SlideError(next(p for p in batch_problems if p))
-        images = normalise(images.to(torch_device, non_blocking=True), encoder)
+        images = images.to(torch_device, non_blocking=True)
         if on_cuda:
-            images = images.contiguous(memory_format=torch.channels_last)
+            images = resize_on_device(images, size).contiguous(memory_format=torch.channels_last)
+        images = normalise(images, encoder)
         with torch.autocast(torch_device.type, dtype=torch.bfloat16, enabled=on_cuda):
-            chunks.append(model(images).float().cpu().numpy())
-    features = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
+            chunks.append(model(images).float())
+    features = torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, encoder.dim), np.float32)
     readable = np.array([not p for p in problems], bool) if problems else np.ones(0, bool)
     if not readable.all():
         log.warning("%s: %d of %d patches could not be decoded and were dropped (extract.on_unreadable_patch: skip)",

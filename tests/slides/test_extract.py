@@ -183,3 +183,16 @@ def test_command_line_skips_a_finished_slide_and_redoes_a_changed_one(demo_slide
     third = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     forced = subprocess.run([*command, "--force"], capture_output=True, text=True, check=True).stdout
     assert "features (" in third and "features (" in forced
+
+
+def test_device_resize_matches_the_workers_resize() -> None:
+    import cv2
+
+    from memamba.slides.extract import resize_on_device
+
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8), (0, 0), 3)
+    on_device = resize_on_device(torch.from_numpy(smooth).permute(2, 0, 1)[None], 224)[0].permute(1, 2, 0).numpy()
+    in_worker = cv2.resize(smooth, (224, 224), interpolation=cv2.INTER_LINEAR)
+    assert on_device.dtype == np.uint8 and on_device.shape == (224, 224, 3)
+    assert np.abs(on_device.astype(int) - in_worker.astype(int)).mean() < 1.0
