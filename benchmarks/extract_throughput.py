@@ -19,7 +19,7 @@ from synthetic_slide import write_large_slide
 from torch.utils.data import DataLoader
 
 from memamba.slides.encoders import build_encoder
-from memamba.slides.extract import ExtractParams, PatchDataset, extract_features, normalise, resize_on_device
+from memamba.slides.extract import WORKER_CHUNK, ExtractParams, PatchDataset, extract_features, normaliser, resize_on_device
 from memamba.slides.segment import SegmentParams, segment_slide
 from memamba.slides.tile import TileParams, tile_slide, write_patches
 
@@ -33,13 +33,14 @@ def synchronise(device: torch.device) -> None:
 def encoder_alone(encoder, device: torch.device, batch_size: int, batches: int) -> float:
     """Patches per second of normalise + forward on random uint8 patches already on ``device``."""
     model = encoder.model.to(device, memory_format=torch.channels_last if device.type == "cuda" else torch.preserve_format)
+    normalise = normaliser(encoder, device)
     images = torch.randint(0, 256, (batch_size, 3, encoder.input_size, encoder.input_size), dtype=torch.uint8, device=device)
     for step in range(batches + 2):
         if step == 2:
             synchronise(device)
             start = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            model(normalise(images, encoder).contiguous(memory_format=torch.channels_last)).float()
+            model(normalise(images).contiguous(memory_format=torch.channels_last)).float()
     synchronise(device)
     return batch_size * batches / (time.perf_counter() - start)
 
@@ -48,8 +49,8 @@ def reading_alone(slide: Path, grid, output_size: int, device: torch.device, bat
     """Patches per second of the DataLoader (read, pin, copy to ``device``, resize as extraction does), no encoder."""
     on_cuda = device.type == "cuda"
     dataset = PatchDataset(slide, grid.coords, grid.read_level, grid.read_size, None if on_cuda else output_size)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda",
-                        prefetch_factor=4 if workers else None)
+    loader = DataLoader(dataset, batch_size=WORKER_CHUNK, num_workers=workers, pin_memory=on_cuda,
+                        prefetch_factor=4 * max(1, batch_size // WORKER_CHUNK) if workers else None)
     start = time.perf_counter()
     for images, _ in loader:
         images = images.to(device, non_blocking=True)

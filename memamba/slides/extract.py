@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from memamba.train.device import pick_device
 log = logging.getLogger(__name__)
 
 UNREADABLE_PATCH_POLICIES = ("error", "skip")
+WORKER_CHUNK = 32  # patches a DataLoader worker reads per item; the encoder's batches are gathered from several
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,15 @@ def resize_on_device(images: torch.Tensor, size: int) -> torch.Tensor:
     return resized.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def normalise(images: torch.Tensor, encoder: Encoder) -> torch.Tensor:
-    """uint8 RGB batches to the encoder's float input: scaled to [0, 1], then its mean and std."""
-    mean = torch.tensor(encoder.mean, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(encoder.std, device=images.device).view(1, 3, 1, 1)
-    return (images.float().div_(255.0) - mean) / std
+def normaliser(encoder: Encoder, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function taking uint8 RGB batches on ``device`` to the encoder's float input: [0, 1], then its mean and std.
+
+    Mean and std are put on the device once: building them per batch would copy from pageable host memory,
+    which waits for the device's queued work and so stops reading and encoding from overlapping.
+    """
+    mean = torch.tensor(encoder.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(encoder.std, device=device).view(1, 3, 1, 1)
+    return lambda images: (images.float().div_(255.0) - mean) / std
 
 
 @dataclass
@@ -128,22 +134,33 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
     on_cuda = torch_device.type == "cuda"
     model = encoder.model.to(torch_device, memory_format=torch.channels_last if on_cuda else torch.preserve_format)
     size = encoder.input_size or int(tiling["patch_size"])
+    normalise = normaliser(encoder, torch_device)
     dataset = PatchDataset(slide_path, coords, int(tiling["read_level"]), int(tiling["read_size"]),
                            None if on_cuda else size)
-    loader = DataLoader(dataset, batch_size=params.batch_size, num_workers=params.num_workers,
+    loader = DataLoader(dataset, batch_size=min(WORKER_CHUNK, params.batch_size), num_workers=params.num_workers,
                         pin_memory=on_cuda, persistent_workers=False,
-                        prefetch_factor=4 if params.num_workers else None)
-    chunks, problems = [], []
-    for images, batch_problems in tqdm(loader, desc=f"extract {Path(slide_path).name}", disable=not progress, unit="batch"):
-        problems.extend(batch_problems)
-        if params.on_unreadable_patch == "error" and any(batch_problems):
-            raise SlideError(next(p for p in batch_problems if p))
-        images = images.to(torch_device, non_blocking=True)
+                        prefetch_factor=4 * max(1, params.batch_size // WORKER_CHUNK) if params.num_workers else None)
+
+    def encode(pending: list[torch.Tensor]) -> torch.Tensor:
+        images = torch.cat(pending) if len(pending) > 1 else pending[0]
         if on_cuda:
             images = resize_on_device(images, size).contiguous(memory_format=torch.channels_last)
-        images = normalise(images, encoder)
         with torch.autocast(torch_device.type, dtype=torch.bfloat16, enabled=on_cuda):
-            chunks.append(model(images).float())
+            return model(normalise(images)).float()
+
+    chunks, problems, pending = [], [], []
+    with tqdm(total=len(dataset), desc=f"extract {Path(slide_path).name}", disable=not progress, unit="patch") as bar:
+        for images, chunk_problems in loader:
+            problems.extend(chunk_problems)
+            if params.on_unreadable_patch == "error" and any(chunk_problems):
+                raise SlideError(next(p for p in chunk_problems if p))
+            pending.append(images.to(torch_device, non_blocking=True))
+            if sum(len(p) for p in pending) >= params.batch_size:
+                chunks.append(encode(pending))
+                pending = []
+            bar.update(len(images))
+        if pending:
+            chunks.append(encode(pending))
     features = torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, encoder.dim), np.float32)
     readable = np.array([not p for p in problems], bool) if problems else np.ones(0, bool)
     if not readable.all():

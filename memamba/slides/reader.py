@@ -99,7 +99,7 @@ def read_region_rgb(slide: openslide.AbstractSlide, path: str | os.PathLike, loc
             "its row from the slide sheet (or set extract.on_unreadable_patch: skip to drop such patches)."
         ) from exc
     if region.getextrema()[3][0] == 255:
-        return np.asarray(region.convert("RGB"))
+        return np.array(region.convert("RGB"))
     rgba = np.asarray(region)
     rgb = rgba[..., :3].copy()
     rgb[rgba[..., 3] == 0] = 255

@@ -138,13 +138,13 @@ def test_weights_problems_say_what_to_do(tmp_path: Path) -> None:
 
 
 def test_patches_are_resized_and_normalised_for_the_encoder(demo_slide: Path) -> None:
-    from memamba.slides.extract import PatchDataset, normalise
+    from memamba.slides.extract import PatchDataset, normaliser
 
     encoder = build_encoder("resnet50-trunc", random_weights=True)
     dataset = PatchDataset(demo_slide, np.array([[0, 0]]), read_level=0, read_size=64, output_size=encoder.input_size)
     image, problem = dataset[0]
     assert problem == "" and image.dtype == torch.uint8 and image.shape == (3, 224, 224)
-    tensor = normalise(image[None], encoder)[0]
+    tensor = normaliser(encoder, torch.device("cpu"))(image[None])[0]
     background = (242 / 255 - encoder.mean[0]) / encoder.std[0]
     assert abs(float(tensor[0].median()) - background) < 0.1
 
