@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,6 +32,7 @@ class Encoder:
     input_size: int | None
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    weights_sha256: str = "none"
 
 
 EncoderFactory = Callable[..., Encoder]
@@ -63,20 +65,49 @@ def build_encoder(name: str, weights: str | os.PathLike | None = None, sha256: s
     return _ENCODERS[name](weights, sha256=sha256, random_weights=random_weights, **architecture)
 
 
+HUB_PREFIX = "hf-hub:"
+HUB_FILENAME = "pytorch_model.bin"
+
+
+def fetch_from_hub(reference: str, name: str) -> Path:
+    """The local copy of ``hf-hub:ORG/REPO[/FILE]`` (default file pytorch_model.bin), downloaded once into the
+    Hugging Face cache. Gated models (UNI, UNI2-h) need their terms accepted and ``huggingface-cli login``."""
+    from huggingface_hub import hf_hub_download
+
+    parts = reference[len(HUB_PREFIX):].split("/")
+    if len(parts) < 2:
+        raise MemambaError(f"weights {reference!r}: a hub reference is hf-hub:ORG/REPO or hf-hub:ORG/REPO/FILE. "
+                           "Fix: correct extract.weights.")
+    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or HUB_FILENAME
+    try:
+        return Path(hf_hub_download(repo_id, filename))
+    except Exception as exc:  # noqa: BLE001 - offline, gated, missing: all end in the same advice
+        raise MemambaError(
+            f"weights of encoder {name!r}: cannot fetch {filename} from the Hugging Face hub repository {repo_id} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}). Fix: without network "
+            "access, download the file elsewhere and give its local path in extract.weights; for a gated model, "
+            "accept its terms on the model page and run 'huggingface-cli login'."
+        ) from exc
+
+
 def load_weights(model: nn.Module, name: str, weights: str | os.PathLike | None, sha256: str | None,
                  random_weights: bool, where_to_get: str,
-                 convert: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None) -> None:
-    """Load a local checkpoint strictly into ``model``, after checking its SHA-256 when one is given.
+                 convert: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None) -> str:
+    """Load a checkpoint (a local path, or ``hf-hub:ORG/REPO[/FILE]``) strictly into ``model``, after checking
+    its SHA-256 when one is given.
 
     ``convert`` maps the published key names onto the model's (e.g. an old timm release's onto today's).
+    Returns the file's SHA-256 ("none" for random weights), which feature files record.
     """
     if weights is None:
         if random_weights:
-            return
+            return "none"
         raise MemambaError(f"encoder {name!r} needs its weights and none were given. Fix: {where_to_get}, "
-                           "then set extract.weights to the file's path.")
-    path = require_file(weights, f"weights file of encoder {name!r}", "correct extract.weights")
-    if sha256 is not None and (actual := sha256_of(path)) != sha256.lower():
+                           "then pass --weights PATH (config: extract.weights).")
+    path = fetch_from_hub(str(weights), name) if str(weights).startswith(HUB_PREFIX) else \
+        require_file(weights, f"weights file of encoder {name!r}", "correct extract.weights (a local file, or hf-hub:ORG/REPO)")
+    actual = sha256_of(path)
+    if sha256 is not None and actual != sha256.lower():
         raise MemambaError(f"{path}: SHA-256 {actual} differs from the expected {sha256}. "
                            f"Fix: the file is incomplete or a different release; {where_to_get}.")
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -96,6 +127,7 @@ def load_weights(model: nn.Module, name: str, weights: str | os.PathLike | None,
             f"{misshapen[:3]}. Fix: {where_to_get}."
         )
     model.load_state_dict(state, strict=True)
+    return actual
 
 
 class ColourTextureStats(nn.Module):
@@ -160,9 +192,9 @@ def resnet50_trunc(weights: str | None = None, sha256: str | None = None, random
     import timm
 
     resnet = timm.create_model("resnet50", pretrained=False, **architecture)
-    load_weights(resnet, "resnet50-trunc", weights, sha256, random_weights,
+    digest = load_weights(resnet, "resnet50-trunc", weights, sha256, random_weights,
                  "save torchvision's or timm's ImageNet ResNet-50 state dict to a file")
-    return Encoder("resnet50-trunc", TruncatedResNet50(resnet).eval(), 1024, 224, IMAGENET_MEAN, IMAGENET_STD)
+    return Encoder("resnet50-trunc", TruncatedResNet50(resnet).eval(), 1024, 224, IMAGENET_MEAN, IMAGENET_STD, digest)
 
 
 def _vit(name: str, weights: str | None, sha256: str | None, random_weights: bool, where_to_get: str,
@@ -170,8 +202,8 @@ def _vit(name: str, weights: str | None, sha256: str | None, random_weights: boo
     import timm
 
     model = timm.create_model(timm_name, pretrained=False, **{**published, **architecture})
-    load_weights(model, name, weights, sha256, random_weights, where_to_get)
-    return Encoder(name, model.eval(), dim, 224, IMAGENET_MEAN, IMAGENET_STD)
+    digest = load_weights(model, name, weights, sha256, random_weights, where_to_get)
+    return Encoder(name, model.eval(), dim, 224, IMAGENET_MEAN, IMAGENET_STD, digest)
 
 
 @register_encoder("uni")
@@ -243,7 +275,7 @@ def ctranspath(weights: str | None = None, sha256: str | None = None, random_wei
 
     model = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, embed_layer=ConvStem,
                               num_classes=0, **architecture)
-    load_weights(model, "ctranspath", weights, sha256, random_weights,
+    digest = load_weights(model, "ctranspath", weights, sha256, random_weights,
                  "download ctranspath.pth from the TransPath repository (Xiyue-Wang/TransPath)",
                  convert=lambda state: checkpoint_filter_fn(state, model))
-    return Encoder("ctranspath", model.eval(), 768, 224, IMAGENET_MEAN, IMAGENET_STD)
+    return Encoder("ctranspath", model.eval(), 768, 224, IMAGENET_MEAN, IMAGENET_STD, digest)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from memamba.atomic import atomic_path
 from memamba.errors import MemambaError, require_file
-from memamba.provenance import provenance_json, sha256_of
+from memamba.provenance import provenance_json
 from memamba.slides.encoders import Encoder, build_encoder
 from memamba.slides.reader import SlideError, open_slide, read_region_rgb
 from memamba.train.device import pick_device
@@ -112,6 +112,7 @@ class SlideFeatures:
     tiling: dict
     normalisation: dict
     skipped_coords: np.ndarray
+    weights_sha256: str
 
 
 @torch.inference_mode()
@@ -167,7 +168,8 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
         log.warning("%s: %d of %d patches could not be decoded and were dropped (extract.on_unreadable_patch: skip)",
                     slide_path, int((~readable).sum()), len(readable))
     normalisation = {"mean": list(encoder.mean), "std": list(encoder.std)}
-    return SlideFeatures(features[readable].astype(np.float32), coords[readable], tiling, normalisation, coords[~readable])
+    return SlideFeatures(features[readable].astype(np.float32), coords[readable], tiling, normalisation, coords[~readable],
+                         encoder.weights_sha256)
 
 
 def features_up_to_date(out: str | os.PathLike, params: ExtractParams, sources: list[str | os.PathLike]) -> bool:
@@ -193,7 +195,7 @@ def write_features(out: str | os.PathLike, result: SlideFeatures, params: Extrac
         h5.create_dataset("coords", data=result.coords.reshape(-1, 2).astype(np.int64))
         attrs = h5["features"].attrs
         attrs["encoder"] = params.encoder
-        attrs["weights_sha256"] = sha256_of(params.weights) if params.weights else "none"
+        attrs["weights_sha256"] = result.weights_sha256
         attrs["dtype"] = str(result.features.dtype)
         attrs["mpp"] = float(result.tiling["target_mpp"])
         attrs["patch_size"] = int(result.tiling["patch_size"])

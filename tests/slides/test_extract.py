@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from memamba.errors import MemambaError
+from memamba.provenance import sha256_of
 from memamba.slides.encoders import build_encoder, list_encoders
 from memamba.slides.extract import ExtractParams, extract_features, write_features
 from memamba.slides.segment import SegmentParams, segment_slide
@@ -64,6 +65,7 @@ def test_weighted_encoders_load_their_published_keys_strictly(name: str, dim: in
     full_state = source.model.state_dict() if name != "resnet50-trunc" else _full_resnet_state()
     torch.save(full_state, tmp_path / "weights.bin")
     loaded = build_encoder(name, tmp_path / "weights.bin", **small)
+    assert loaded.weights_sha256 == sha256_of(tmp_path / "weights.bin") and source.weights_sha256 == "none"
     images = torch.rand(2, 3, 224, 224)
     with torch.no_grad():
         features = loaded.model((images - torch.tensor(loaded.mean).view(3, 1, 1)) / torch.tensor(loaded.std).view(3, 1, 1))
@@ -196,3 +198,26 @@ def test_device_resize_matches_the_workers_resize() -> None:
     in_worker = cv2.resize(smooth, (224, 224), interpolation=cv2.INTER_LINEAR)
     assert on_device.dtype == np.uint8 and on_device.shape == (224, 224, 3)
     assert np.abs(on_device.astype(int) - in_worker.astype(int)).mean() < 1.0
+
+
+def test_hub_references_download_once_and_explain_failures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    source = build_encoder("uni", random_weights=True, depth=1)
+    torch.save(source.model.state_dict(), tmp_path / "pytorch_model.bin")
+    asked = []
+
+    def fake_download(repo_id: str, filename: str) -> str:
+        asked.append((repo_id, filename))
+        if repo_id != "MahmoodLab/UNI":
+            raise OSError("401 Client Error: gated repository")
+        return str(tmp_path / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    loaded = build_encoder("uni", "hf-hub:MahmoodLab/UNI", depth=1)
+    torch.testing.assert_close(loaded.model.state_dict()["cls_token"], source.model.state_dict()["cls_token"])
+    assert asked == [("MahmoodLab/UNI", "pytorch_model.bin")]
+    with pytest.raises(MemambaError, match=r"cannot fetch pytorch_model.bin .* MahmoodLab/UNI2-h \(OSError: 401.*huggingface-cli login"):
+        build_encoder("uni", "hf-hub:MahmoodLab/UNI2-h", depth=1)
+    with pytest.raises(MemambaError, match="hf-hub:ORG/REPO"):
+        build_encoder("uni", "hf-hub:UNI", depth=1)
