@@ -81,6 +81,37 @@ def cmd_export_clam(args: argparse.Namespace) -> None:
     print(f"{len(names)} slide(s) exported to {args.out}/h5_files and {args.out}/pt_files")
 
 
+def cmd_import_mcat(args: argparse.Namespace) -> None:
+    from memamba.genomics.mcat import (
+        describe_sizes,
+        mcat_token_sizes,
+        read_mcat_splits,
+        read_mcat_table,
+        summarise_matrix,
+        write_import,
+    )
+    from memamba.genomics.tables import read_gene_families
+
+    result = read_mcat_table(args.table)
+    splits = read_mcat_splits(args.splits, set(result.clinical["patient_id"])) if args.splits else None
+    write_import(result, args.out, args.slide_dir, splits)
+    columns = [f"{gene}_{suffix}" for suffix, matrix in result.matrices.items() for gene in matrix.index]
+    sizes = mcat_token_sizes(columns, read_gene_families(args.families))
+    print(f"{args.table}: {len(result.clinical)} patients ({int(result.clinical['event'].sum())} events), "
+          f"{len(result.slides)} slides")
+    for suffix, matrix in result.matrices.items():
+        print(f"  {suffix}: {summarise_matrix(matrix)}")
+    if result.ignored_columns:
+        print(f"  ignored columns (neither genomic nor known metadata): {result.ignored_columns}")
+    if result.conflicting_patients:
+        print(f"  {len(result.conflicting_patients)} patient(s) with disagreeing slide rows; first row used")
+    if splits is not None:
+        print(f"  {len(splits)} folds imported from {args.splits}: " + ", ".join(
+            f"{(f['role'] == 'train').sum()}/{(f['role'] == 'val').sum()}" for f in splits) + " train/val patients")
+    print(f"  token sizes (mut+cnv+rnaseq per family): {describe_sizes(sizes)}")
+    print(f"written to {args.out}: clinical.tsv, slides.tsv, genomics.tsv and its matrices" + (", splits/" if splits else ""))
+
+
 def cmd_genomics(args: argparse.Namespace) -> None:
     from memamba.genomics.tokens import write_genomics
 
@@ -245,6 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("features", nargs="+", help="feature files from 'memamba extract'")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.set_defaults(func=cmd_export_clam)
+
+    p = commands.add_parser("import-mcat", help="convert an MCAT/PORPOISE table (and its splits) into memamba's inputs",
+                            description="Read a tcga_*_all_clean.csv(.zip) table through pandas (never unzipped), "
+                                        "classify its columns by name, and write clinical.tsv, slides.tsv, the genes x "
+                                        "patients matrices, genomics.tsv and (with --splits) splits/fold_{k}.tsv to -o; "
+                                        "prints the token sizes MCAT trains on.")
+    p.add_argument("table", help="tcga_*_all_clean.csv or .csv.zip")
+    p.add_argument("--splits", help="folder with the peers' splits_{k}.csv files")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--families", default=str(Path(__file__).resolve().parents[1] / "config" / "gene_sets" / "mcat_gene_families.csv"),
+                   help="gene-family table (default: the six MSigDB families shipped in config/gene_sets/)")
+    p.add_argument("--slide-dir", default="slides", help="folder written into slides.tsv's paths (default: slides)")
+    p.set_defaults(func=cmd_import_mcat)
 
     p = commands.add_parser("genomics", help="build the patient x feature matrix and gene-family tokens",
                             description="Read the matrices listed in the genomics sheet; writes features.parquet, "
