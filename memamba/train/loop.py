@@ -42,7 +42,7 @@ class FoldResult:
 
 def _inputs(cohort: Cohort, train_idx: np.ndarray, zscore_clip: float) -> tuple[list[torch.Tensor | None], torch.Tensor, dict]:
     """Standardised bags and genomics for every patient, with statistics fitted on ``train_idx`` only."""
-    genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, zscore_clip)
+    genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, zscore_clip, train_idx)
     genomic_scaler = Standardiser.fit(genomics[train_idx])
     state = {"genomic_mean": genomic_scaler.mean, "genomic_std": genomic_scaler.std}
     bags: list[torch.Tensor | None] = [None] * len(cohort.patients)

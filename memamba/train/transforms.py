@@ -8,11 +8,35 @@ import numpy as np
 import pandas as pd
 
 
+class CountsVst:
+    """pydeseq2's median-of-ratios size factors and variance-stabilising transform, fitted on training samples.
+
+    The geometric gene means (size-factor reference) and the dispersion trend come from the training
+    samples only; other samples are normalised against them (``vst_transform`` with new counts), so no
+    information flows from validation patients into the transform.
+    """
+
+    def __init__(self, train_counts: pd.DataFrame) -> None:
+        import logging
+
+        from pydeseq2.dds import DeseqDataSet
+
+        logging.getLogger("pydeseq2").setLevel(logging.WARNING)
+        counts = train_counts.round().astype(np.int64)
+        metadata = pd.DataFrame({"batch": "all"}, index=counts.index)
+        self.dds = DeseqDataSet(counts=counts, metadata=metadata, design="~1", quiet=True, n_cpus=1)
+        self.dds.vst_fit(use_design=False)
+
+    def __call__(self, counts: pd.DataFrame) -> pd.DataFrame:
+        values = self.dds.vst_transform(counts.round().to_numpy(np.int64))
+        return pd.DataFrame(values, index=counts.index, columns=counts.columns)
+
+
 def rna_to_log(values: pd.DataFrame, kind: str, zscore_clip: float) -> pd.DataFrame:
-    """Per-sample RNA transform needing no fitted state: counts -> log2(CPM + 1), TPM/FPKM -> log2(x + 1)."""
-    if kind == "counts":
-        library = values.sum(axis=1).replace(0, 1)
-        return np.log2(values.div(library, axis=0) * 1e6 + 1)
+    """Per-sample RNA transform needing no fitted state: TPM/FPKM -> log2(x + 1), z-scores clipped.
+
+    Raw counts need a fitted transform (:class:`CountsVst`), see :func:`genomic_matrix`.
+    """
     if kind in ("tpm", "fpkm"):
         return np.log2(values.clip(lower=0) + 1)
     if kind == "zscore":
@@ -20,12 +44,17 @@ def rna_to_log(values: pd.DataFrame, kind: str, zscore_clip: float) -> pd.DataFr
     return values
 
 
-def genomic_matrix(genomics: pd.DataFrame, tokens: list[dict], kinds: dict[str, str], zscore_clip: float) -> np.ndarray:
-    """Patients x (token features concatenated in token order), with the per-sample RNA transform applied."""
+def genomic_matrix(genomics: pd.DataFrame, tokens: list[dict], kinds: dict[str, str], zscore_clip: float,
+                   train_rows: np.ndarray) -> np.ndarray:
+    """Patients x (token features concatenated in token order), RNA transformed: raw counts through pydeseq2's
+    VST fitted on ``train_rows`` (positions of the training patients), other kinds per sample."""
     transformed = genomics.copy()
     rna_columns = [c for c in genomics.columns if c.endswith("_rnaseq")]
-    if rna_columns:
-        transformed[rna_columns] = rna_to_log(genomics[rna_columns], kinds.get("rnaseq", "log"), zscore_clip)
+    kind = kinds.get("rnaseq", "log")
+    if rna_columns and kind == "counts":
+        transformed[rna_columns] = CountsVst(genomics[rna_columns].iloc[train_rows])(genomics[rna_columns])
+    elif rna_columns:
+        transformed[rna_columns] = rna_to_log(genomics[rna_columns], kind, zscore_clip)
     columns = [c for token in tokens for c in token["features"]]
     return transformed[columns].to_numpy(np.float32)
 

@@ -5,7 +5,7 @@ import pytest
 from memamba.data.cohort import Cohort
 from memamba.survival.metrics import harrell_c
 from memamba.train.loop import train_fold
-from memamba.train.transforms import Standardiser, rna_to_log
+from memamba.train.transforms import CountsVst, Standardiser, genomic_matrix, rna_to_log
 
 TRAIN = {"epochs": 8, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins": 4, "seed": 0}
 
@@ -72,8 +72,7 @@ def test_same_seed_same_predictions() -> None:
 
 
 def test_transforms() -> None:
-    counts = pd.DataFrame({"A": [10, 0], "B": [90, 100]})
-    np.testing.assert_allclose(rna_to_log(counts, "counts", 10).loc[0, "A"], np.log2(1e5 + 1))
+    np.testing.assert_allclose(rna_to_log(pd.DataFrame({"A": [0.0, 3]}), "tpm", 10)["A"], [0, 2])
     np.testing.assert_allclose(rna_to_log(pd.DataFrame({"A": [-50.0, 3]}), "zscore", 10)["A"], [-10, 3])
     scaler = Standardiser.fit(np.array([[1.0, 5], [3, 5]]))
     np.testing.assert_allclose(scaler(np.array([[2.0, 7]])), [[0, 2]])
@@ -85,3 +84,36 @@ def test_patient_without_patches_gets_a_neutral_bag_and_a_warning(caplog: pytest
     result = train_fold(cohort, _split(cohort, 10), "abmil", {}, {**TRAIN, "epochs": 1}, 10.0, progress=False)
     assert np.isfinite(result.predictions["risk"]).all()
     assert "patient P003: no patches" in caplog.text
+
+
+def _nb_counts(rng: np.random.Generator, samples: int, genes: int = 300) -> pd.DataFrame:
+    means = rng.lognormal(4, 1.5, genes)
+    library = rng.uniform(0.5, 2.0, (samples, 1))
+    counts = rng.negative_binomial(5, 5 / (5 + means * library))
+    return pd.DataFrame(counts, index=[f"s{i}" for i in range(samples)], columns=[f"g{j}" for j in range(genes)])
+
+
+def test_counts_vst_is_fitted_on_training_samples_only() -> None:
+    rng = np.random.default_rng(0)
+    train, val = _nb_counts(rng, 40), _nb_counts(rng, 10)
+    vst = CountsVst(train)
+    together = vst(val)
+    alone = pd.concat([vst(val.iloc[[i]]) for i in range(len(val))])
+    np.testing.assert_allclose(together.to_numpy(), alone.to_numpy())
+    other_val = _nb_counts(np.random.default_rng(9), 10)
+    np.testing.assert_allclose(CountsVst(train)(train).to_numpy(), vst(train).to_numpy())
+    assert not np.allclose(vst(other_val).to_numpy(), together.to_numpy())
+    deeper = vst(val * 4)
+    expressed = train.mean() > 50
+    assert np.abs(deeper.loc[:, expressed] - together.loc[:, expressed]).to_numpy().mean() < 0.05
+    assert together.shape == val.shape and np.isfinite(together.to_numpy()).all()
+
+
+def test_raw_counts_reach_the_model_through_the_fold_vst() -> None:
+    rng = np.random.default_rng(1)
+    counts = _nb_counts(rng, 30, 50).add_suffix("_rnaseq")
+    tokens = [{"name": "all", "features": list(counts.columns)}]
+    train_rows = np.arange(20)
+    matrix = genomic_matrix(counts, tokens, {"rnaseq": "counts"}, 10.0, train_rows)
+    expected = CountsVst(counts.iloc[train_rows])(counts)
+    np.testing.assert_allclose(matrix, expected.to_numpy(np.float32), rtol=1e-6)
