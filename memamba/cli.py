@@ -115,7 +115,7 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
 def cmd_genomics(args: argparse.Namespace) -> None:
     from memamba.genomics.tokens import write_genomics
 
-    tokens = write_genomics(args.sheet, args.families, args.out)
+    tokens = write_genomics(args.sheet, args.families, args.out, args.clinical)
     for token in tokens["tokens"]:
         print(f"{token['name']}: {len(token['features'])} features, {len(token['missing_genes'])} of {token['n_genes']} genes missing")
 
@@ -150,6 +150,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from memamba.models.registry import model_entry
     from memamba.train.device import pick_device
     from memamba.train.loop import train_fold
+    from memamba.train.transforms import GenomicTransform
 
     if args.list_models:
         print("\n".join(list_models()))
@@ -160,14 +161,15 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise SystemExit(f"memamba train: missing {' '.join(missing)} (or use --list-models)")
     params = section_params("train", args.params)
     model_params = json.loads(args.model_params) if args.model_params else {}
-    zscore_clip = section_params("genomics", args.genomics_params)["zscore_clip"]
+    genomics_params = section_params("genomics", args.genomics_params)
+    transform = GenomicTransform(**genomics_params)
     uses_slides = "slides" in model_entry(args.model).modalities
     if uses_slides and args.features_dir is None:
         raise SystemExit(f"memamba train: model {args.model} uses slides: --features-dir is required")
     features_dir = args.features_dir if uses_slides else None
     cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens)
     device = str(pick_device(params["device"]))
-    result = train_fold(cohort, read_split(args.split), args.model, model_params, params, zscore_clip, device,
+    result = train_fold(cohort, read_split(args.split), args.model, model_params, params, transform, device,
                         progress=not args.quiet)
     out = Path(args.out)
     with atomic_path(out / "checkpoint.pt") as tmp:
@@ -178,7 +180,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         result.predictions.to_csv(tmp, sep="\t", index=False)
     with atomic_path(out / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump({"model": args.model, "model_params": model_params, "train": params,
-                                       "zscore_clip": zscore_clip, "device": device}, sort_keys=False))
+                                       "genomics": genomics_params, "device": device}, sort_keys=False))
     last = result.history.iloc[-1]
     print(f"{args.model}: {len(result.history)} epochs, last train loss {last.train_loss:.4f}, train c-index {last.train_c_index:.3f}")
 
@@ -293,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("genomics", help="build the patient x feature matrix and gene-family tokens",
                             description="Read the matrices listed in the genomics sheet; writes features.parquet, "
                                         "tokens.json and qc.tsv (missing genes per token) to -o.")
-    p.add_argument("--sheet", required=True, help="genomics sheet (TSV: modality, kind, path)")
+    p.add_argument("--sheet", required=True, help="genomics sheet (TSV: modality, kind, path[, orientation])")
+    p.add_argument("--clinical", help="clinical sheet: genomic samples matching no clinical row are reported")
     p.add_argument("--families", required=True, help="gene-family table (CSV, one column per family)")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.set_defaults(func=cmd_genomics)

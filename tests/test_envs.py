@@ -19,7 +19,8 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 # Import name -> distribution name, where they differ.
 DISTRIBUTION = {"cv2": "opencv-python-headless", "sklearn": "scikit-learn", "sksurv": "scikit-survival", "ot": "POT",
-                "yaml": "pyyaml", "PIL": "pillow", "openslide": "openslide-python"}
+                "yaml": "pyyaml", "PIL": "pillow", "openslide": "openslide-python",
+                "huggingface_hub": "huggingface-hub"}
 # The memamba modules behind the sub-commands each env's rules run (cli.py imports them lazily).
 STAGE_MODULES = {
     "slides": ["demo", "slides/segment.py", "slides/tile.py", "slides/reader.py"],

@@ -76,7 +76,10 @@ def read_mcat_table(path: str | os.PathLike) -> McatImport:
         log.warning("%s: ignoring %d column(s) that are neither genomic nor known metadata: %s", path, len(ignored), ignored[:10])
     table["patient_id"] = table["case_id"].map(patient_of)
     kept = [c for columns in genomic.values() for c in columns] + ["survival_months", "censorship"]
-    conflicting = [p for p, rows in table.groupby("patient_id")[kept] if len(rows) > 1 and rows.nunique(dropna=False).max() > 1]
+    repeated = table.loc[table.duplicated("patient_id", keep=False), ["patient_id", *kept]]
+    first = repeated.groupby("patient_id")[kept].transform("first")
+    same = (repeated[kept] == first) | (repeated[kept].isna() & first.isna())
+    conflicting = sorted(repeated.loc[~same.all(axis=1), "patient_id"].unique())
     if conflicting:
         log.warning("%s: %d patient(s) have slide rows that disagree; the first row is used: %s", path, len(conflicting), conflicting[:10])
     per_patient = table.drop_duplicates("patient_id").set_index("patient_id")
@@ -127,9 +130,9 @@ def write_import(result: McatImport, out_dir: str | os.PathLike, slide_dir: str,
     sheet = []
     for suffix, matrix in result.matrices.items():
         modality, kind = GENOMIC_SUFFIXES[suffix]
-        with atomic_path(out / f"{modality}.tsv") as tmp:
-            matrix.to_csv(tmp, sep="\t", float_format="%.6g")
-        sheet.append({"modality": modality, "kind": kind, "path": f"{modality}.tsv"})
+        with atomic_path(out / f"{modality}.parquet") as tmp:
+            matrix.to_parquet(tmp)
+        sheet.append({"modality": modality, "kind": kind, "path": f"{modality}.parquet"})
     with atomic_path(out / "genomics.tsv") as tmp:
         pd.DataFrame(sheet).to_csv(tmp, sep="\t", index=False)
     if splits is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -13,13 +14,16 @@ from memamba.genomics.tables import SUFFIX, check_kind, read_gene_families, read
 from memamba.provenance import provenance
 from memamba.sheets import read_sheet
 
+log = logging.getLogger(__name__)
+
 
 def build_features(genomics_sheet: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, str]]:
     """Patient x feature matrix (columns ``GENE_rnaseq``, ``GENE_cnv``, ``GENE_mut``) and each modality's kind."""
     sheet = read_sheet(genomics_sheet, "genomics")
     blocks, kinds = [], {}
     for row in sheet.itertuples():
-        matrix = read_matrix(row.path)
+        orientation = getattr(row, "orientation", None)
+        matrix = read_matrix(row.path, orientation if isinstance(orientation, str) else "genes_x_samples")
         check_kind(matrix, row.kind, row.path)
         suffix = SUFFIX[row.modality]
         kinds[suffix] = row.kind
@@ -42,10 +46,38 @@ def build_tokens(features: pd.DataFrame, families: dict[str, list[str]], kinds: 
     return {"tokens": tokens, "kinds": kinds}
 
 
-def write_genomics(genomics_sheet: str | os.PathLike, families_path: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
-    """Write ``features.parquet``, ``tokens.json`` and the coverage report ``qc.tsv``; return the tokens."""
+def patient_coverage(features: pd.DataFrame, kinds: dict[str, str], clinical_ids: set[str] | None) -> pd.DataFrame:
+    """Per patient of the genomic tables: which modalities it has and whether the clinical sheet knows it.
+
+    Policy (logged): a patient lacking a whole modality keeps it as missing; training fills those features
+    with the fold's training mean. Patients absent from the clinical sheet never enter the folds.
+    """
+    report = pd.DataFrame(index=features.index)
+    for suffix in kinds:
+        columns = [c for c in features.columns if c.endswith(f"_{suffix}")]
+        report[f"has_{suffix}"] = features[columns].notna().any(axis=1)
+        lacking = int((~report[f"has_{suffix}"]).sum())
+        if lacking:
+            log.warning("%d patient(s) have no %s data; training fills their %s features with the training mean: %s",
+                        lacking, suffix, suffix, report.index[~report[f"has_{suffix}"]].tolist()[:10])
+    if clinical_ids is not None:
+        report["in_clinical"] = report.index.isin(list(clinical_ids))
+        unmatched = report.index[~report["in_clinical"]].tolist()
+        if unmatched:
+            log.warning("%d genomic sample(s) match no clinical row and are left out of the folds: %s",
+                        len(unmatched), unmatched[:10])
+    return report.reset_index()
+
+
+def write_genomics(genomics_sheet: str | os.PathLike, families_path: str | os.PathLike, out_dir: str | os.PathLike,
+                   clinical_sheet: str | os.PathLike | None = None) -> dict:
+    """Write ``features.parquet``, ``tokens.json``, the token coverage report ``qc.tsv`` and the patient coverage
+    report ``patients.tsv``; return the tokens."""
     out_dir = Path(out_dir)
     features, kinds = build_features(genomics_sheet)
+    clinical_ids = set(read_sheet(clinical_sheet, "clinical", check_paths=False)["patient_id"]) if clinical_sheet else None
+    with atomic_path(out_dir / "patients.tsv") as tmp:
+        patient_coverage(features, kinds, clinical_ids).to_csv(tmp, sep="\t", index=False)
     tokens = build_tokens(features, read_gene_families(families_path), kinds)
     tokens["provenance"] = provenance({}, [genomics_sheet, families_path])
     with atomic_path(out_dir / "features.parquet") as tmp:

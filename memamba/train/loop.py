@@ -17,7 +17,7 @@ from memamba.models import ModelInputs, build_model
 from memamba.survival.bins import discretise, fit_bin_edges
 from memamba.survival.loss import nll_survival_loss, risk_from_logits, survival_from_logits
 from memamba.survival.metrics import harrell_c
-from memamba.train.transforms import Standardiser, genomic_matrix
+from memamba.train.transforms import GenomicTransform, Standardiser, genomic_matrix
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ class FoldResult:
     state: dict[str, Any]
 
 
-def _inputs(cohort: Cohort, train_idx: np.ndarray, zscore_clip: float) -> tuple[list[torch.Tensor | None], torch.Tensor, dict]:
+def _inputs(cohort: Cohort, train_idx: np.ndarray, transform: GenomicTransform) -> tuple[list[torch.Tensor | None], torch.Tensor, dict]:
     """Standardised bags and genomics for every patient, with statistics fitted on ``train_idx`` only."""
-    genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, zscore_clip, train_idx)
+    genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, transform, train_idx)
     genomic_scaler = Standardiser.fit(genomics[train_idx])
     state = {"genomic_mean": genomic_scaler.mean, "genomic_std": genomic_scaler.std}
     bags: list[torch.Tensor | None] = [None] * len(cohort.patients)
@@ -71,7 +71,7 @@ def _predict(model: torch.nn.Module, bags: list[torch.Tensor], genomics: torch.T
 
 
 def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_params: dict[str, Any],
-               train_params: dict[str, Any], zscore_clip: float, device: str = "cpu", progress: bool = True) -> FoldResult:
+               train_params: dict[str, Any], transform: GenomicTransform, device: str = "cpu", progress: bool = True) -> FoldResult:
     """Fit ``model_name`` on the fold's training patients for a fixed number of epochs.
 
     Everything learned from data (bin edges, feature scaling, weights) sees training patients
@@ -84,7 +84,7 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
     edges = fit_bin_edges(cohort.time[train_idx], cohort.event[train_idx], train_params["n_bins"])
     labels = torch.from_numpy(discretise(cohort.time, edges))
     censored = torch.from_numpy(1 - cohort.event)
-    bags, genomics, state = _inputs(cohort, train_idx, zscore_clip)
+    bags, genomics, state = _inputs(cohort, train_idx, transform)
     torch_device = torch.device(device)
     inputs = ModelInputs(patch_dim=0 if bags[0] is None else bags[0].shape[1], token_sizes=[len(t["features"]) for t in cohort.tokens],
                          n_bins=train_params["n_bins"])

@@ -5,7 +5,7 @@ import pytest
 from memamba.data.cohort import Cohort
 from memamba.survival.metrics import harrell_c
 from memamba.train.loop import train_fold
-from memamba.train.transforms import CountsVst, Standardiser, genomic_matrix, rna_to_log
+from memamba.train.transforms import CountsVst, GenomicTransform, Standardiser, genomic_matrix, rna_to_log
 
 TRAIN = {"epochs": 8, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins": 4, "seed": 0}
 
@@ -42,7 +42,7 @@ def _split(cohort: Cohort, n_val: int) -> pd.DataFrame:
 ])
 def test_models_recover_a_planted_signal_on_held_out_patients(model: str, params: dict, patients: int, epochs: int) -> None:
     cohort, risk = planted_cohort(patients)
-    result = train_fold(cohort, _split(cohort, 60), model, params, {**TRAIN, "epochs": epochs}, zscore_clip=10.0,
+    result = train_fold(cohort, _split(cohort, 60), model, params, {**TRAIN, "epochs": epochs}, transform=GenomicTransform(),
                         progress=False)
     val = result.predictions[result.predictions["role"] == "val"]
     oracle = harrell_c(val["survival_months"], val["event"], risk[:60])
@@ -66,7 +66,7 @@ def test_validation_patients_never_shape_the_fitted_state() -> None:
 
 def test_same_seed_same_predictions() -> None:
     cohort, _ = planted_cohort(60)
-    runs = [train_fold(cohort, _split(cohort, 20), "abmil-snn", {}, {**TRAIN, "epochs": 2}, 10.0, progress=False)
+    runs = [train_fold(cohort, _split(cohort, 20), "abmil-snn", {}, {**TRAIN, "epochs": 2}, GenomicTransform(), progress=False)
             for _ in range(2)]
     np.testing.assert_allclose(runs[0].predictions["risk"], runs[1].predictions["risk"])
 
@@ -76,6 +76,9 @@ def test_transforms() -> None:
     np.testing.assert_allclose(rna_to_log(pd.DataFrame({"A": [-50.0, 3]}), "zscore", 10)["A"], [-10, 3])
     scaler = Standardiser.fit(np.array([[1.0, 5], [3, 5]]))
     np.testing.assert_allclose(scaler(np.array([[2.0, 7]])), [[0, 2]])
+    with_missing = Standardiser.fit(np.array([[1.0, np.nan], [3, 4], [np.nan, 8]]))
+    np.testing.assert_allclose(with_missing.mean, [2, 6]) and np.testing.assert_allclose(with_missing.std, [1, 2])
+    np.testing.assert_allclose(with_missing(np.array([[np.nan, 10.0]])), [[0, 2]])
 
 
 def test_patient_without_patches_gets_a_neutral_bag_and_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -114,6 +117,16 @@ def test_raw_counts_reach_the_model_through_the_fold_vst() -> None:
     counts = _nb_counts(rng, 30, 50).add_suffix("_rnaseq")
     tokens = [{"name": "all", "features": list(counts.columns)}]
     train_rows = np.arange(20)
-    matrix = genomic_matrix(counts, tokens, {"rnaseq": "counts"}, 10.0, train_rows)
+    matrix = genomic_matrix(counts, tokens, {"rnaseq": "counts"}, GenomicTransform(min_mean_count=0.0), train_rows)
     expected = CountsVst(counts.iloc[train_rows])(counts)
     np.testing.assert_allclose(matrix, expected.to_numpy(np.float32), rtol=1e-6)
+
+
+def test_low_expression_genes_are_chosen_on_training_samples() -> None:
+    rng = np.random.default_rng(2)
+    counts = _nb_counts(rng, 30, 60)
+    counts["rare"] = 0
+    counts.loc[counts.index[25:], "rare"] = 500
+    vst = CountsVst(counts.iloc[:20], min_mean_count=1.0)
+    assert vst.low_expression.tolist()[-1] and not vst.low_expression[:-1].all()
+    assert (vst(counts)["rare"] == 0).all()

@@ -130,7 +130,7 @@ def all_stage_outputs(wildcards):
                 f"results/{cohort}/patches/{slide}.h5",
                 f"results/{cohort}/features/{ENCODER}/{slide}.h5",
             ]
-        files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=["features.parquet", "tokens.json", "qc.tsv"])
+        files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=["features.parquet", "tokens.json", "qc.tsv", "patients.tsv"])
         files += expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=FOLDS)
         files += expand("results/{cohort}/models/{model}/fold_{fold}/{name}", cohort=cohort, model=MODELS, fold=FOLDS,
                         name=["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"])

@@ -3,12 +3,14 @@
 rule genomics:
     input:
         sheet=lambda wildcards: sheet_path(wildcards.cohort, "genomics"),
+        clinical=lambda wildcards: sheet_path(wildcards.cohort, "clinical"),
         families=lambda wildcards: sheet_path(wildcards.cohort, "gene_families"),
         matrices=genomic_matrices,
     output:
         features="results/{cohort}/genomics/features.parquet",
         tokens="results/{cohort}/genomics/tokens.json",
         qc="results/{cohort}/genomics/qc.tsv",
+        patients="results/{cohort}/genomics/patients.tsv",
     params:
         outdir=lambda wildcards, output: Path(output.features).parent,
     log:
@@ -18,4 +20,5 @@ rule genomics:
     conda:
         "../../envs/genomics.yaml"
     shell:
-        "memamba genomics --sheet {input.sheet:q} --families {input.families:q} -o {params.outdir} > {log} 2>&1"
+        "memamba genomics --sheet {input.sheet:q} --families {input.families:q} --clinical {input.clinical:q}"
+        " -o {params.outdir} > {log} 2>&1"
