@@ -30,13 +30,16 @@ class SNNEncoder(nn.Module):
 
 
 class GatedAttentionPool(nn.Module):
-    """Gated attention pooling (Ilse et al., 2018): softmax over patches of w^T (tanh(Vx) * sigmoid(Ux))."""
+    """Gated attention pooling (Ilse et al., 2018): softmax over patches of w^T (tanh(Vx) * sigmoid(Ux)).
+
+    ``w`` has no bias: a constant added to every score leaves the softmax unchanged, so it could never learn.
+    """
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
         self.tanh_branch = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh())
         self.sigmoid_branch = nn.Sequential(nn.Linear(dim, hidden), nn.Sigmoid())
-        self.score = nn.Linear(hidden, 1)
+        self.score = nn.Linear(hidden, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = torch.softmax(self.score(self.tanh_branch(x) * self.sigmoid_branch(x)).squeeze(-1), dim=0)
