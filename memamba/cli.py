@@ -112,6 +112,29 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
     print(f"written to {args.out}: clinical.tsv, slides.tsv, genomics.tsv and its matrices" + (", splits/" if splits else ""))
 
 
+def cmd_model_info(args: argparse.Namespace) -> None:
+    import json as json_module
+
+    from memamba.config import load_config
+    from memamba.models import ModelInputs
+    from memamba.models.info import model_info
+    from memamba.slides.encoders import encoder_dim
+
+    config = load_config(args.config)
+    if args.tokens:
+        token_sizes = [len(t["features"]) for t in json_module.loads(Path(args.tokens).read_text())["tokens"]]
+    else:
+        token_sizes = args.token_sizes
+    inputs = ModelInputs(encoder_dim(config["extract"]["encoder"]), token_sizes, config["train"]["n_bins"])
+    info = model_info(args.model, inputs, config["models"].get(args.model, {}), args.patches)
+    print(f"{args.model} from {args.config}: patch features {inputs.patch_dim}-d ({config['extract']['encoder']}), "
+          f"tokens {token_sizes}, {inputs.n_bins} time bins")
+    for part, count in info.parameters.items():
+        print(f"  parameters {part:<12} {count:>12,}")
+    for n, gflops in info.forward_gflops.items():
+        print(f"  forward FLOPs per patient with {n:>6} patches: {gflops:10.3f} GFLOP (backward about 2x more)")
+
+
 def cmd_genomics(args: argparse.Namespace) -> None:
     from memamba.genomics.tokens import write_genomics
 
@@ -278,6 +301,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("features", nargs="+", help="feature files from 'memamba extract'")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.set_defaults(func=cmd_export_clam)
+
+    p = commands.add_parser("model-info", help="parameter counts per expert and FLOPs per patient of a configured model",
+                            description="Build the model the config describes (patch width from extract.encoder, "
+                                        "hyper-parameters from models.NAME) and count its parameters per part and the "
+                                        "forward FLOPs (matrix products and selective scans) per patient of N patches.")
+    p.add_argument("config", help="a memamba config file (e.g. config/config.yaml)")
+    p.add_argument("--model", default="memamba", help="registered model name (default memamba)")
+    p.add_argument("--tokens", help="tokens.json from 'memamba genomics' (token sizes taken from it)")
+    p.add_argument("--token-sizes", type=int, nargs="+", default=[94, 334, 521, 468, 1496, 479],
+                   help="genomic token sizes (default: MCAT's six families on TCGA-BLCA)")
+    p.add_argument("--patches", type=int, nargs="+", default=[1000, 4000, 16000], help="bag sizes N")
+    p.set_defaults(func=cmd_model_info)
 
     p = commands.add_parser("import-mcat", help="convert an MCAT/PORPOISE table (and its splits) into memamba's inputs",
                             description="Read a tcga_*_all_clean.csv(.zip) table through pandas (never unzipped), "

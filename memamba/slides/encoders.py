@@ -37,16 +37,25 @@ class Encoder:
 
 EncoderFactory = Callable[..., Encoder]
 _ENCODERS: dict[str, EncoderFactory] = {}
+_DIMS: dict[str, int] = {}
 
 
-def register_encoder(name: str) -> Callable[[EncoderFactory], EncoderFactory]:
-    """Decorator adding ``fn(weights, sha256=None, random_weights=False, **architecture) -> Encoder`` under ``name``."""
+def register_encoder(name: str, dim: int) -> Callable[[EncoderFactory], EncoderFactory]:
+    """Decorator adding ``fn(weights, sha256=None, random_weights=False, **architecture) -> Encoder`` under ``name``,
+    with its feature width ``dim`` (known without building the encoder)."""
 
     def add(fn: EncoderFactory) -> EncoderFactory:
-        _ENCODERS[name] = fn
+        _ENCODERS[name], _DIMS[name] = fn, dim
         return fn
 
     return add
+
+
+def encoder_dim(name: str) -> int:
+    """Feature width of registered encoder ``name``."""
+    if name not in _DIMS:
+        raise UnknownNameError(f"unknown encoder {name!r}. Fix: use one of {list_encoders()} (config key extract.encoder).")
+    return _DIMS[name]
 
 
 def list_encoders() -> list[str]:
@@ -158,12 +167,12 @@ class ColourTextureStats(nn.Module):
         return torch.cat([mean, std, quantiles, dark, torch.stack(energies, 1), saturation], 1)
 
 
-@register_encoder("demo-stats")
+@register_encoder("demo-stats", dim=ColourTextureStats.dim)
 def demo_stats(weights: str | None = None, sha256: str | None = None, random_weights: bool = False) -> Encoder:
     """Colour/texture statistics: no weights, 16-d, any input size, inputs in [0, 1]."""
     if weights is not None:
         raise MemambaError("encoder 'demo-stats' has no weights. Fix: set extract.weights to null.")
-    return Encoder("demo-stats", ColourTextureStats().eval(), ColourTextureStats.dim, None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    return Encoder("demo-stats", ColourTextureStats().eval(), encoder_dim("demo-stats"), None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
 class TruncatedResNet50(nn.Module):
@@ -181,7 +190,7 @@ class TruncatedResNet50(nn.Module):
         return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
 
 
-@register_encoder("resnet50-trunc")
+@register_encoder("resnet50-trunc", dim=1024)
 def resnet50_trunc(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
                    **architecture: Any) -> Encoder:
     """ResNet-50 (ImageNet) truncated after layer3, 1024-d, 224 px, ImageNet normalisation.
@@ -194,28 +203,28 @@ def resnet50_trunc(weights: str | None = None, sha256: str | None = None, random
     resnet = timm.create_model("resnet50", pretrained=False, **architecture)
     digest = load_weights(resnet, "resnet50-trunc", weights, sha256, random_weights,
                  "save torchvision's or timm's ImageNet ResNet-50 state dict to a file")
-    return Encoder("resnet50-trunc", TruncatedResNet50(resnet).eval(), 1024, 224, IMAGENET_MEAN, IMAGENET_STD, digest)
+    return Encoder("resnet50-trunc", TruncatedResNet50(resnet).eval(), encoder_dim("resnet50-trunc"), 224, IMAGENET_MEAN, IMAGENET_STD, digest)
 
 
 def _vit(name: str, weights: str | None, sha256: str | None, random_weights: bool, where_to_get: str,
-         timm_name: str, dim: int, published: dict[str, Any], architecture: dict[str, Any]) -> Encoder:
+         timm_name: str, published: dict[str, Any], architecture: dict[str, Any]) -> Encoder:
     import timm
 
     model = timm.create_model(timm_name, pretrained=False, **{**published, **architecture})
     digest = load_weights(model, name, weights, sha256, random_weights, where_to_get)
-    return Encoder(name, model.eval(), dim, 224, IMAGENET_MEAN, IMAGENET_STD, digest)
+    return Encoder(name, model.eval(), encoder_dim(name), 224, IMAGENET_MEAN, IMAGENET_STD, digest)
 
 
-@register_encoder("uni")
+@register_encoder("uni", dim=1024)
 def uni(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
         **architecture: Any) -> Encoder:
     """UNI (Chen et al., 2024): ViT-L/16, 1024-d, 224 px, ImageNet normalisation."""
     published = {"img_size": 224, "patch_size": 16, "init_values": 1e-5, "num_classes": 0, "dynamic_img_size": True}
     return _vit("uni", weights, sha256, random_weights, "download pytorch_model.bin from the MahmoodLab/UNI model page",
-                "vit_large_patch16_224", 1024, published, architecture)
+                "vit_large_patch16_224", published, architecture)
 
 
-@register_encoder("uni2-h")
+@register_encoder("uni2-h", dim=1536)
 def uni2_h(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
            **architecture: Any) -> Encoder:
     """UNI2-h: ViT-H/14 with SwiGLU MLPs and 8 register tokens, 1536-d, 224 px, ImageNet normalisation."""
@@ -225,7 +234,7 @@ def uni2_h(weights: str | None = None, sha256: str | None = None, random_weights
                  "embed_dim": 1536, "mlp_ratio": 2.66667 * 2, "num_classes": 0, "no_embed_class": True,
                  "mlp_layer": timm.layers.SwiGLUPacked, "act_layer": nn.SiLU, "reg_tokens": 8, "dynamic_img_size": True}
     return _vit("uni2-h", weights, sha256, random_weights, "download pytorch_model.bin from the MahmoodLab/UNI2-h model page",
-                "vit_giant_patch14_224", 1536, published, architecture)
+                "vit_giant_patch14_224", published, architecture)
 
 
 class ConvStem(nn.Module):
@@ -260,7 +269,7 @@ class ConvStem(nn.Module):
         return self.norm(self.proj(images).permute(0, 2, 3, 1))
 
 
-@register_encoder("ctranspath")
+@register_encoder("ctranspath", dim=768)
 def ctranspath(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
                **architecture: Any) -> Encoder:
     """CTransPath (Wang et al., 2022): Swin-T/4 window 7 with the ConvStem patch embedding, 768-d, 224 px,
@@ -278,4 +287,4 @@ def ctranspath(weights: str | None = None, sha256: str | None = None, random_wei
     digest = load_weights(model, "ctranspath", weights, sha256, random_weights,
                  "download ctranspath.pth from the TransPath repository (Xiyue-Wang/TransPath)",
                  convert=lambda state: checkpoint_filter_fn(state, model))
-    return Encoder("ctranspath", model.eval(), 768, 224, IMAGENET_MEAN, IMAGENET_STD, digest)
+    return Encoder("ctranspath", model.eval(), encoder_dim("ctranspath"), 224, IMAGENET_MEAN, IMAGENET_STD, digest)

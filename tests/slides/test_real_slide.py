@@ -11,14 +11,14 @@ import torch
 
 from conftest import CMU_SLIDE, needs_shared
 from memamba.slides.clam import export_clam
-from memamba.slides.encoders import build_encoder, list_encoders
+from memamba.slides.encoders import build_encoder, encoder_dim, list_encoders
 from memamba.slides.extract import ExtractParams, extract_features, write_features
 from memamba.slides.segment import SegmentParams, segment_slide, write_segmentation
 from memamba.slides.tile import TileParams, rasterise, tile_slide, tissue_fractions, write_patches
 
 pytestmark = needs_shared
 SMALL = {"uni": {"depth": 1}, "uni2-h": {"depth": 1}}
-DIMS = {"demo-stats": 16, "resnet50-trunc": 1024, "uni": 1024, "uni2-h": 1536, "ctranspath": 768}
+DIMS = {"demo-stats": 16, "resnet50-trunc": 1024, "uni": 1024, "uni2-h": 1536, "ctranspath": 768}  # published widths
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,7 @@ def test_every_registered_encoder_writes_features_and_clam_reads_them(cmu: dict,
     params = ExtractParams(encoder=name, batch_size=16)
     result = extract_features(CMU_SLIDE, cmu["out"] / "CMU-1.h5", params, device="cpu", progress=False, encoder=encoder)
     assert result.features.shape == (len(cmu["grid"].coords), DIMS[name]) and np.isfinite(result.features).all()
+    assert encoder_dim(name) == DIMS[name]
     write_features(tmp_path / f"{name}" / "CMU-1.h5", result, params, [CMU_SLIDE, cmu["out"] / "CMU-1.h5"])
     export_clam([tmp_path / f"{name}" / "CMU-1.h5"], tmp_path / "clam")
     with h5py.File(tmp_path / "clam" / "h5_files" / "CMU-1.h5") as h5:
