@@ -3,7 +3,8 @@
 Ours (the `torch` backend: two-level chunked scan with an analytic backward) against mambapy's Mamba block
 (its parallel pscan; `pip install mambapy`) and against the sequential selective_scan_ref algorithm of
 mamba-ssm (our `selective_scan_reference`, autograd through a loop over positions; only at L <= --ref-max).
-Each measurement runs in a fresh process; peak memory is that process's peak RSS growth during the step.
+Each measurement runs in a fresh process; peak memory is that process's peak RSS growth over the steps
+(on CUDA: the peak allocated memory).
 Goal (issue 5): at least 2x faster than mambapy at 16k, with no more peak memory.
 Run: python benchmarks/scan_backends.py [--lengths 1024 4096 16384] [--device cuda]
 """
@@ -37,10 +38,10 @@ def _measure(backend: str, length: int, device: str, queue) -> None:  # noqa: AN
     block = block.to(device)
     x = torch.randn(1, length, d_model, device=device, requires_grad=True)
     timings = []
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(2 if backend != "reference" else 1):
-        if device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
         block(x).square().mean().backward()
         if device == "cuda":

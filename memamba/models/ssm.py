@@ -47,8 +47,9 @@ class _SelectiveScan(torch.autograd.Function):
     """y_t = <C_t, h_t> with h_t = exp(delta_t A) h_{t-1} + delta_t u_t B_t, with an analytic backward.
 
     The backward runs the adjoint recurrence g_t = exp(delta_{t+1} A) g_{t+1} + C_t dy_t through the same
-    two-level scan (reversed) and forms every gradient from g and the recomputed states h; only the
-    inputs are kept between forward and backward.
+    two-level scan (backwards in time) and forms every gradient from g and the recomputed states h with
+    einsum contractions; only the inputs are kept between forward and backward. Internally time is the leading axis, (L, b, d, n),
+    so that every step of the scan works on contiguous memory.
     """
 
     @staticmethod
@@ -56,57 +57,75 @@ class _SelectiveScan(torch.autograd.Function):
         ctx.save_for_backward(u, delta, A, B, C)
         ctx.chunk = chunk
         states = linear_scan(*_decay_and_drive(u, delta, A, B), chunk)
-        return torch.einsum("bdnl,bnl->bdl", states, C)
+        return torch.einsum("lbdn,lbn->bdl", states, _time_first(C))
 
     @staticmethod
     def backward(ctx, dy):  # noqa: ANN001, ANN205 - autograd's signature
         u, delta, A, B, C = ctx.saved_tensors
         decay, drive = _decay_and_drive(u, delta, A, B)
-        states = linear_scan(decay, drive, ctx.chunk)
-        del drive
-        next_decay = F.pad(decay[..., 1:], (0, 1)).flip(-1)
-        adjoint = linear_scan(next_decay, (dy[:, :, None, :] * C[:, None, :, :]).flip(-1), ctx.chunk).flip(-1)
-        del next_decay
-        d_C = torch.einsum("bdnl,bdl->bnl", states, dy)
-        through_decay = adjoint * F.pad(states[..., :-1], (1, 0)) * decay           # dLoss / d(delta_t A)
-        del states, decay
-        adjoint_B = torch.einsum("bdnl,bnl->bdl", adjoint, B)
-        d_delta = torch.einsum("bdnl,dn->bdl", through_decay, A) + adjoint_B * u
-        d_A = torch.einsum("bdnl,bdl->dn", through_decay, delta)
-        d_B = torch.einsum("bdnl,bdl->bnl", adjoint, delta * u)
-        return adjoint_B * delta, d_delta, d_A, d_B, d_C, None
+        states = linear_scan(decay.clone(), drive, ctx.chunk)                             # h_t
+        dy_t, delta_t, u_t = _time_first(dy), _time_first(delta), _time_first(u)
+        adjoint = dy_t[..., None] * _time_first(C)[:, :, None, :]                           # C_t dy_t
+        # q_t = exp(delta_t A) g_t obeys q_t = a_t q_{t+1} + a_t C_t dy_t, a reverse scan of the unshifted
+        # decays; then g_t = q_{t+1} + C_t dy_t and dLoss/d(delta_t A) = q_t h_{t-1}, with slices, not copies.
+        through_decay = linear_scan(decay, adjoint * decay, ctx.chunk, reverse=True)
+        adjoint[:-1].add_(through_decay[1:])                                                # g_t
+        d_C = torch.einsum("lbdn,lbd->bnl", states, dy_t)
+        through_decay[1:].mul_(states[:-1])
+        through_decay[0].zero_()
+        del states
+        adjoint_B = torch.einsum("lbdn,lbn->lbd", adjoint, _time_first(B))
+        d_B = torch.einsum("lbdn,lbd->bnl", adjoint, delta_t * u_t)
+        d_delta = torch.einsum("lbdn,dn->lbd", through_decay, A) + adjoint_B * u_t
+        d_A = torch.einsum("lbdn,lbd->dn", through_decay, delta_t)
+        return (adjoint_B * delta_t).permute(1, 2, 0), d_delta.permute(1, 2, 0), d_A, d_B, d_C, None
 
 
 def _decay_and_drive(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """exp(delta_t A) and delta_t u_t B_t, both (batch, d_inner, d_state, L)."""
-    decay = torch.exp(delta[:, :, None, :] * A[None, :, :, None])
-    drive = (delta * u)[:, :, None, :] * B[:, None, :, :]
+    """exp(delta_t A) and delta_t u_t B_t, both (L, batch, d_inner, d_state)."""
+    delta_t = _time_first(delta)[..., None]
+    decay = torch.exp(delta_t * A)
+    drive = (delta_t * _time_first(u)[..., None]) * _time_first(B)[:, :, None, :]
     return decay, drive
 
 
-def linear_scan(decay: torch.Tensor, drive: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
-    """States of h_t = decay_t * h_{t-1} + drive_t (h_{-1} = 0) along the last axis, in two levels.
+def _time_first(x: torch.Tensor) -> torch.Tensor:
+    """(batch, channels, L) as a contiguous (L, batch, channels), so that products built from it are time-major."""
+    return x.permute(2, 0, 1).contiguous()
 
-    The sequence is cut into chunks laid side by side; one loop over the positions of a chunk scans every
-    chunk at once from a zero state (keeping each chunk's running decay product), a short loop over the
-    chunks carries the true state across chunk boundaries, and one fused update adds each chunk's incoming
-    state times the running products. About 2 sqrt(L) Python steps and O(L) work; decays are <= 1, so
-    the running products never overflow.
+
+def linear_scan(decay: torch.Tensor, drive: torch.Tensor, chunk: int | None = None, reverse: bool = False) -> torch.Tensor:
+    """States of h_t = decay_t * h_{t-1} + drive_t along the leading (time) axis, h_{-1} = 0; with ``reverse``,
+    h_t = decay_t * h_{t+1} + drive_t, h_L = 0. Both inputs are overwritten (the result lives in ``drive``).
+
+    The sequence is cut into chunks; one loop over the positions of a chunk scans every chunk at once from
+    a zero state (keeping each chunk's running decay product), a short loop over the chunks carries the
+    true state across chunk boundaries, and one fused update adds each chunk's incoming state times the
+    running products. About 2 sqrt(L) Python steps and O(L) work; decays are <= 1, so the running
+    products never overflow.
     """
-    length = decay.shape[-1]
+    length, rest = decay.shape[0], decay.shape[1:]
     step = chunk or max(1, math.isqrt(length))
     chunks = -(-length // step)
     pad = chunks * step - length
-    decay = F.pad(decay, (0, pad), value=1.0).unflatten(-1, (chunks, step)).transpose(-1, -2).contiguous()
-    states = F.pad(drive, (0, pad)).unflatten(-1, (chunks, step)).transpose(-1, -2).contiguous()
-    for t in range(1, step):
-        states[..., t, :].addcmul_(decay[..., t, :], states[..., t - 1, :])
-        decay[..., t, :].mul_(decay[..., t - 1, :])
-    incoming = torch.zeros_like(states[..., 0, :])
-    for c in range(1, chunks):
-        incoming[..., c] = decay[..., -1, c - 1] * incoming[..., c - 1] + states[..., -1, c - 1]
-    states.addcmul_(decay, incoming[..., None, :])
-    return states.transpose(-1, -2).flatten(-2)[..., :length]
+    if pad:
+        ones, zeros = decay.new_ones(pad, *rest), drive.new_zeros(pad, *rest)
+        decay = torch.cat([ones, decay] if reverse else [decay, ones])
+        drive = torch.cat([zeros, drive] if reverse else [drive, zeros])
+    decay, states = decay.view(chunks, step, -1), drive.view(chunks, step, -1)
+    order = range(step - 2, -1, -1) if reverse else range(1, step)
+    for t in order:
+        before = t + 1 if reverse else t - 1
+        states[:, t].addcmul_(decay[:, t], states[:, before])
+        decay[:, t].mul_(decay[:, before])
+    incoming = torch.zeros_like(states[:, 0])
+    edge = 0 if reverse else -1
+    for c in range(chunks - 2, -1, -1) if reverse else range(1, chunks):
+        before = c + 1 if reverse else c - 1
+        incoming[c] = decay[before, edge] * incoming[before] + states[before, edge]
+    states.addcmul_(decay, incoming[:, None])
+    states = states.view(chunks * step, *rest)
+    return states[pad:] if reverse else states[:length]
 
 
 def _prepare_delta(delta: torch.Tensor, bias: torch.Tensor | None, softplus: bool) -> torch.Tensor:
