@@ -1,23 +1,52 @@
-"""ME-Mamba training-step time and peak memory against bag size, on CPU or CUDA.
+"""ME-Mamba training-step time and peak memory against bag size, beside a full-attention transformer MIL.
 
 Usage: python benchmarks/memamba_step.py [--device cuda] [--sizes 1000 4000 16000] [--d-model 64]
 
-Prints one row per bag size: forward + backward seconds (median of the repeats) and peak memory
-(CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS growth), and checks that the chunked parallel
-scan on the device matches the sequential reference on the CPU (float64).
+Both models see N patches of 1024-d features (UNI's width) and MCAT's BLCA token sizes; the attention MIL
+has ME-Mamba's width, two layers of explicit softmax(QK^T)V attention over [CLS] + patches, as TransMIL-style
+baselines without a Nystrom approximation. Each (model, N) runs in its own process: peak memory is that
+process's peak RSS growth (CUDA: torch.cuda.max_memory_allocated), and a process the system kills for
+memory is reported as "out of memory". Goal (issue 5): ME-Mamba's time and memory ratio N=16k / N=4k <= 4.5.
+The first line checks the chunked scan against the sequential reference on the device (float64).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import statistics
 import time
 
 import torch
+from torch import nn
 
 from memamba.models import ModelInputs, build_model
 from memamba.models.ssm import selective_scan_reference, selective_scan_torch
+
+TOKEN_SIZES = [94, 334, 521, 468, 1496, 479]
+
+
+class AttentionMIL(nn.Module):
+    """Full-attention transformer MIL: projection, [CLS] + patches through explicit multi-head attention."""
+
+    def __init__(self, patch_dim: int, d_model: int, heads: int = 4, layers: int = 2, n_bins: int = 4) -> None:
+        super().__init__()
+        self.project = nn.Linear(patch_dim, d_model)
+        self.cls = nn.Parameter(torch.zeros(1, d_model))
+        self.heads = heads
+        self.qkv = nn.ModuleList(nn.Linear(d_model, 3 * d_model) for _ in range(layers))
+        self.out = nn.ModuleList(nn.Linear(d_model, d_model) for _ in range(layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
+        self.head = nn.Linear(d_model, n_bins)
+
+    def forward(self, patches: torch.Tensor, genomics: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([self.cls, self.project(patches)])
+        for qkv, out, norm in zip(self.qkv, self.out, self.norms):
+            q, k, v = qkv(norm(x)).view(len(x), 3, self.heads, -1).permute(1, 2, 0, 3)
+            weights = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)
+            x = x + out((weights @ v).transpose(0, 1).reshape(len(x), -1))
+        return self.head(x[0]), x.new_zeros(())
 
 
 def scan_parity(device: torch.device) -> float:
@@ -31,19 +60,43 @@ def scan_parity(device: torch.device) -> float:
     return float((fast.cpu() - reference).abs().max())
 
 
-def step_time(model: torch.nn.Module, patches: torch.Tensor, genomics: torch.Tensor, repeats: int) -> float:
-    """Median seconds of one forward + backward pass."""
+def _measure(model_name: str, size: int, d_model: int, device_name: str, repeats: int, queue) -> None:  # noqa: ANN001
+    torch.manual_seed(0)
+    device = torch.device(device_name)
+    if model_name == "memamba":
+        model = build_model("memamba", ModelInputs(1024, TOKEN_SIZES, 4), {"d_model": d_model})
+    else:
+        model = AttentionMIL(1024, d_model)
+    model = model.to(device)
+    patches = torch.randn(size, 1024, device=device)
+    genomics = torch.randn(sum(TOKEN_SIZES), device=device)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
     times = []
     for _ in range(repeats + 1):
-        if patches.is_cuda:
+        if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         logits, auxiliary = model(patches, genomics)
         (logits.sum() + auxiliary).backward()
-        if patches.is_cuda:
+        if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) - base
+    queue.put((statistics.median(times[1:]), peak / 2**20))
+
+
+def measure(model_name: str, size: int, d_model: int, device: str, repeats: int) -> tuple[float, float] | None:
+    """(median seconds, peak MiB) of forward + backward in a fresh process; None if it ran out of memory."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_measure, args=(model_name, size, d_model, device, repeats, queue))
+    process.start()
+    process.join()
+    return queue.get() if process.exitcode == 0 and not queue.empty() else None
 
 
 def main() -> None:
@@ -51,29 +104,22 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000])
     parser.add_argument("--d-model", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"device: {name}; torch {torch.__version__}; scan parity vs reference: {scan_parity(device):.2e}")
-    torch.manual_seed(0)
-    inputs = ModelInputs(patch_dim=1024, token_sizes=[84, 314, 501, 448, 1396, 449], n_bins=4)
-    model = build_model("memamba", inputs, {"d_model": args.d_model}).to(device)
-    genomics = torch.randn(sum(inputs.token_sizes), device=device)
-    print(f"{'patches':>8} {'fwd+bwd s':>10} {'peak MiB':>9}")
+    print(f"{'patches':>8} {'model':<16} {'fwd+bwd s':>10} {'peak MiB':>9}")
+    results: dict[tuple[str, int], tuple[float, float] | None] = {}
     for size in args.sizes:
-        patches = torch.randn(size, 1024, device=device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            base = torch.cuda.memory_allocated(device)
-        else:
-            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        seconds = step_time(model, patches, genomics, args.repeats)
-        if device.type == "cuda":
-            peak = torch.cuda.max_memory_allocated(device) - base
-        else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-        print(f"{size:>8} {seconds:>10.3f} {peak / 2**20:>9.0f}")
+        for model_name in ("memamba", "attention-mil"):
+            results[model_name, size] = result = measure(model_name, size, args.d_model, args.device, args.repeats)
+            row = f"{result[0]:>10.3f} {result[1]:>9.0f}" if result else f"{'out of memory':>20}"
+            print(f"{size:>8} {model_name:<16} {row}")
+    if len(args.sizes) >= 2 and all(results["memamba", s] for s in args.sizes[-2:]):
+        (t_small, m_small), (t_large, m_large) = (results["memamba", s] for s in args.sizes[-2:])
+        print(f"ME-Mamba N={args.sizes[-1]} / N={args.sizes[-2]}: time x{t_large / t_small:.2f}, "
+              f"memory x{m_large / max(m_small, 1):.2f} (goal <= 4.5 for a 4x larger bag)")
 
 
 if __name__ == "__main__":

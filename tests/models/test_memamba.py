@@ -71,3 +71,17 @@ def test_dual_scan_attention_order_is_permutation_equivariant_but_conventional_o
 def test_tiny_bags_work(patches: int) -> None:
     model = build_model("memamba", INPUTS, {"d_model": 8}).eval()
     assert model(torch.randn(patches, 16), torch.randn(15))[0].shape == (4,)
+
+
+def test_mmd_uses_a_bounded_sample_of_patch_tokens() -> None:
+    torch.manual_seed(0)
+    expert = SynergisticExpert(mmd_max_patches=50)
+    patches, genes = torch.randn(400, 8), torch.randn(6, 8)
+    expert.eval()
+    _, first = expert(patches, genes)
+    _, second = expert(patches, genes)
+    assert torch.equal(first, second) and len(expert._mmd_sample(patches)) == 50
+    expert.train()
+    assert not torch.equal(expert._mmd_sample(patches), expert._mmd_sample(patches))
+    small = torch.randn(30, 8)
+    assert torch.equal(expert._mmd_sample(small), small)
