@@ -96,5 +96,5 @@ class TiatoolboxSlide(openslide.AbstractSlide):
         alpha = np.where(inside, 255, 0).astype(np.uint8)
         return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
 
-    def set_cache(self, cache: Any) -> None:
+    def set_cache(self, _cache: Any) -> None:
         """tiatoolbox keeps no OpenSlide cache."""
