@@ -19,11 +19,12 @@ class DualScanLayer(nn.Module):
     re-ordered outputs are multiplied by sigmoid(score): that is how the score learns.
     """
 
-    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dropout: float = 0.1) -> None:
+    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dropout: float = 0.1,
+                 ssm_backend: str = "auto") -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model)
-        self.conventional = MambaBlock(d_model, d_state, d_conv, expand)
-        self.attention_ordered = MambaBlock(d_model, d_state, d_conv, expand)
+        self.conventional = MambaBlock(d_model, d_state, d_conv, expand, ssm_backend=ssm_backend)
+        self.attention_ordered = MambaBlock(d_model, d_state, d_conv, expand, ssm_backend=ssm_backend)
         self.score = nn.Sequential(nn.Linear(d_model, d_model // 2), nn.Tanh(), nn.Linear(d_model // 2, 1))
         self.dropout = nn.Dropout(dropout)
 
@@ -41,7 +42,7 @@ class DualScanLayer(nn.Module):
 class PathologyExpert(nn.Module):
     """Patch features (N, D) -> patch tokens (N, d_model): projection then dual-scan layers."""
 
-    def __init__(self, patch_dim: int, d_model: int, layers: int, dropout: float, **mamba: int) -> None:
+    def __init__(self, patch_dim: int, d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
         super().__init__()
         self.project = nn.Sequential(nn.Linear(patch_dim, d_model), nn.GELU(), nn.Dropout(dropout))
         self.layers = nn.ModuleList(DualScanLayer(d_model, dropout=dropout, **mamba) for _ in range(layers))
@@ -59,7 +60,7 @@ class GenomicsExpert(nn.Module):
     Tokens whose family has no feature in this cohort (size 0) are left out of the sequence.
     """
 
-    def __init__(self, token_sizes: list[int], d_model: int, layers: int, dropout: float, **mamba: int) -> None:
+    def __init__(self, token_sizes: list[int], d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
         super().__init__()
         self.token_sizes = list(token_sizes)
         self.present = [i for i, size in enumerate(token_sizes) if size > 0]
@@ -154,7 +155,7 @@ class SynergisticExpert(nn.Module):
 class MambaBackbone(nn.Module):
     """Pre-norm residual Mamba layers over the fused tokens, then gated-attention pooling."""
 
-    def __init__(self, d_model: int, layers: int, dropout: float, **mamba: int) -> None:
+    def __init__(self, d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
         super().__init__()
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
         self.blocks = nn.ModuleList(MambaBlock(d_model, **mamba) for _ in range(layers))

@@ -8,19 +8,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memamba.models.ssm import selective_scan_torch
+from memamba.models.ssm import SCAN_BACKENDS, selective_scan
 
 
 class MambaBlock(nn.Module):
     """Input projection, causal depthwise convolution, selective SSM, gate, output projection.
 
     ``forward(x)`` maps (batch, length, d_model) to the same shape. The state dict keys
-    (in_proj, conv1d, x_proj, dt_proj, A_log, D, out_proj) match mamba-ssm's Mamba module.
+    (in_proj, conv1d, x_proj, dt_proj, A_log, D, out_proj) match mamba-ssm's Mamba module, so weights move
+    between the ``torch`` and ``mamba_ssm`` scan backends (``ssm_backend``, see :mod:`memamba.models.ssm`).
     """
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 dt_min: float = 0.001, dt_max: float = 0.1, dt_init_floor: float = 1e-4) -> None:
+                 dt_min: float = 0.001, dt_max: float = 0.1, dt_init_floor: float = 1e-4, ssm_backend: str = "auto") -> None:
         super().__init__()
+        if ssm_backend not in SCAN_BACKENDS:
+            raise ValueError(f"ssm_backend must be one of {SCAN_BACKENDS}, not {ssm_backend!r}")
+        self.ssm_backend = ssm_backend
         self.d_inner = expand * d_model
         self.d_state = d_state
         self.dt_rank = math.ceil(d_model / 16)
@@ -46,6 +50,7 @@ class MambaBlock(nn.Module):
         projected = self.x_proj(x.transpose(1, 2))                              # (b, L, dt_rank + 2n)
         dt, B, C = projected.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (dt @ self.dt_proj.weight.T).transpose(1, 2)                     # (b, d_inner, L)
-        y = selective_scan_torch(x, delta, -torch.exp(self.A_log.float()), B.transpose(1, 2), C.transpose(1, 2),
-                                 self.D.float(), z, self.dt_proj.bias.float(), delta_softplus=True)
+        y = selective_scan(x, delta, -torch.exp(self.A_log.float()), B.transpose(1, 2).contiguous(),
+                           C.transpose(1, 2).contiguous(), self.D.float(), z.contiguous(), self.dt_proj.bias.float(),
+                           delta_softplus=True, backend=self.ssm_backend)
         return self.out_proj(y.transpose(1, 2))

@@ -23,9 +23,10 @@ class MEMamba(nn.Module):
 
     def __init__(self, inputs: ModelInputs, d_model: int = 64, pathology_layers: int = 1, genomics_layers: int = 1,
                  backbone_layers: int = 1, d_state: int = 16, d_conv: int = 4, expand: int = 2, dropout: float = 0.1,
-                 ot_epsilon: float = 0.1, ot_tau: float = 0.5, mmd_weight: float = 0.1, mmd_max_patches: int = 1024) -> None:
+                 ot_epsilon: float = 0.1, ot_tau: float = 0.5, mmd_weight: float = 0.1, mmd_max_patches: int = 1024,
+                 ssm_backend: str = "auto") -> None:
         super().__init__()
-        mamba = {"d_state": d_state, "d_conv": d_conv, "expand": expand}
+        mamba = {"d_state": d_state, "d_conv": d_conv, "expand": expand, "ssm_backend": ssm_backend}
         self.pathology = PathologyExpert(inputs.patch_dim, d_model, pathology_layers, dropout, **mamba)
         self.genomics = GenomicsExpert(inputs.token_sizes, d_model, genomics_layers, dropout, **mamba)
         self.synergy = SynergisticExpert(ot_epsilon, ot_tau, mmd_max_patches=mmd_max_patches)

@@ -4,16 +4,23 @@ Recurrence, per channel d and state n:  h_t = exp(delta_t * A) * h_{t-1} + delta
 y_t = <C_t, h_t> + D * u_t, optionally gated by silu(z_t). Shapes follow ``mamba_ssm``'s
 ``selective_scan_fn``: u, delta, z (batch, d_inner, L); A (d_inner, d_state); B, C (batch, d_state, L).
 
-The torch backend (:func:`selective_scan_torch`) is a two-level chunked scan (:func:`linear_scan`) with an
-analytic backward, so autograd keeps no per-position intermediates.
+Backends (:func:`selective_scan`): ``torch`` (:func:`selective_scan_torch`, a two-level chunked scan with an
+analytic backward, so autograd keeps no per-position intermediates) and ``mamba_ssm`` (the package's fused
+CUDA kernel, same arguments); ``auto`` takes ``mamba_ssm`` for CUDA tensors when it imports, else ``torch``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from memamba.errors import MemambaError
+
+SCAN_BACKENDS = ("auto", "torch", "mamba_ssm")
 
 
 def selective_scan_reference(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
@@ -29,6 +36,31 @@ def selective_scan_reference(u: torch.Tensor, delta: torch.Tensor, A: torch.Tens
         state = decay * state + (delta[:, :, t] * u[:, :, t])[..., None] * B[:, None, :, t]
         outputs.append(torch.einsum("bdn,bn->bd", state, C[:, :, t]))
     return _finish(torch.stack(outputs, dim=-1), u, D, z)
+
+
+def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                   D: torch.Tensor | None = None, z: torch.Tensor | None = None, delta_bias: torch.Tensor | None = None,
+                   delta_softplus: bool = False, backend: str = "auto") -> torch.Tensor:
+    """The selective scan on the chosen backend (``auto``, ``torch`` or ``mamba_ssm``)."""
+    if backend not in SCAN_BACKENDS:
+        raise MemambaError(f"unknown ssm backend {backend!r}. Fix: use one of {list(SCAN_BACKENDS)} (models.NAME.ssm_backend).")
+    fused = mamba_ssm_scan()
+    if backend == "mamba_ssm" and fused is None:
+        raise MemambaError("ssm backend 'mamba_ssm' was asked for but mamba-ssm does not import. Fix: pip install "
+                           "'memamba[cuda]' on a CUDA machine, or set models.NAME.ssm_backend to auto or torch.")
+    if backend == "mamba_ssm" or (backend == "auto" and fused is not None and u.is_cuda):
+        return fused(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    return selective_scan_torch(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+
+
+@functools.cache
+def mamba_ssm_scan() -> Callable[..., torch.Tensor] | None:
+    """mamba-ssm's fused ``selective_scan_fn``, or None where the package does not import."""
+    try:
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+    except ImportError:
+        return None
+    return selective_scan_fn
 
 
 def selective_scan_torch(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,

@@ -46,3 +46,28 @@ def test_mamba_block_is_causal_and_keeps_the_mamba_ssm_state_dict_layout() -> No
     assert shapes == {"A_log": (32, 16), "D": (32,), "in_proj.weight": (64, 16), "conv1d.weight": (32, 1, 4),
                       "conv1d.bias": (32,), "x_proj.weight": (33, 32), "dt_proj.weight": (32, 1),
                       "dt_proj.bias": (32,), "out_proj.weight": (16, 32)}
+
+
+def test_backend_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import memamba.models.ssm as ssm
+    from memamba.errors import MemambaError
+
+    args = {k: v.detach() for k, v in _inputs(9).items()}
+    monkeypatch.setattr(ssm, "mamba_ssm_scan", lambda: None)
+    torch.testing.assert_close(ssm.selective_scan(**args, delta_softplus=True),
+                               selective_scan_reference(**args, delta_softplus=True), **TOLERANCE)
+    with pytest.raises(MemambaError, match=r"mamba-ssm does not import. Fix: pip install 'memamba\[cuda\]'"):
+        ssm.selective_scan(**args, backend="mamba_ssm")
+    with pytest.raises(MemambaError, match="unknown ssm backend 'triton'"):
+        ssm.selective_scan(**args, backend="triton")
+    calls = []
+
+    def fused(*positional):
+        calls.append(positional)
+        return torch.zeros(1)
+
+    monkeypatch.setattr(ssm, "mamba_ssm_scan", lambda: fused)
+    ssm.selective_scan(**args, delta_softplus=True)
+    assert calls == []  # auto keeps CPU tensors on the torch backend
+    assert ssm.selective_scan(**args, delta_softplus=True, backend="mamba_ssm").shape == (1,)
+    assert len(calls) == 1 and calls[0][0] is args["u"] and calls[0][-1] is True
