@@ -7,11 +7,10 @@ Default 1,000 samples x 20,000 genes (issue 4). Run: python benchmarks/deseq_nor
 from __future__ import annotations
 
 import argparse
-import time
-import tracemalloc
 
 import numpy as np
 import pandas as pd
+from measuring import measured
 
 from memamba.train.transforms import CountsVst
 
@@ -37,16 +36,6 @@ def numpy_median_of_ratios(train: np.ndarray, everyone: np.ndarray) -> np.ndarra
     return np.log2(everyone / size_factors[:, None] + 1)
 
 
-def timed(step):
-    tracemalloc.start()
-    start = time.perf_counter()
-    result = step()
-    seconds = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return result, seconds, peak
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=1000)
@@ -54,8 +43,8 @@ def main() -> None:
     args = parser.parse_args()
     counts = synthetic_counts(args.samples, args.genes)
     train = counts.iloc[: int(0.8 * len(counts))]
-    plain, plain_s, plain_mib = timed(lambda: numpy_median_of_ratios(train.to_numpy(float), counts.to_numpy(float)))
-    vst, vst_s, vst_mib = timed(lambda: CountsVst(train)(counts))
+    plain, plain_s, plain_mib = measured(lambda: numpy_median_of_ratios(train.to_numpy(float), counts.to_numpy(float)))
+    vst, vst_s, vst_mib = measured(lambda: CountsVst(train)(counts))
     both = np.isfinite(plain) & np.isfinite(vst.to_numpy())
     agreement = np.corrcoef(plain[both], vst.to_numpy()[both])[0, 1]
     print(f"{args.samples} samples x {args.genes} genes ({len(train)} training samples)")

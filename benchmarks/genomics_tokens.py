@@ -8,30 +8,16 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+from measuring import measured
 
 from memamba.genomics.mcat import read_mcat_table, write_import
 from memamba.genomics.tables import read_gene_families
 from memamba.genomics.tokens import build_features, build_tokens
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def measured(step: Callable[[], Any]) -> tuple[Any, float, float]:
-    """``step()``'s result, wall seconds and peak traced memory in MiB."""
-    tracemalloc.start()
-    start = time.perf_counter()
-    result = step()
-    seconds = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return result, seconds, peak
 
 
 def main() -> None:

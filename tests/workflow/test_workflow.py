@@ -100,13 +100,18 @@ def test_deleting_one_slides_features_reruns_only_what_depends_on_it(finished_ru
     assert victim.exists() and snn_predictions.stat().st_mtime_ns == before
 
 
-def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path, tmp_path: Path) -> None:
+def _copied_inputs(finished_run: Path, tmp_path: Path) -> pd.DataFrame:
+    """Copy the tiny cohort's sheets into ``tmp_path``; return its slide sheet with absolute paths, to edit."""
     inputs = finished_run / "results" / "tiny" / "input"
     for name in ("clinical.tsv", "genomics.tsv", "gene_families.csv", "rna_counts.tsv", "cnv.tsv", "mut.tsv"):
         shutil.copy(inputs / name, tmp_path / name)
     sheet = pd.read_csv(inputs / "slides.tsv", sep="\t")
     sheet["path"] = [str(inputs / p) for p in sheet["path"]]
-    sheet.loc[1, "path"] = "/data/slides/typo.svs"
+    return sheet
+
+
+def _run_folder_for(sheet: pd.DataFrame, tmp_path: Path) -> Path:
+    """Write ``sheet`` as cohort 'mine' beside the copied sheets; return a run folder whose config names it."""
     sheet.to_csv(tmp_path / "slides.tsv", sep="\t", index=False)
     config = {**TINY, "cohorts": {"mine": {"slides": str(tmp_path / "slides.tsv"), "clinical": str(tmp_path / "clinical.tsv"),
                                            "genomics": str(tmp_path / "genomics.tsv"),
@@ -114,6 +119,13 @@ def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path,
     workdir = tmp_path / "run"
     workdir.mkdir()
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path, tmp_path: Path) -> None:
+    sheet = _copied_inputs(finished_run, tmp_path)
+    sheet.loc[1, "path"] = "/data/slides/typo.svs"
+    workdir = _run_folder_for(sheet, tmp_path)
     result = snakemake(workdir, "-n")
     assert result.returncode != 0
     message = result.stdout + result.stderr
@@ -123,22 +135,12 @@ def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path,
 
 
 def test_keep_going_finishes_every_other_slide_and_names_the_broken_one(finished_run: Path, tmp_path: Path) -> None:
-    inputs = finished_run / "results" / "tiny" / "input"
-    for name in ("clinical.tsv", "genomics.tsv", "gene_families.csv", "rna_counts.tsv", "cnv.tsv", "mut.tsv"):
-        shutil.copy(inputs / name, tmp_path / name)
-    sheet = pd.read_csv(inputs / "slides.tsv", sep="\t")
-    sheet["path"] = [str(inputs / p) for p in sheet["path"]]
+    sheet = _copied_inputs(finished_run, tmp_path)
     broken_id = sheet.loc[2, "slide_id"]
     broken = tmp_path / "truncated.svs"
     broken.write_bytes(Path(sheet.loc[2, "path"]).read_bytes()[:5000])
     sheet.loc[2, "path"] = str(broken)
-    sheet.to_csv(tmp_path / "slides.tsv", sep="\t", index=False)
-    config = {**TINY, "cohorts": {"mine": {"slides": str(tmp_path / "slides.tsv"), "clinical": str(tmp_path / "clinical.tsv"),
-                                           "genomics": str(tmp_path / "genomics.tsv"),
-                                           "gene_families": str(tmp_path / "gene_families.csv")}}}
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    workdir = _run_folder_for(sheet, tmp_path)
     targets = [f"results/mine/features/demo-stats/{slide}.h5" for slide in sheet["slide_id"]]
     result = snakemake(workdir, "--keep-going", *targets)
     assert result.returncode != 0
