@@ -21,7 +21,7 @@ import time
 import torch
 from torch import nn
 
-from memamba.models import ModelInputs, build_model
+from memamba.models import Batch, ModelInputs, build_model, single
 from memamba.models.ssm import selective_scan_reference, selective_scan_torch
 
 TOKEN_SIZES = [94, 334, 521, 468, 1496, 479]
@@ -40,8 +40,8 @@ class AttentionMIL(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
         self.head = nn.Linear(d_model, n_bins)
 
-    def forward(self, patches: torch.Tensor, genomics: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([self.cls, self.project(patches)])
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([self.cls, self.project(batch.patches[0])])
         for qkv, out, norm in zip(self.qkv, self.out, self.norms):
             q, k, v = qkv(norm(x)).view(len(x), 3, self.heads, -1).permute(1, 2, 0, 3)
             weights = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)
@@ -68,8 +68,7 @@ def _measure(model_name: str, size: int, d_model: int, device_name: str, repeats
     else:
         model = AttentionMIL(1024, d_model)
     model = model.to(device)
-    patches = torch.randn(size, 1024, device=device)
-    genomics = torch.randn(sum(TOKEN_SIZES), device=device)
+    batch = single(torch.randn(size, 1024), torch.randn(sum(TOKEN_SIZES))).to(device)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -79,7 +78,7 @@ def _measure(model_name: str, size: int, d_model: int, device_name: str, repeats
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        logits, auxiliary = model(patches, genomics)
+        logits, auxiliary = model(batch)
         (logits.sum() + auxiliary).backward()
         if device.type == "cuda":
             torch.cuda.synchronize()

@@ -155,7 +155,7 @@ def cmd_splits(args: argparse.Namespace) -> None:
     clinical = read_sheet(args.clinical, "clinical", check_paths=False)
     slides = read_sheet(args.slides, "slides", check_paths=False)
     genomic_patients = set(pd.read_parquet(args.genomics).index.astype(str))
-    patients = complete_patients(clinical, slides, genomic_patients)
+    patients = complete_patients(clinical, slides, genomic_patients, params["missing_modality"])
     usable = clinical[clinical["patient_id"].isin(patients)].reset_index(drop=True)
     paths = write_splits(make_splits(usable, params["folds"], params["seed"], params["time_bins"]), args.out)
     print(f"{len(paths)} folds over {len(usable)} patients written to {args.out}")
@@ -190,7 +190,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     if uses_slides and args.features_dir is None:
         raise SystemExit(f"memamba train: model {args.model} uses slides: --features-dir is required")
     features_dir = args.features_dir if uses_slides else None
-    cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens)
+    cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens, args.missing_modality)
     device = str(pick_device(params["device"]))
     result = train_fold(cohort, read_split(args.split), args.model, model_params, params, transform, device,
                         progress=not args.quiet)
@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-params", default=None, metavar="JSON", help="the model's hyper-parameters as JSON")
     p.add_argument("--genomics-params", default=None, metavar="JSON", help="the 'genomics' config section as JSON")
     p.add_argument("-o", "--out", help="output folder")
+    p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
+                   help="a patient lacking slides or genomics: leave out, or give the training-fold mean (config splits.missing_modality)")
     p.add_argument("--list-models", action="store_true", help="print the registered models and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_params(p, "train")

@@ -41,7 +41,7 @@ def test_cohort_needs_generate_or_all_sheets() -> None:
 
 
 def test_section_params_fill_defaults_and_reject_bad_values() -> None:
-    assert section_params("splits", '{"folds": 3}') == {"folds": 3, "seed": 0, "time_bins": 4}
+    assert section_params("splits", '{"folds": 3}') == {"folds": 3, "seed": 0, "time_bins": 4, "missing_modality": "exclude"}
     with pytest.raises(ConfigError, match="folds"):
         section_params("splits", '{"folds": 1}')
 

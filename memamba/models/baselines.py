@@ -1,7 +1,7 @@
 """Baselines: SNN (genomics), gated-attention MIL (slides) and their late fusion.
 
-Every model maps one patient to hazard logits of shape (n_bins,) and an auxiliary loss (a scalar,
-zero for these baselines): ``forward(patches: Tensor (N, D) | None, genomics: Tensor (F,) | None)``.
+Every model maps a :class:`~memamba.models.batch.Batch` of b patients to hazard logits (b, n_bins) and
+an auxiliary loss (a scalar, zero for these baselines).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from memamba.models.batch import Batch
 from memamba.models.registry import ModelInputs, register_model
 
 
@@ -18,7 +19,7 @@ def snn_block(dim_in: int, dim_out: int, dropout: float) -> nn.Sequential:
 
 
 class SNNEncoder(nn.Module):
-    """Self-normalising network: (F,) genomic features -> (hidden,) embedding."""
+    """Self-normalising network: (b, F) genomic features -> (b, hidden) embeddings."""
 
     def __init__(self, dim_in: int, hidden: int = 64, depth: int = 2, dropout: float = 0.25) -> None:
         super().__init__()
@@ -32,6 +33,7 @@ class SNNEncoder(nn.Module):
 class GatedAttentionPool(nn.Module):
     """Gated attention pooling (Ilse et al., 2018): softmax over patches of w^T (tanh(Vx) * sigmoid(Ux)).
 
+    ``forward(x (b, N, d), mask (b, N) or None) -> (b, d)``; masked positions get zero weight.
     ``w`` has no bias: a constant added to every score leaves the softmax unchanged, so it could never learn.
     """
 
@@ -41,21 +43,23 @@ class GatedAttentionPool(nn.Module):
         self.sigmoid_branch = nn.Sequential(nn.Linear(dim, hidden), nn.Sigmoid())
         self.score = nn.Linear(hidden, 1, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = torch.softmax(self.score(self.tanh_branch(x) * self.sigmoid_branch(x)).squeeze(-1), dim=0)
-        return weights @ x
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        scores = self.score(self.tanh_branch(x) * self.sigmoid_branch(x)).squeeze(-1)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        return (torch.softmax(scores, dim=-1)[:, None] @ x)[:, 0]
 
 
 class AttentionMILEncoder(nn.Module):
-    """Attention-based MIL: (N, D) patch features -> (hidden,) patient embedding."""
+    """Attention-based MIL: (b, N, D) padded patch features and their mask -> (b, hidden) embeddings."""
 
     def __init__(self, dim_in: int, hidden: int = 64, dropout: float = 0.25) -> None:
         super().__init__()
         self.project = nn.Sequential(nn.Linear(dim_in, hidden), nn.ReLU(), nn.Dropout(dropout))
         self.pool = GatedAttentionPool(hidden, hidden)
 
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.project(patches))
+    def forward(self, patches: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.project(patches), mask)
 
 
 class EmbeddingSurvivalModel(nn.Module):
@@ -67,13 +71,13 @@ class EmbeddingSurvivalModel(nn.Module):
         self.genomics = genomics
         self.head = head
 
-    def forward(self, patches: torch.Tensor | None, genomics: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         parts = []
         if self.slides is not None:
-            parts.append(self.slides(patches))
+            parts.append(self.slides(batch.patches, batch.patch_mask))
         if self.genomics is not None:
-            parts.append(self.genomics(genomics))
-        logits = self.head(torch.cat(parts))
+            parts.append(self.genomics(batch.genomics))
+        logits = self.head(torch.cat(parts, dim=-1))
         return logits, logits.new_zeros(())
 
 

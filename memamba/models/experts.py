@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,9 +16,14 @@ class DualScanLayer(nn.Module):
     """Pre-norm residual layer that scans the tokens twice and adds both results.
 
     Conventional scan: the tokens in their given order. Attention-based scan: a gated-attention
-    score per token sorts the tokens (highest first), a second Mamba block scans that order, and
-    the outputs are scattered back to the original positions. Sorting has no gradient, so the
-    re-ordered outputs are multiplied by sigmoid(score): that is how the score learns.
+    score per token sorts the tokens (highest first, ties kept in order), a second Mamba block scans
+    that order, and the outputs are scattered back to the original positions. Sorting has no
+    gradient, so the re-ordered outputs are multiplied by sigmoid(score): that is how the score learns.
+
+    ``forward(tokens (b, L, d), mask (b, L) or None)``: padded positions must sit after a row's real
+    tokens (as :func:`~memamba.models.batch.collate` puts them) and are sorted last, so that both
+    causal scans reach every real token before any padding: real tokens' outputs do not depend on
+    the padding or on the other patients of the batch.
     """
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dropout: float = 0.1,
@@ -28,10 +35,11 @@ class DualScanLayer(nn.Module):
         self.score = nn.Sequential(nn.Linear(d_model, d_model // 2), nn.Tanh(), nn.Linear(d_model // 2, 1))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.norm(tokens)
         score = self.score(x).squeeze(-1)                                     # (b, L)
-        order = torch.argsort(score, dim=1, descending=True)
+        sort_key = score.detach() if mask is None else score.detach().masked_fill(~mask, float("-inf"))
+        order = torch.argsort(sort_key, dim=1, descending=True, stable=True)
         gather_index = order[..., None].expand_as(x)
         reordered = self.attention_ordered(torch.gather(x, 1, gather_index))
         restored = torch.empty_like(reordered).scatter(1, gather_index, reordered)
@@ -40,24 +48,25 @@ class DualScanLayer(nn.Module):
 
 
 class PathologyExpert(nn.Module):
-    """Patch features (N, D) -> patch tokens (N, d_model): projection then dual-scan layers."""
+    """Patch features (b, N, D) and their mask -> patch tokens (b, N, d_model): projection then dual-scan layers."""
 
     def __init__(self, patch_dim: int, d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
         super().__init__()
         self.project = nn.Sequential(nn.Linear(patch_dim, d_model), nn.GELU(), nn.Dropout(dropout))
         self.layers = nn.ModuleList(DualScanLayer(d_model, dropout=dropout, **mamba) for _ in range(layers))
 
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        tokens = self.project(patches)[None]
+    def forward(self, patches: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        tokens = self.project(patches)
         for layer in self.layers:
-            tokens = layer(tokens)
-        return tokens[0]
+            tokens = layer(tokens, mask)
+        return tokens
 
 
 class GenomicsExpert(nn.Module):
-    """Concatenated genomic features -> one token per non-empty family (its own SNN), then dual-scan layers.
+    """Concatenated genomic features (b, F) -> one token per non-empty family (its own SNN), then dual-scan layers.
 
-    Tokens whose family has no feature in this cohort (size 0) are left out of the sequence.
+    Tokens whose family has no feature in this cohort (size 0) are left out of the sequence, which
+    is the same for every patient of a cohort, so the genomic side needs no mask.
     """
 
     def __init__(self, token_sizes: list[int], d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
@@ -73,60 +82,79 @@ class GenomicsExpert(nn.Module):
         self.layers = nn.ModuleList(DualScanLayer(d_model, dropout=dropout, **mamba) for _ in range(layers))
 
     def forward(self, genomics: torch.Tensor) -> torch.Tensor:
-        parts = torch.split(genomics, self.token_sizes)
-        tokens = torch.stack([snn(parts[i]) for snn, i in zip(self.embed, self.present)])[None]
+        parts = torch.split(genomics, self.token_sizes, dim=-1)
+        tokens = torch.stack([snn(parts[i]) for snn, i in zip(self.embed, self.present)], dim=1)
         for layer in self.layers:
             tokens = layer(tokens)
-        return tokens[0]
+        return tokens
 
 
 def unbalanced_sinkhorn_plan(cost: torch.Tensor, epsilon: float, tau: float, iterations: int = 100,
-                             tolerance: float = 1e-5) -> torch.Tensor:
-    """Entropic unbalanced optimal-transport plan (KL-relaxed marginals), log-domain Sinkhorn.
+                             tolerance: float = 1e-5, column_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Entropic unbalanced optimal-transport plans (KL-relaxed marginals), log-domain Sinkhorn.
 
-    Uniform marginals over rows and columns; ``epsilon`` is the entropic regularisation and
-    ``tau`` the marginal relaxation (the scaling exponent is tau / (tau + epsilon)). Stops after
-    ``iterations`` or once the row potentials move less than ``tolerance`` over ten iterations.
+    ``cost`` is (rows, cols) or a batch (b, rows, cols); ``column_mask`` (b, cols) marks the real
+    columns, and masked columns get zero mass. Uniform marginals over rows and real columns;
+    ``epsilon`` is the entropic regularisation and ``tau`` the marginal relaxation (the scaling
+    exponent is tau / (tau + epsilon)). Stops after ``iterations`` or once every row potential
+    moves less than ``tolerance`` over ten iterations.
     """
-    rows, cols = cost.shape
-    log_a = torch.full((rows,), -torch.log(torch.tensor(float(rows))).item(), device=cost.device, dtype=cost.dtype)
-    log_b = torch.full((cols,), -torch.log(torch.tensor(float(cols))).item(), device=cost.device, dtype=cost.dtype)
-    log_kernel = -cost / epsilon
+    batched = cost.dim() == 3
+    cost = cost if batched else cost[None]
+    b, rows, cols = cost.shape
+    real = torch.ones((b, cols), dtype=torch.bool, device=cost.device) if column_mask is None else column_mask
+    log_a = torch.full((b, rows), -math.log(rows), device=cost.device, dtype=cost.dtype)
+    counts = real.sum(dim=1, keepdim=True).to(cost.dtype)
+    log_b = torch.where(real, -torch.log(counts), torch.full_like(counts, float("-inf")))
+    log_kernel = -cost.masked_fill(~real[:, None, :], 0.0) / epsilon
     exponent = tau / (tau + epsilon)
     log_u = torch.zeros_like(log_a)
     log_v = torch.zeros_like(log_b)
     previous = log_u
     for iteration in range(1, iterations + 1):
-        log_u = exponent * (log_a - torch.logsumexp(log_kernel + log_v[None, :], dim=1))
-        log_v = exponent * (log_b - torch.logsumexp(log_kernel + log_u[:, None], dim=0))
+        log_u = exponent * (log_a - torch.logsumexp(log_kernel + log_v[:, None, :], dim=2))
+        log_v = exponent * (log_b - torch.logsumexp(log_kernel + log_u[:, :, None], dim=1))
         if iteration % 10 == 0:
             if (log_u - previous).abs().max() < tolerance:
                 break
             previous = log_u
-    return torch.exp(log_u[:, None] + log_kernel + log_v[None, :])
+    plan = torch.exp(log_u[:, :, None] + log_kernel + log_v[:, None, :])
+    return plan if batched else plan[0]
 
 
-def rbf_mmd(x: torch.Tensor, y: torch.Tensor, bandwidth_multipliers: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)) -> torch.Tensor:
+def rbf_mmd(x: torch.Tensor, y: torch.Tensor, x_mask: torch.Tensor | None = None,
+            bandwidth_multipliers: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)) -> torch.Tensor:
     """Squared Maximum Mean Discrepancy with a sum of RBF kernels (biased estimate, >= 0).
 
-    The bandwidths are multiples of the mean pairwise squared distance of the pooled samples.
+    ``x`` (n, d) and ``y`` (m, d) give a scalar; batches ``x`` (b, n, d), ``y`` (b, m, d) with
+    ``x_mask`` (b, n) marking the real rows of ``x`` give one value per patient (b,). The bandwidths
+    are multiples of the mean pairwise squared distance of each patient's pooled real samples.
     """
-    pooled = torch.cat([x, y])
+    batched = x.dim() == 3
+    x, y = (x, y) if batched else (x[None], y[None])
+    real_x = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device) if x_mask is None else x_mask.to(x.dtype)
+    weights_x = real_x / real_x.sum(dim=1, keepdim=True)
+    weights_y = torch.full(y.shape[:2], 1.0 / y.shape[1], dtype=y.dtype, device=y.device)
+    weights = torch.cat([weights_x, -weights_y], dim=1)                  # MMD^2 = w^T K w
+    pooled = torch.cat([x, y], dim=1)
     distances = torch.cdist(pooled, pooled).pow(2)
-    scale = distances.detach().mean().clamp_min(1e-6)
+    real = torch.cat([real_x, torch.ones_like(weights_y)], dim=1)
+    pair_weights = real[:, :, None] * real[:, None, :]
+    scale = ((distances.detach() * pair_weights).sum((1, 2)) / pair_weights.sum((1, 2))).clamp_min(1e-6)[:, None, None]
     kernel = sum(torch.exp(-distances / (scale * m)) for m in bandwidth_multipliers)
-    n = len(x)
-    return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()
+    mmd = torch.einsum("bi,bij,bj->b", weights, kernel, weights).clamp_min(0.0)
+    return mmd if batched else mmd[0]
 
 
 class SynergisticExpert(nn.Module):
     """Optimal-transport correspondence from genomic tokens to patch tokens, plus the MMD loss.
 
     The plan is computed without gradient (as MOTCat does) on the squared-Euclidean cost normalised
-    by its maximum; each genomic token receives the plan-weighted mean of the patch tokens. The MMD's
-    kernel matrix is quadratic in the number of patch tokens, so it is estimated on at most
-    ``mmd_max_patches`` of them (a fresh random subset each training step, evenly spaced ones in
-    evaluation), which keeps the whole model linear in the bag size.
+    by its maximum over the patient's real patches; each genomic token receives the plan-weighted
+    mean of the patch tokens. The MMD's kernel matrix is quadratic in the number of patch tokens, so
+    it is estimated on at most ``mmd_max_patches`` of them (a fresh random subset each training step,
+    evenly spaced ones in evaluation), which keeps the whole model linear in the bag size.
+    ``forward`` returns the summaries (b, T, d) and the MMD per patient (b,).
     """
 
     def __init__(self, epsilon: float = 0.1, tau: float = 0.5, iterations: int = 100, mmd_max_patches: int = 1024) -> None:
@@ -134,26 +162,35 @@ class SynergisticExpert(nn.Module):
         self.epsilon, self.tau, self.iterations = epsilon, tau, iterations
         self.mmd_max_patches = mmd_max_patches
 
-    def forward(self, patch_tokens: torch.Tensor, genomic_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, patch_tokens: torch.Tensor, patch_mask: torch.Tensor,
+                genomic_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            cost = torch.cdist(genomic_tokens, patch_tokens).pow(2)
-            plan = unbalanced_sinkhorn_plan(cost / cost.max().clamp_min(1e-12), self.epsilon, self.tau, self.iterations)
-            weights = plan / plan.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        return weights @ patch_tokens, rbf_mmd(self._mmd_sample(patch_tokens), genomic_tokens)
+            cost = torch.cdist(genomic_tokens, patch_tokens).pow(2).masked_fill(~patch_mask[:, None, :], 0.0)
+            cost = cost / cost.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+            plan = unbalanced_sinkhorn_plan(cost, self.epsilon, self.tau, self.iterations, column_mask=patch_mask)
+            weights = plan / plan.sum(dim=2, keepdim=True).clamp_min(1e-12)
+        sample, sample_mask = self.mmd_sample(patch_tokens, patch_mask)
+        return weights @ patch_tokens, rbf_mmd(sample, genomic_tokens, sample_mask)
 
-    def _mmd_sample(self, patch_tokens: torch.Tensor) -> torch.Tensor:
-        count = len(patch_tokens)
-        if count <= self.mmd_max_patches:
-            return patch_tokens
+    def mmd_sample(self, patch_tokens: torch.Tensor, patch_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """At most ``mmd_max_patches`` real patch tokens per patient (b, k, d) and which of them are real (b, k)."""
+        b, length, _ = patch_tokens.shape
+        k = min(self.mmd_max_patches, length)
+        if k == length:
+            return patch_tokens, patch_mask
         if self.training:
-            index = torch.randperm(count, device=patch_tokens.device)[: self.mmd_max_patches]
+            keys = torch.rand(patch_mask.shape, device=patch_mask.device).masked_fill(~patch_mask, -1.0)
+            index = keys.topk(k, dim=1).indices
         else:
-            index = torch.linspace(0, count - 1, self.mmd_max_patches, device=patch_tokens.device).long()
-        return patch_tokens[index]
+            counts = patch_mask.sum(dim=1, keepdim=True)
+            positions = torch.arange(k, device=patch_mask.device)[None]
+            spaced = positions * (counts - 1) // max(k - 1, 1)
+            index = torch.where(counts > k, spaced, positions)
+        return torch.gather(patch_tokens, 1, index[..., None].expand(b, k, patch_tokens.shape[2])), torch.gather(patch_mask, 1, index)
 
 
 class MambaBackbone(nn.Module):
-    """Pre-norm residual Mamba layers over the fused tokens, then gated-attention pooling."""
+    """Pre-norm residual Mamba layers over the fused tokens (b, L, d), then gated-attention pooling to (b, d)."""
 
     def __init__(self, d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
         super().__init__()
@@ -164,7 +201,7 @@ class MambaBackbone(nn.Module):
         self.final_norm = nn.LayerNorm(d_model)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = tokens[None]
+        x = tokens
         for norm, block in zip(self.norms, self.blocks):
             x = x + self.dropout(block(norm(x)))
-        return self.pool(F.gelu(self.final_norm(x[0])))
+        return self.pool(F.gelu(self.final_norm(x)))

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from memamba.models.batch import single
 from memamba.models.mamba import MambaBlock
 from memamba.models.registry import ModelInputs, build_model, model_entry
 
@@ -48,7 +49,7 @@ def model_info(name: str, inputs: ModelInputs, params: dict, bag_sizes: list[int
     for n in bag_sizes:
         scan, handles = count_scan_flops(model)
         with FlopCounterMode(display=False) as counter:
-            model(torch.randn(n, inputs.patch_dim) if uses_slides else None, genomics)
+            model(single(torch.randn(n, inputs.patch_dim) if uses_slides else None, genomics))
         for handle in handles:
             handle.remove()
         gflops[n] = (counter.get_total_flops() + scan[0]) / 1e9

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from memamba.models.batch import Batch
 from memamba.models.experts import GenomicsExpert, MambaBackbone, PathologyExpert, SynergisticExpert
 from memamba.models.registry import ModelInputs, register_model
 
@@ -18,7 +19,11 @@ class MEMamba(nn.Module):
        MMD between the two token sets is the global cross-modal loss.
     4. Backbone: the fused sequence interleaves each genomic token with its pathology summary
        (g_1, s_1, g_2, s_2, ...), runs Mamba layers, is pooled and mapped to hazard logits.
-    ``forward`` returns (logits, auxiliary loss = mmd_weight * MMD).
+    ``forward(batch)`` returns (logits (b, n_bins), auxiliary loss = mmd_weight * the batch's mean MMD).
+    A patient's outputs do not depend on the other patients of the batch or on the padding.
+
+    The model needs both modalities for every patient; a patient who lacks one is handled before
+    the model by the cohort's ``missing_modality`` policy (left out, or given the training mean).
     """
 
     def __init__(self, inputs: ModelInputs, d_model: int = 64, pathology_layers: int = 1, genomics_layers: int = 1,
@@ -34,12 +39,12 @@ class MEMamba(nn.Module):
         self.head = nn.Linear(d_model, inputs.n_bins)
         self.mmd_weight = mmd_weight
 
-    def forward(self, patches: torch.Tensor | None, genomics: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        patch_tokens = self.pathology(patches)
-        genomic_tokens = self.genomics(genomics)
-        summaries, mmd = self.synergy(patch_tokens, genomic_tokens)
-        fused = torch.stack([genomic_tokens, summaries], dim=1).flatten(0, 1)
-        return self.head(self.backbone(fused)), self.mmd_weight * mmd
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        patch_tokens = self.pathology(batch.patches, batch.patch_mask)
+        genomic_tokens = self.genomics(batch.genomics)
+        summaries, mmd = self.synergy(patch_tokens, batch.patch_mask, genomic_tokens)
+        fused = torch.stack([genomic_tokens, summaries], dim=2).flatten(1, 2)
+        return self.head(self.backbone(fused)), self.mmd_weight * mmd.mean()
 
 
 @register_model("memamba", modalities=("slides", "genomics"))

@@ -34,7 +34,7 @@ _MODELS: dict[str, ModelEntry] = {}
 def register_model(name: str, modalities: tuple[str, ...]) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering ``factory(inputs: ModelInputs, **params) -> nn.Module`` under ``name``.
 
-    The module's ``forward(patches, genomics)`` returns ``(hazard logits (n_bins,), auxiliary loss)``."""
+    The module's ``forward(batch: Batch)`` returns ``(hazard logits (b, n_bins), auxiliary loss (scalar))``."""
 
     def add(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         _MODELS[name] = ModelEntry(factory, modalities)

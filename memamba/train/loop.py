@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from memamba.data.cohort import Cohort
-from memamba.models import ModelInputs, build_model
+from memamba.models import Batch, ModelInputs, build_model, collate
 from memamba.survival.bins import discretise, fit_bin_edges
 from memamba.survival.loss import nll_survival_loss, risk_from_logits, survival_from_logits
 from memamba.survival.metrics import harrell_c
@@ -55,19 +55,25 @@ def _inputs(cohort: Cohort, train_idx: np.ndarray, transform: GenomicTransform) 
 
 
 def _neutral_patch(patient: str, dim: int) -> np.ndarray:
-    """Stand-in bag for a patient whose slides yielded no patch: one patch at the training mean."""
-    log.warning("patient %s: no patches in any slide (no tissue found); using one neutral patch", patient)
+    """Stand-in bag for a patient without patches (no slide, or no tissue found): one patch at the training mean."""
+    log.warning("patient %s: no patches (no slide, or no tissue in any slide); using one neutral patch at the training mean", patient)
     return np.zeros((1, dim), np.float32)
 
 
-def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-    return None if tensor is None else tensor.to(device)
+def _batches(rows: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    return [rows[start:start + batch_size] for start in range(0, len(rows), batch_size)]
 
 
-def _predict(model: torch.nn.Module, bags: list[torch.Tensor], genomics: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _predict(model: torch.nn.Module, bags: list[torch.Tensor | None], genomics: torch.Tensor, rows: np.ndarray,
+             device: torch.device, batch_size: int) -> torch.Tensor:
+    """Hazard logits of the patients at ``rows``, in that order."""
     model.eval()
     with torch.no_grad():
-        return torch.stack([model(_to(b, device), g.to(device))[0] for b, g in zip(bags, genomics)]).cpu()
+        return torch.cat([model(_collate(bags, genomics, chunk).to(device))[0] for chunk in _batches(rows, batch_size)]).cpu()
+
+
+def _collate(bags: list[torch.Tensor | None], genomics: torch.Tensor, rows: np.ndarray) -> Batch:
+    return collate(None if bags[0] is None else [bags[i] for i in rows], genomics[rows])
 
 
 def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_params: dict[str, Any],
@@ -92,21 +98,22 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
     optimiser = torch.optim.Adam(model.parameters(), lr=train_params["lr"], weight_decay=train_params["weight_decay"])
     generator = np.random.default_rng(train_params["seed"])
     history = []
+    batch_size = train_params["batch_size"]
     for epoch in tqdm(range(1, train_params["epochs"] + 1), desc=f"train {model_name}", disable=not progress):
         model.train()
         losses = []
-        for i in generator.permutation(train_idx):
-            logits, auxiliary = model(_to(bags[i], torch_device), genomics[i].to(torch_device))
-            loss = nll_survival_loss(logits[None], labels[i:i + 1].to(torch_device), censored[i:i + 1].to(torch_device),
+        for rows in _batches(generator.permutation(train_idx), batch_size):
+            logits, auxiliary = model(_collate(bags, genomics, rows).to(torch_device))
+            loss = nll_survival_loss(logits, labels[rows].to(torch_device), censored[rows].to(torch_device),
                                      train_params["alpha"]) + auxiliary
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             losses.append(loss.item())
-        train_risk = risk_from_logits(_predict(model, [bags[i] for i in train_idx], genomics[train_idx], torch_device))
+        train_risk = risk_from_logits(_predict(model, bags, genomics, train_idx, torch_device, batch_size))
         history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
                         "train_c_index": harrell_c(cohort.time[train_idx], cohort.event[train_idx], train_risk.numpy())})
-    logits = _predict(model, bags, genomics, torch_device)
+    logits = _predict(model, bags, genomics, np.arange(len(cohort.patients)), torch_device, batch_size)
     survival = survival_from_logits(logits)[1].numpy()
     roles = dict(zip(split["patient_id"], split["role"]))
     predictions = pd.DataFrame({
@@ -114,6 +121,7 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
         "role": [roles.get(p, "excluded") for p in cohort.patients],
         "survival_months": cohort.time,
         "event": cohort.event,
+        "imputed": cohort.imputed or [""] * len(cohort.patients),
         "risk": risk_from_logits(logits).numpy(),
         **{f"survival_bin_{k}": survival[:, k] for k in range(survival.shape[1])},
     })

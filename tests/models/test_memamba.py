@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from memamba.models import ModelInputs, build_model
+from memamba.models import ModelInputs, build_model, single
 from memamba.models.experts import DualScanLayer, SynergisticExpert, rbf_mmd, unbalanced_sinkhorn_plan
 
 INPUTS = ModelInputs(patch_dim=16, token_sizes=[5, 0, 7, 3], n_bins=4)
@@ -10,8 +10,8 @@ INPUTS = ModelInputs(patch_dim=16, token_sizes=[5, 0, 7, 3], n_bins=4)
 def test_memamba_forward_skips_empty_tokens_and_trains_every_parameter() -> None:
     torch.manual_seed(0)
     model = build_model("memamba", INPUTS, {"d_model": 16})
-    logits, auxiliary = model(torch.randn(40, 16), torch.randn(15))
-    assert logits.shape == (4,) and auxiliary.item() >= 0
+    logits, auxiliary = model(single(torch.randn(40, 16), torch.randn(15)))
+    assert logits.shape == (1, 4) and auxiliary.item() >= 0
     (logits.sum() + auxiliary).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing
@@ -23,7 +23,7 @@ def test_memamba_is_deterministic_with_a_seed() -> None:
         torch.manual_seed(7)
         model = build_model("memamba", INPUTS, {"d_model": 16}).eval()
         torch.manual_seed(1)
-        outputs.append(model(torch.randn(25, 16), torch.randn(15))[0])
+        outputs.append(model(single(torch.randn(25, 16), torch.randn(15)))[0])
     torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
 
 
@@ -46,10 +46,29 @@ def test_mmd_is_zero_for_identical_sets_and_grows_with_a_shift() -> None:
 
 
 def test_synergy_summaries_live_in_the_span_of_patch_tokens() -> None:
-    patches = torch.eye(4)
-    summaries, _ = SynergisticExpert()(patches, torch.eye(4)[:2] * 0.9)
-    torch.testing.assert_close(summaries.sum(1), torch.ones(2))
-    assert summaries[0].argmax() == 0 and summaries[1].argmax() == 1
+    patches = torch.eye(4)[None]
+    summaries, _ = SynergisticExpert()(patches, torch.ones(1, 4, dtype=torch.bool), torch.eye(4)[None, :2] * 0.9)
+    torch.testing.assert_close(summaries[0].sum(1), torch.ones(2))
+    assert summaries[0, 0].argmax() == 0 and summaries[0, 1].argmax() == 1
+
+
+def test_masked_columns_get_no_transport_mass_and_leave_the_plan_unchanged() -> None:
+    torch.manual_seed(0)
+    cost = torch.rand(5, 30)
+    alone = unbalanced_sinkhorn_plan(cost, 0.1, 0.5)
+    padded = torch.cat([cost, torch.rand(5, 12)], dim=1)[None]
+    mask = torch.arange(42)[None] < 30
+    plan = unbalanced_sinkhorn_plan(padded, 0.1, 0.5, column_mask=mask)[0]
+    assert plan[:, 30:].abs().max() == 0
+    torch.testing.assert_close(plan[:, :30], alone, rtol=1e-5, atol=1e-7)
+
+
+def test_masked_mmd_equals_the_mmd_of_the_real_rows() -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(20, 8), torch.randn(6, 8) + 1.0
+    padded = torch.cat([x, torch.randn(9, 8) * 50])[None]
+    mask = torch.arange(29)[None] < 20
+    torch.testing.assert_close(rbf_mmd(padded, y[None], mask)[0], rbf_mmd(x, y), rtol=1e-5, atol=1e-7)
 
 
 def test_dual_scan_attention_order_is_permutation_equivariant_but_conventional_order_matters() -> None:
@@ -70,18 +89,21 @@ def test_dual_scan_attention_order_is_permutation_equivariant_but_conventional_o
 @pytest.mark.parametrize("patches", [1, 3])
 def test_tiny_bags_work(patches: int) -> None:
     model = build_model("memamba", INPUTS, {"d_model": 8}).eval()
-    assert model(torch.randn(patches, 16), torch.randn(15))[0].shape == (4,)
+    assert model(single(torch.randn(patches, 16), torch.randn(15)))[0].shape == (1, 4)
 
 
-def test_mmd_uses_a_bounded_sample_of_patch_tokens() -> None:
+def test_mmd_uses_a_bounded_sample_of_real_patch_tokens() -> None:
     torch.manual_seed(0)
     expert = SynergisticExpert(mmd_max_patches=50)
-    patches, genes = torch.randn(400, 8), torch.randn(6, 8)
+    patches, genes = torch.randn(2, 400, 8), torch.randn(2, 6, 8)
+    mask = torch.ones(2, 400, dtype=torch.bool)
+    mask[1, 30:] = False
     expert.eval()
-    _, first = expert(patches, genes)
-    _, second = expert(patches, genes)
-    assert torch.equal(first, second) and len(expert._mmd_sample(patches)) == 50
+    assert torch.equal(expert(patches, mask, genes)[1], expert(patches, mask, genes)[1])
+    sample, sample_mask = expert.mmd_sample(patches, mask)
+    assert sample.shape == (2, 50, 8) and sample_mask[0].all() and sample_mask[1].sum() == 30
+    torch.testing.assert_close(sample[1, :30], patches[1, :30])
     expert.train()
-    assert not torch.equal(expert._mmd_sample(patches), expert._mmd_sample(patches))
-    small = torch.randn(30, 8)
-    assert torch.equal(expert._mmd_sample(small), small)
+    first, second = expert.mmd_sample(patches, mask), expert.mmd_sample(patches, mask)
+    assert not torch.equal(first[0][0], second[0][0])
+    assert second[1][1].sum() == 30 and torch.equal(second[0][1][second[1][1]].sort(0).values, patches[1, :30].sort(0).values)

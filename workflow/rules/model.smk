@@ -39,6 +39,7 @@ rule train:
         train=train_params(),
         model=lambda wildcards: as_json(config["models"].get(wildcards.model, {})),
         genomics=as_json(config["genomics"]),
+        missing_modality=config["splits"]["missing_modality"],
         features=lambda wildcards: (
             f"--features-dir results/{wildcards.cohort}/features/{ENCODER}" if uses_slides(wildcards.model) else ""
         ),
@@ -54,7 +55,7 @@ rule train:
         "OMP_NUM_THREADS={threads} memamba train --slides {input.slides:q} --clinical {input.clinical:q}"
         " --genomics {input.genomics} --tokens {input.tokens} --split {input.split} {params.features}"
         " --model {wildcards.model} --model-params {params.model:q} --genomics-params {params.genomics:q}"
-        " --params {params.train:q} -o {params.outdir} --quiet > {log} 2>&1"
+        " --params {params.train:q} --missing-modality {params.missing_modality} -o {params.outdir} --quiet > {log} 2>&1"
 
 
 rule evaluate:
