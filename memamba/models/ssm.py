@@ -4,8 +4,8 @@ Recurrence, per channel d and state n:  h_t = exp(delta_t * A) * h_{t-1} + delta
 y_t = <C_t, h_t> + D * u_t, optionally gated by silu(z_t). Shapes follow ``mamba_ssm``'s
 ``selective_scan_fn``: u, delta, z (batch, d_inner, L); A (d_inner, d_state); B, C (batch, d_state, L).
 
-Backends (:func:`selective_scan`): ``torch`` (:func:`selective_scan_torch`, a two-level chunked scan with an
-analytic backward, so autograd keeps no per-position intermediates) and ``mamba_ssm`` (the package's fused
+Backends (:func:`selective_scan`): ``torch`` (:func:`selective_scan_torch`, a blocked two-level chunked scan with
+an analytic backward, so autograd keeps no per-position intermediates) and ``mamba_ssm`` (the package's fused
 CUDA kernel, same arguments); ``auto`` takes ``mamba_ssm`` for CUDA tensors when it imports, else ``torch``.
 """
 
@@ -75,42 +75,74 @@ def selective_scan_torch(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, 
     return _finish(_SelectiveScan.apply(u, delta, A, B, C, chunk), u, D, z)
 
 
+BLOCK = 256
+"""Positions per block: the scan walks the sequence block by block, so its per-position tensors
+(decays, drives, states: block x batch x d_inner x d_state) stay this short whatever the length."""
+
+
 class _SelectiveScan(torch.autograd.Function):
     """y_t = <C_t, h_t> with h_t = exp(delta_t A) h_{t-1} + delta_t u_t B_t, with an analytic backward.
 
-    The backward runs the adjoint recurrence g_t = exp(delta_{t+1} A) g_{t+1} + C_t dy_t through the same
-    two-level scan (backwards in time) and forms every gradient from g and the recomputed states h with
-    einsum contractions; only the inputs are kept between forward and backward. Internally time is the leading axis, (L, b, d, n),
-    so that every step of the scan works on contiguous memory.
+    The sequence is processed in blocks of :data:`BLOCK` positions, each scanned from the state the
+    previous block ended with; only the inputs and the state entering each block are kept between
+    forward and backward. The backward walks the blocks in reverse, recomputes a block's states from
+    its entry state, and runs the adjoint recurrence g_t = exp(delta_{t+1} A) g_{t+1} + C_t dy_t through
+    the same chunked scan (backwards in time), carrying the adjoint across block edges; every gradient
+    comes from g and h by einsum contractions. Time is the leading axis inside, (L, b, d, n), so that
+    every step of the scan works on contiguous memory.
     """
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, chunk):  # noqa: ANN001, ANN205 - autograd's signature
-        ctx.save_for_backward(u, delta, A, B, C)
+        state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
+        entry_states, outputs = [], []
+        for block in _blocks(u.shape[-1]):
+            decay, drive = _decay_and_drive(u[..., block], delta[..., block], A, B[..., block])
+            entry_states.append(state)
+            drive[0].addcmul_(decay[0], state)
+            states = linear_scan(decay, drive, chunk)
+            outputs.append(torch.einsum("lbdn,lbn->bdl", states, _time_first(C[..., block])))
+            state = states[-1].clone()
+        ctx.save_for_backward(u, delta, A, B, C, torch.stack(entry_states))
         ctx.chunk = chunk
-        states = linear_scan(*_decay_and_drive(u, delta, A, B), chunk)
-        return torch.einsum("lbdn,lbn->bdl", states, _time_first(C))
+        return torch.cat(outputs, dim=-1)
 
     @staticmethod
     def backward(ctx, dy):  # noqa: ANN001, ANN205 - autograd's signature
-        u, delta, A, B, C = ctx.saved_tensors
-        decay, drive = _decay_and_drive(u, delta, A, B)
-        states = linear_scan(decay.clone(), drive, ctx.chunk)                             # h_t
-        dy_t, delta_t, u_t = _time_first(dy), _time_first(delta), _time_first(u)
-        adjoint = dy_t[..., None] * _time_first(C)[:, :, None, :]                           # C_t dy_t
-        # q_t = exp(delta_t A) g_t obeys q_t = a_t q_{t+1} + a_t C_t dy_t, a reverse scan of the unshifted
-        # decays; then g_t = q_{t+1} + C_t dy_t and dLoss/d(delta_t A) = q_t h_{t-1}, with slices, not copies.
-        through_decay = linear_scan(decay, adjoint * decay, ctx.chunk, reverse=True)
-        adjoint[:-1].add_(through_decay[1:])                                                # g_t
-        d_C = torch.einsum("lbdn,lbd->bnl", states, dy_t)
-        through_decay[1:].mul_(states[:-1])
-        through_decay[0].zero_()
-        del states
-        adjoint_B = torch.einsum("lbdn,lbn->lbd", adjoint, _time_first(B))
-        d_B = torch.einsum("lbdn,lbd->bnl", adjoint, delta_t * u_t)
-        d_delta = torch.einsum("lbdn,dn->lbd", through_decay, A) + adjoint_B * u_t
-        d_A = torch.einsum("lbdn,lbd->dn", through_decay, delta_t)
-        return (adjoint_B * delta_t).permute(1, 2, 0), d_delta.permute(1, 2, 0), d_A, d_B, d_C, None
+        u, delta, A, B, C, entry_states = ctx.saved_tensors
+        carried = torch.zeros_like(entry_states[0])          # q at the first position of the following block
+        d_A = torch.zeros_like(A)
+        grads: list[tuple[torch.Tensor, ...]] = []
+        for index, block in reversed(list(enumerate(_blocks(u.shape[-1])))):
+            entry = entry_states[index]
+            decay, drive = _decay_and_drive(u[..., block], delta[..., block], A, B[..., block])
+            drive[0].addcmul_(decay[0], entry)
+            states = linear_scan(decay.clone(), drive, ctx.chunk)                              # h_t
+            dy_t, delta_t, u_t = _time_first(dy[..., block]), _time_first(delta[..., block]), _time_first(u[..., block])
+            adjoint = dy_t[..., None] * _time_first(C[..., block])[:, :, None, :]                 # C_t dy_t
+            # q_t = exp(delta_t A) g_t obeys q_t = a_t q_{t+1} + a_t C_t dy_t, a reverse scan of the unshifted
+            # decays; then g_t = q_{t+1} + C_t dy_t and dLoss/d(delta_t A) = q_t h_{t-1}, with slices, not copies.
+            drive_back = adjoint * decay
+            drive_back[-1].addcmul_(decay[-1], carried)
+            through_decay = linear_scan(decay, drive_back, ctx.chunk, reverse=True)
+            adjoint[:-1].add_(through_decay[1:])
+            adjoint[-1].add_(carried)                                                             # g_t
+            carried = through_decay[0].clone()
+            d_C = torch.einsum("lbdn,lbd->bnl", states, dy_t)
+            through_decay[1:].mul_(states[:-1])
+            through_decay[0].mul_(entry)
+            del states
+            adjoint_B = torch.einsum("lbdn,lbn->lbd", adjoint, _time_first(B[..., block]))
+            d_B = torch.einsum("lbdn,lbd->bnl", adjoint, delta_t * u_t)
+            d_delta = torch.einsum("lbdn,dn->lbd", through_decay, A) + adjoint_B * u_t
+            d_A += torch.einsum("lbdn,lbd->dn", through_decay, delta_t)
+            grads.append(((adjoint_B * delta_t).permute(1, 2, 0), d_delta.permute(1, 2, 0), d_B, d_C))
+        d_u, d_delta, d_B, d_C = (torch.cat(parts[::-1], dim=-1) for parts in zip(*grads))
+        return d_u, d_delta, d_A, d_B, d_C, None
+
+
+def _blocks(length: int) -> list[slice]:
+    return [slice(start, min(start + BLOCK, length)) for start in range(0, length, BLOCK)]
 
 
 def _decay_and_drive(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,7 +4,7 @@ import torch
 from memamba.models.mamba import MambaBlock
 from memamba.models.ssm import selective_scan_reference, selective_scan_torch
 
-# float64 on CPU: the two-level chunked scan (with its analytic backward) and the sequential loop agree to
+# float64 on CPU: the blocked two-level chunked scan (with its analytic backward) and the sequential loop agree to
 # rounding error.
 TOLERANCE = {"rtol": 1e-9, "atol": 1e-10}
 
@@ -22,8 +22,13 @@ def _inputs(length: int, seed: int = 0) -> dict[str, torch.Tensor]:
             "z": randn(batch, d_inner, length), "delta_bias": randn(d_inner)}
 
 
-@pytest.mark.parametrize("length,chunk", [(1, 64), (37, 8), (130, 64), (64, 64), (200, None)])
-def test_chunked_scan_matches_the_sequential_reference_with_gradients(length: int, chunk: int) -> None:
+@pytest.mark.parametrize("length,chunk,block", [(1, 64, 1024), (37, 8, 1024), (130, 64, 1024), (64, 64, 1024), (200, None, 1024),
+                                               (37, 4, 16), (200, None, 64), (64, 8, 32)])
+def test_chunked_scan_matches_the_sequential_reference_with_gradients(length: int, chunk: int, block: int,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import memamba.models.ssm as ssm
+
+    monkeypatch.setattr(ssm, "BLOCK", block)
     args = _inputs(length)
     fast = selective_scan_torch(**args, delta_softplus=True, chunk=chunk)
     slow = selective_scan_reference(**args, delta_softplus=True)
