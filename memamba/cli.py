@@ -171,6 +171,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from memamba.data.splits import read_split
     from memamba.models import list_models
     from memamba.models.registry import model_entry
+    from memamba.provenance import run_fingerprint
     from memamba.train.device import pick_device
     from memamba.train.loop import train_fold
     from memamba.train.transforms import GenomicTransform
@@ -192,29 +193,43 @@ def cmd_train(args: argparse.Namespace) -> None:
     features_dir = args.features_dir if uses_slides else None
     cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens, args.missing_modality)
     device = str(pick_device(params["device"]))
-    result = train_fold(cohort, read_split(args.split), args.model, model_params, params, transform, device,
-                        progress=not args.quiet)
     out = Path(args.out)
+    epoch_state = out / "epoch_state.pt"
+    settings = {"model": args.model, "model_params": model_params, "train": params, "genomics": genomics_params,
+                "missing_modality": args.missing_modality}
+    inputs = [args.slides, args.clinical, args.genomics, args.tokens, args.split]
+    if features_dir is not None:
+        inputs += sorted(str(p) for p in Path(features_dir).glob("*.h5"))
+    result = train_fold(cohort, read_split(args.split), args.model, model_params, params, transform, device,
+                        progress=not args.quiet, checkpoint=epoch_state if args.resume else None,
+                        fingerprint=run_fingerprint(settings, inputs))
     with atomic_path(out / "checkpoint.pt") as tmp:
-        torch.save({"model": args.model, "state_dict": result.model.state_dict(), "transforms": result.state}, tmp)
+        torch.save({"model": args.model, "model_params": model_params, "fitted": _fitted(result.model),
+                    "transforms": result.state}, tmp)
     with atomic_path(out / "history.tsv") as tmp:
         result.history.to_csv(tmp, sep="\t", index=False)
     with atomic_path(out / "predictions.tsv") as tmp:
         result.predictions.to_csv(tmp, sep="\t", index=False)
     with atomic_path(out / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump({"model": args.model, "model_params": model_params, "train": params,
-                                       "genomics": genomics_params, "device": device}, sort_keys=False))
-    last = result.history.iloc[-1]
-    print(f"{args.model}: {len(result.history)} epochs, last train loss {last.train_loss:.4f}, train c-index {last.train_c_index:.3f}")
+        tmp.write_text(yaml.safe_dump({**settings, "device": device,
+                                       "bin_edges": [float(e) for e in result.state["bin_edges"]]}, sort_keys=False))
+    epoch_state.unlink(missing_ok=True)
+    kept = result.history[result.history["selected"]].iloc[-1]
+    print(f"{args.model}: {len(result.history)} epoch(s), kept epoch {int(kept.epoch)}, train c-index {kept.train_c_index:.3f}")
+
+
+def _fitted(model: object) -> object:
+    """What the checkpoint keeps of a fitted model: a torch model's state dict, or the estimator itself."""
+    return model.state_dict() if hasattr(model, "state_dict") else model
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from memamba.atomic import atomic_path
     from memamba.report.plots import plot_km
-    from memamba.survival.evaluate import fold_metrics, read_predictions, risk_groups
+    from memamba.survival.evaluate import fold_metrics, read_histories, read_predictions, risk_groups
 
     predictions = read_predictions(args.predictions)
-    table = fold_metrics(predictions)
+    table = fold_metrics(predictions, read_histories(args.predictions))
     out = Path(args.out)
     with atomic_path(out / "metrics.tsv") as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
@@ -360,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-params", default=None, metavar="JSON", help="the model's hyper-parameters as JSON")
     p.add_argument("--genomics-params", default=None, metavar="JSON", help="the 'genomics' config section as JSON")
     p.add_argument("-o", "--out", help="output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/epoch_state.pt (written after every epoch) when it was made with the same inputs and settings")
     p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
                    help="a patient lacking slides or genomics: leave out, or give the training-fold mean (config splits.missing_modality)")
     p.add_argument("--list-models", action="store_true", help="print the registered models and exit")

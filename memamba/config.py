@@ -62,9 +62,20 @@ def validate(instance: dict[str, Any], schema: dict[str, Any], where: str) -> di
     return instance
 
 
+def check_train_section(train: dict[str, Any], where: str) -> dict[str, Any]:
+    """The rule JSON Schema cannot state: early stopping needs an inner validation part to stop on."""
+    if train.get("early_stopping_patience", 0) > 0 and train.get("inner_val_fraction", 0.0) <= 0:
+        raise ConfigError(f"{where}: train.early_stopping_patience is {train['early_stopping_patience']} but "
+                          "train.inner_val_fraction is 0, so there is nothing to stop on (the reported fold is never used). "
+                          "Fix: set train.inner_val_fraction to e.g. 0.2, or early_stopping_patience to 0.")
+    return train
+
+
 def validate_config(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
     """Validate a workflow configuration mapping and fill in every default."""
-    return validate(config, load_schema("config"), where)
+    validate(config, load_schema("config"), where)
+    check_train_section(config["train"], where)
+    return config
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -87,4 +98,5 @@ def section_params(section: str, params_json: str | None, where: str = "--params
                           'Fix: pass an object such as \'{"key": value}\'.') from error
     value = {**value, **{key: v for key, v in (overrides or {}).items() if v is not None}}
     schema = load_schema("config")["properties"][section]
-    return validate(value, schema, f"{where} ({section})")
+    validated = validate(value, schema, f"{where} ({section})")
+    return check_train_section(validated, where) if section == "train" else validated

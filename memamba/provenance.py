@@ -39,3 +39,9 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def run_fingerprint(params: dict[str, Any], sources: list[str | os.PathLike] = ()) -> str:
+    """A digest of the parameters and the input files (path, size, modification time): equal digests
+    mean a saved partial run may be continued."""
+    return hashlib.sha256(provenance_json(params, sources).encode()).hexdigest()

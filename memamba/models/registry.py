@@ -22,22 +22,24 @@ class ModelInputs:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: its factory and the modalities it consumes."""
+    """A registered model: its factory, the modalities it consumes, and how it is fitted
+    (``torch``: gradient descent in :mod:`memamba.train.loop`; ``sksurv``: a scikit-survival estimator)."""
 
-    factory: Callable[..., nn.Module]
+    factory: Callable[..., Any]
     modalities: tuple[str, ...]
+    trainer: str = "torch"
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, modalities: tuple[str, ...]) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering ``factory(inputs: ModelInputs, **params) -> nn.Module`` under ``name``.
+def register_model(name: str, modalities: tuple[str, ...], trainer: str = "torch") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering ``factory(inputs: ModelInputs, **params)`` under ``name``.
 
-    The module's ``forward(batch: Batch)`` returns ``(hazard logits (b, n_bins), auxiliary loss (scalar))``."""
+    A ``torch`` model's ``forward(batch: Batch)`` returns ``(hazard logits (b, n_bins), auxiliary loss (scalar))``."""
 
-    def add(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        _MODELS[name] = ModelEntry(factory, modalities)
+    def add(factory: Callable[..., Any]) -> Callable[..., Any]:
+        _MODELS[name] = ModelEntry(factory, modalities, trainer)
         return factory
 
     return add
@@ -49,15 +51,20 @@ def list_models() -> list[str]:
 
 
 def model_entry(name: str) -> ModelEntry:
-    """The registry entry of ``name``, or a KeyError listing the known names."""
+    """The registry entry of ``name``, or a KeyError listing the known names (variants: pass their ``base``)."""
     if name not in _MODELS:
         raise UnknownNameError(f"unknown model {name!r}. Fix: use one of {list_models()} (config key train.models).")
     return _MODELS[name]
 
 
 def build_model(name: str, inputs: ModelInputs, params: dict[str, Any] | None = None) -> nn.Module:
-    """Build model ``name`` for ``inputs`` with hyper-parameters ``params``."""
+    """Build model ``name`` for ``inputs`` with hyper-parameters ``params``.
+
+    A ``base`` key in ``params`` makes ``name`` a variant of that registered model (an ablation in the
+    config, e.g. ``memamba-no-ot: {base: memamba, use_ot: false}``)."""
+    settings = dict(params or {})
+    base = settings.pop("base", name)
     try:
-        return model_entry(name).factory(inputs, **(params or {}))
+        return model_entry(base).factory(inputs, **settings)
     except TypeError as exc:
         raise TypeError(f"model {name!r}: bad hyper-parameters {params} ({exc}). Fix: edit models.{name} in the config.") from exc

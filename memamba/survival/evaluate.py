@@ -3,43 +3,98 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from memamba.survival.metrics import harrell_c, logrank_p
+from memamba.survival.metrics import evaluation_times, harrell_c, integrated_brier, logrank_p, time_dependent_auc, uno_c
+
+TRAINING_PART = ("train", "inner_val")
+OPTIMISTIC = "c_index_best_epoch_optimistic"
 
 
 def read_predictions(paths: list[str | os.PathLike]) -> pd.DataFrame:
     """Concatenate fold prediction files, adding a ``fold`` column in the order given."""
-    frames = [pd.read_csv(p, sep="\t", dtype={"patient_id": str}).assign(fold=k) for k, p in enumerate(paths)]
+    frames = [pd.read_csv(p, sep="\t", dtype={"patient_id": str, "imputed": str}).assign(fold=k) for k, p in enumerate(paths)]
     return pd.concat(frames, ignore_index=True)
 
 
+def read_histories(paths: list[str | os.PathLike]) -> list[pd.DataFrame | None]:
+    """The ``history.tsv`` beside each predictions file (None where there is none)."""
+    histories = []
+    for path in paths:
+        history = Path(path).parent / "history.tsv"
+        histories.append(pd.read_csv(history, sep="\t") if history.exists() else None)
+    return histories
+
+
 def risk_groups(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Validation patients labelled ``high``/``low`` risk by their fold's training-patient median risk."""
+    """Validation patients labelled ``high``/``low`` risk by their fold's training-part median risk."""
     groups = []
     for _, fold in predictions.groupby("fold"):
-        cut = fold.loc[fold["role"] == "train", "risk"].median()
+        cut = fold.loc[fold["role"].isin(TRAINING_PART), "risk"].median()
         val = fold[fold["role"] == "val"].copy()
         val["group"] = np.where(val["risk"] > cut, "high", "low")
         groups.append(val)
     return pd.concat(groups, ignore_index=True)
 
 
-def fold_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
-    """One row per fold (c-index and log-rank p on its validation patients), then ``mean`` and ``sd`` rows."""
+def survival_at(predictions: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+    """Predicted survival probability of each row at ``times`` (rows x times).
+
+    A model predicts S_k, survival to the end of time bin k (upper edge ``bin_end_k``); the curve is
+    the step function that is 1 before the first edge and S_k from ``bin_end_k`` until the next edge.
+    """
+    bins = sorted(int(c.rsplit("_", 1)[1]) for c in predictions.columns if c.startswith("survival_bin_"))
+    ends = predictions[[f"bin_end_{k}" for k in bins]].iloc[0].to_numpy(float)
+    survival = predictions[[f"survival_bin_{k}" for k in bins]].to_numpy(float)
+    index = np.searchsorted(ends, times, side="right") - 1
+    return np.where(index[None, :] < 0, 1.0, survival[:, np.clip(index, 0, None)])
+
+
+def one_fold(fold: pd.DataFrame, group: pd.DataFrame) -> dict[str, float]:
+    """Every metric of one fold's validation patients; censoring and time points come from its training part."""
+    train = fold[fold["role"].isin(TRAINING_PART)]
+    val = fold[fold["role"] == "val"]
+    train_args = (train["survival_months"].to_numpy(), train["event"].to_numpy())
+    time, event, risk = val["survival_months"].to_numpy(), val["event"].to_numpy(), val["risk"].to_numpy()
+    quartiles = evaluation_times(*train_args, time)
+    times = np.array(list(quartiles.values()))
+    auc = time_dependent_auc(*train_args, time, event, risk, times)
+    return {
+        "n_patients": len(val),
+        "n_events": int(event.sum()),
+        "c_index": harrell_c(time, event, risk),
+        "uno_c": uno_c(*train_args, time, event, risk),
+        "mean_auc": float(np.nanmean(auc)) if len(auc) and np.isfinite(auc).any() else float("nan"),
+        "ibs": integrated_brier(*train_args, time, event, survival_at(val, times), times),
+        "logrank_p": logrank_p(time, event, group["group"].to_numpy()),
+        **{f"auc_q{q}": value for q, value in zip(quartiles, auc)},
+    }
+
+
+def fold_metrics(predictions: pd.DataFrame, histories: list[pd.DataFrame | None] | None = None) -> pd.DataFrame:
+    """One row per fold, then ``mean`` and ``sd`` rows.
+
+    Columns: Harrell's c-index, Uno's c, time-dependent AUC at the quartiles of the training part's event
+    times (``auc_q1..3``) and their mean, integrated Brier score over those times, the log-rank p of
+    the high/low risk groups; with ``histories``, the optimistic best-epoch c-index on the reported fold
+    (``c_index_best_epoch_optimistic``: selected on the very patients it is measured on, for comparison
+    with published tables only).
+    """
     grouped = risk_groups(predictions)
     rows = []
-    for fold, val in grouped.groupby("fold"):
-        rows.append({
-            "fold": str(fold),
-            "n_patients": len(val),
-            "n_events": int(val["event"].sum()),
-            "c_index": harrell_c(val["survival_months"], val["event"], val["risk"]),
-            "logrank_p": logrank_p(val["survival_months"].to_numpy(), val["event"].to_numpy(), val["group"].to_numpy()),
-        })
+    for fold, val in predictions.groupby("fold"):
+        row = {"fold": str(fold), **one_fold(val, grouped[grouped["fold"] == fold])}
+        history = None if histories is None else histories[int(fold)]
+        if history is not None and "val_c_index" in history:
+            row[OPTIMISTIC] = float(history["val_c_index"].max())
+        rows.append(row)
     table = pd.DataFrame(rows)
+    columns = ["fold", "n_patients", "n_events", "c_index", "uno_c", "mean_auc", "auc_q1", "auc_q2", "auc_q3", "ibs",
+               "logrank_p", OPTIMISTIC]
+    table = table[[c for c in columns if c in table.columns]]
     numeric = table.drop(columns="fold")
     summary = pd.DataFrame([{"fold": "mean", **numeric.mean().to_dict()}, {"fold": "sd", **numeric.std(ddof=1).to_dict()}])
     return pd.concat([table, summary], ignore_index=True)

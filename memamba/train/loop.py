@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
+from memamba.atomic import atomic_path
 from memamba.data.cohort import Cohort
 from memamba.models import Batch, ModelInputs, build_model, collate
+from memamba.models.registry import model_entry
 from memamba.survival.bins import discretise, fit_bin_edges
 from memamba.survival.loss import nll_survival_loss, risk_from_logits, survival_from_logits
 from memamba.survival.metrics import harrell_c
 from memamba.train.transforms import GenomicTransform, Standardiser, genomic_matrix
 
 log = logging.getLogger(__name__)
+
+OPTIMISERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "radam": torch.optim.RAdam}
 
 
 def seed_everything(seed: int) -> None:
@@ -34,24 +41,28 @@ def seed_everything(seed: int) -> None:
 class FoldResult:
     """What training one fold produced."""
 
-    model: torch.nn.Module
+    model: Any
     history: pd.DataFrame
     predictions: pd.DataFrame
     state: dict[str, Any]
 
 
-def _inputs(cohort: Cohort, train_idx: np.ndarray, transform: GenomicTransform) -> tuple[list[torch.Tensor | None], torch.Tensor, dict]:
-    """Standardised bags and genomics for every patient, with statistics fitted on ``train_idx`` only."""
-    genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, transform, train_idx)
-    genomic_scaler = Standardiser.fit(genomics[train_idx])
-    state = {"genomic_mean": genomic_scaler.mean, "genomic_std": genomic_scaler.std}
-    bags: list[torch.Tensor | None] = [None] * len(cohort.patients)
-    if cohort.bags is not None:
-        patch_scaler = Standardiser.fit(np.concatenate([cohort.bags[i] for i in train_idx]))
-        bags = [torch.from_numpy(patch_scaler(b) if len(b) else _neutral_patch(patient, b.shape[1]))
-                for patient, b in zip(cohort.patients, cohort.bags)]
-        state.update({"patch_mean": patch_scaler.mean, "patch_std": patch_scaler.std})
-    return bags, torch.from_numpy(genomic_scaler(genomics)), state
+@dataclass
+class FoldData:
+    """One fold's inputs with every fitted transform applied: rows are the cohort's patients."""
+
+    bags: list[torch.Tensor | None]
+    genomics: torch.Tensor
+    labels: torch.Tensor
+    censored: torch.Tensor
+    train_rows: np.ndarray
+    inner_val_rows: np.ndarray
+    val_rows: np.ndarray
+    state: dict[str, Any]
+
+    def batch(self, rows: np.ndarray) -> Batch:
+        """The patients at ``rows`` as one padded batch."""
+        return collate(None if self.bags[0] is None else [self.bags[i] for i in rows], self.genomics[rows])
 
 
 def _neutral_patch(patient: str, dim: int) -> np.ndarray:
@@ -60,70 +71,180 @@ def _neutral_patch(patient: str, dim: int) -> np.ndarray:
     return np.zeros((1, dim), np.float32)
 
 
+def carve_inner_validation(cohort: Cohort, train_rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split the training part into (fit rows, inner validation rows), stratified by event; empty inner part at 0."""
+    if fraction <= 0:
+        return train_rows, train_rows[:0]
+    events = cohort.event[train_rows]
+    stratify = events if np.bincount(events, minlength=2).min() >= 2 else None
+    fit, inner = train_test_split(train_rows, test_size=fraction, random_state=seed, stratify=stratify)
+    return np.sort(fit), np.sort(inner)
+
+
+def prepare_fold(cohort: Cohort, split: pd.DataFrame, train_params: dict[str, Any], transform: GenomicTransform) -> FoldData:
+    """Bin edges, genomic transforms and feature scaling fitted on the training part (fit + inner validation)."""
+    present = set(cohort.patients)
+    rows_of = {role: cohort.index_of([p for p in split.loc[split["role"] == role, "patient_id"] if p in present])
+               for role in ("train", "val")}
+    training_part = rows_of["train"]
+    fit_rows, inner_rows = carve_inner_validation(cohort, training_part, train_params["inner_val_fraction"], train_params["seed"])
+    edges = fit_bin_edges(cohort.time[training_part], cohort.event[training_part], train_params["n_bins"])
+    genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, transform, training_part)
+    genomic_scaler = Standardiser.fit(genomics[training_part])
+    state: dict[str, Any] = {"genomic_mean": genomic_scaler.mean, "genomic_std": genomic_scaler.std, "bin_edges": edges}
+    bags: list[torch.Tensor | None] = [None] * len(cohort.patients)
+    if cohort.bags is not None:
+        patch_scaler = Standardiser.fit(np.concatenate([cohort.bags[i] for i in training_part]))
+        bags = [torch.from_numpy(patch_scaler(b) if len(b) else _neutral_patch(patient, b.shape[1]))
+                for patient, b in zip(cohort.patients, cohort.bags)]
+        state.update({"patch_mean": patch_scaler.mean, "patch_std": patch_scaler.std})
+    return FoldData(bags, torch.from_numpy(genomic_scaler(genomics)), torch.from_numpy(discretise(cohort.time, edges)),
+                    torch.from_numpy(1 - cohort.event), fit_rows, inner_rows, rows_of["val"], state)
+
+
+def sampling_weights(labels: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """MCAT-style weights: each (time bin x censoring) class gets the same total probability."""
+    classes = labels * 2 + censored
+    counts = np.bincount(classes)
+    weights = 1.0 / counts[classes]
+    return weights / weights.sum()
+
+
 def _batches(rows: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [rows[start:start + batch_size] for start in range(0, len(rows), batch_size)]
 
 
-def _predict(model: torch.nn.Module, bags: list[torch.Tensor | None], genomics: torch.Tensor, rows: np.ndarray,
-             device: torch.device, batch_size: int) -> torch.Tensor:
-    """Hazard logits of the patients at ``rows``, in that order."""
+def _predict(model: torch.nn.Module, data: FoldData, rows: np.ndarray, device: torch.device, batch_size: int) -> torch.Tensor:
+    """Hazard logits (float32, on the CPU) of the patients at ``rows``, in that order."""
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(_collate(bags, genomics, chunk).to(device))[0] for chunk in _batches(rows, batch_size)]).cpu()
+        return torch.cat([model(data.batch(chunk).to(device))[0].float() for chunk in _batches(rows, batch_size)]).cpu()
 
 
-def _collate(bags: list[torch.Tensor | None], genomics: torch.Tensor, rows: np.ndarray) -> Batch:
-    return collate(None if bags[0] is None else [bags[i] for i in rows], genomics[rows])
+def _c_index(cohort: Cohort, rows: np.ndarray, logits: torch.Tensor) -> float:
+    if len(rows) < 2 or not cohort.event[rows].any():
+        return float("nan")
+    return harrell_c(cohort.time[rows], cohort.event[rows], risk_from_logits(logits).numpy())
+
+
+def _loss(logits: torch.Tensor, data: FoldData, rows: np.ndarray, alpha: float) -> float:
+    return float(nll_survival_loss(logits, data.labels[rows], data.censored[rows], alpha)) if len(rows) else float("nan")
 
 
 def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_params: dict[str, Any],
-               train_params: dict[str, Any], transform: GenomicTransform, device: str = "cpu", progress: bool = True) -> FoldResult:
-    """Fit ``model_name`` on the fold's training patients for a fixed number of epochs.
+               train_params: dict[str, Any], transform: GenomicTransform, device: str = "cpu", progress: bool = True,
+               checkpoint: str | Path | None = None, fingerprint: str = "") -> FoldResult:
+    """Fit ``model_name`` on the fold's training part and predict every patient of the cohort.
 
-    Everything learned from data (bin edges, feature scaling, weights) sees training patients
-    only; the reported fold is used for nothing but the final predictions (last epoch).
+    Everything learned from data (bin edges, feature scaling, weights, the stopping epoch) sees the
+    training part only: with ``early_stopping_patience`` > 0 an inner validation part carved out of
+    it chooses the epoch; otherwise the last epoch is kept. The reported fold (role ``val``) is used
+    for the final predictions and for the ``val_c_index`` history column, which is never used for
+    any choice (it gives the optimistic best-epoch figure, labelled so in the evaluation). With
+    ``checkpoint`` set, the state is saved there after every epoch, and a run resumes from it when it
+    was written with the same ``fingerprint`` (a digest of the inputs and settings).
     """
     seed_everything(train_params["seed"])
-    train_ids = split.loc[split["role"] == "train", "patient_id"].tolist()
-    present = set(cohort.patients)
-    train_idx = cohort.index_of([p for p in train_ids if p in present])
-    edges = fit_bin_edges(cohort.time[train_idx], cohort.event[train_idx], train_params["n_bins"])
-    labels = torch.from_numpy(discretise(cohort.time, edges))
-    censored = torch.from_numpy(1 - cohort.event)
-    bags, genomics, state = _inputs(cohort, train_idx, transform)
-    torch_device = torch.device(device)
-    inputs = ModelInputs(patch_dim=0 if bags[0] is None else bags[0].shape[1], token_sizes=[len(t["features"]) for t in cohort.tokens],
-                         n_bins=train_params["n_bins"])
-    model = build_model(model_name, inputs, model_params).to(torch_device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=train_params["lr"], weight_decay=train_params["weight_decay"])
-    generator = np.random.default_rng(train_params["seed"])
-    history = []
-    batch_size = train_params["batch_size"]
-    for epoch in tqdm(range(1, train_params["epochs"] + 1), desc=f"train {model_name}", disable=not progress):
-        model.train()
-        losses = []
-        for rows in _batches(generator.permutation(train_idx), batch_size):
-            logits, auxiliary = model(_collate(bags, genomics, rows).to(torch_device))
-            loss = nll_survival_loss(logits, labels[rows].to(torch_device), censored[rows].to(torch_device),
-                                     train_params["alpha"]) + auxiliary
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.item())
-        train_risk = risk_from_logits(_predict(model, bags, genomics, train_idx, torch_device, batch_size))
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
-                        "train_c_index": harrell_c(cohort.time[train_idx], cohort.event[train_idx], train_risk.numpy())})
-    logits = _predict(model, bags, genomics, np.arange(len(cohort.patients)), torch_device, batch_size)
+    data = prepare_fold(cohort, split, train_params, transform)
+    inputs = ModelInputs(patch_dim=0 if data.bags[0] is None else data.bags[0].shape[1],
+                         token_sizes=[len(t["features"]) for t in cohort.tokens], n_bins=train_params["n_bins"])
+    entry = model_entry(model_params.get("base", model_name))
+    if entry.trainer == "sksurv":
+        from memamba.train.sksurv_fit import fit_sksurv
+
+        model, logits, history = fit_sksurv(build_model(model_name, inputs, model_params), cohort, data, train_params)
+    else:
+        model, history = _fit_torch(model_name, inputs, model_params, train_params, cohort, data, torch.device(device),
+                                    progress, checkpoint, fingerprint)
+        logits = _predict(model, data, np.arange(len(cohort.patients)), torch.device(device), train_params["batch_size"])
+    data.state["inputs"] = inputs.__dict__
+    return FoldResult(model, history, _predictions(cohort, data, split, logits), data.state)
+
+
+def _predictions(cohort: Cohort, data: FoldData, split: pd.DataFrame, logits: torch.Tensor) -> pd.DataFrame:
     survival = survival_from_logits(logits)[1].numpy()
     roles = dict(zip(split["patient_id"], split["role"]))
-    predictions = pd.DataFrame({
+    role = [roles.get(p, "excluded") for p in cohort.patients]
+    for row in data.inner_val_rows:
+        role[row] = "inner_val"
+    ends = data.state["bin_edges"][1:]
+    return pd.DataFrame({
         "patient_id": cohort.patients,
-        "role": [roles.get(p, "excluded") for p in cohort.patients],
+        "role": role,
         "survival_months": cohort.time,
         "event": cohort.event,
         "imputed": cohort.imputed or [""] * len(cohort.patients),
         "risk": risk_from_logits(logits).numpy(),
         **{f"survival_bin_{k}": survival[:, k] for k in range(survival.shape[1])},
+        **{f"bin_end_{k}": np.full(len(cohort.patients), end) for k, end in enumerate(ends)},
     })
-    state.update({"bin_edges": edges, "inputs": inputs.__dict__})
-    return FoldResult(model, pd.DataFrame(history), predictions, state)
+
+
+def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any], train_params: dict[str, Any],
+               cohort: Cohort, data: FoldData, device: torch.device, progress: bool,
+               checkpoint: str | Path | None, fingerprint: str) -> tuple[torch.nn.Module, pd.DataFrame]:
+    model = build_model(model_name, inputs, model_params).to(device)
+    optimiser = OPTIMISERS[train_params["optimizer"]](model.parameters(), lr=train_params["lr"],
+                                                      weight_decay=train_params["weight_decay"])
+    generator = np.random.default_rng(train_params["seed"])
+    history: list[dict[str, float]] = []
+    best = {"score": -np.inf, "epoch": 0, "state": None}
+    start = 1
+    saved = torch.load(checkpoint, weights_only=False) if checkpoint is not None and Path(checkpoint).exists() else None
+    if saved is not None and saved["fingerprint"] != fingerprint:
+        log.warning("%s was written for other inputs or settings: starting from epoch 1", checkpoint)
+        saved = None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        generator.bit_generator.state = saved["generator"]
+        torch.set_rng_state(saved["torch_rng"])
+        history, best, start = saved["history"], saved["best"], saved["epoch"] + 1
+        log.info("resuming %s from epoch %d (%s)", model_name, saved["epoch"], checkpoint)
+    weights = sampling_weights(data.labels.numpy()[data.train_rows], data.censored.numpy()[data.train_rows]) \
+        if train_params["weighted_sampling"] else None
+    patience = train_params["early_stopping_patience"]
+    amp = train_params["amp"] and device.type == "cuda"
+    bar = tqdm(range(start, train_params["epochs"] + 1), desc=f"train {model_name}", disable=not progress)
+    for epoch in bar:
+        if patience and epoch - best["epoch"] > patience:
+            break
+        model.train()
+        order = generator.choice(data.train_rows, len(data.train_rows), p=weights) if weights is not None \
+            else generator.permutation(data.train_rows)
+        losses = []
+        batches = _batches(order, train_params["batch_size"])
+        optimiser.zero_grad()
+        for step, rows in enumerate(batches, start=1):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits, auxiliary = model(data.batch(rows).to(device))
+                loss = nll_survival_loss(logits.float(), data.labels[rows].to(device), data.censored[rows].to(device),
+                                         train_params["alpha"]) + auxiliary
+            (loss / train_params["accumulate"]).backward()
+            if step % train_params["accumulate"] == 0 or step == len(batches):
+                optimiser.step()
+                optimiser.zero_grad()
+            losses.append(loss.item())
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
+        for name, rows in (("train", data.train_rows), ("inner_val", data.inner_val_rows), ("val", data.val_rows)):
+            if not len(rows):
+                continue
+            logits = _predict(model, data, rows, device, train_params["batch_size"])
+            record[f"{name}_c_index"] = _c_index(cohort, rows, logits)
+            if name == "inner_val":
+                record["inner_val_loss"] = _loss(logits, data, rows, train_params["alpha"])
+        history.append(record)
+        bar.set_postfix(loss=f"{record['train_loss']:.3f}")
+        if patience and record["inner_val_c_index"] > best["score"]:
+            best = {"score": record["inner_val_c_index"], "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+        if checkpoint is not None:
+            with atomic_path(checkpoint) as tmp:
+                torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch,
+                            "generator": generator.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                            "history": history, "best": best}, tmp)
+    if patience and best["state"] is not None:
+        model.load_state_dict(best["state"])
+        log.info("%s: kept epoch %d (best inner-validation c-index %.3f)", model_name, best["epoch"], best["score"])
+    frame = pd.DataFrame(history)
+    frame["selected"] = frame["epoch"] == (best["epoch"] if patience and best["state"] is not None else frame["epoch"].max())
+    return model, frame

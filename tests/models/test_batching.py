@@ -16,7 +16,7 @@ def _patients(uses_slides: bool) -> tuple[list[torch.Tensor] | None, torch.Tenso
     return bags, torch.randn(len(BAG_SIZES), 15)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", [m for m in list_models() if model_entry(m).trainer == "torch"])
 def test_a_patients_logits_and_gradients_do_not_depend_on_its_batch(name: str) -> None:
     torch.manual_seed(0)
     model = build_model(name, INPUTS, {"mmd_max_patches": 8} if name == "memamba" else {}).eval()

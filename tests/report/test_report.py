@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 
 from memamba.report.summary import ORACLE, cohort_summary, write_report
-from memamba.survival.evaluate import fold_metrics
 
 
 def _predictions(folds: int = 3, n: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -15,13 +14,6 @@ def _predictions(folds: int = 3, n: int = 30, seed: int = 0) -> pd.DataFrame:
         frames.append(pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)], "role": ["val"] * 10 + ["train"] * (n - 10),
                                     "survival_months": time, "event": 1, "risk": -time, "fold": k}))
     return pd.concat(frames, ignore_index=True)
-
-
-def test_fold_metrics_have_mean_and_sd_rows() -> None:
-    table = fold_metrics(_predictions())
-    assert table["fold"].tolist() == ["0", "1", "2", "mean", "sd"]
-    assert (table.loc[:2, "c_index"] == 1.0).all() and table.loc[4, "c_index"] == 0.0
-    assert (table.loc[:2, "n_patients"] == 10).all()
 
 
 def test_summary_and_html_report(tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ from memamba.survival.metrics import harrell_c
 from memamba.train.loop import train_fold
 from memamba.train.transforms import CountsVst, GenomicTransform, Standardiser, genomic_matrix, rna_to_log
 
-TRAIN = {"epochs": 8, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins": 4, "seed": 0, "batch_size": 1}
+TRAIN = {"epochs": 8, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins": 4, "seed": 0, "batch_size": 1,
+         "accumulate": 1, "optimizer": "adam", "weighted_sampling": False, "amp": False, "inner_val_fraction": 0.0,
+         "early_stopping_patience": 0}
 
 
 def planted_cohort(n: int = 240, seed: int = 0) -> tuple[Cohort, np.ndarray]:
@@ -83,6 +85,7 @@ def _split(cohort: Cohort, n_val: int) -> pd.DataFrame:
     ("snn", {"hidden": 16}, 240, 8),
     ("abmil", {"hidden": 16}, 240, 8),
     ("abmil-snn", {"hidden": 16}, 240, 8),
+    ("coxnet", {}, 240, 1),
 ])
 def test_models_recover_a_planted_signal_on_held_out_patients(model: str, params: dict, patients: int, epochs: int) -> None:
     cohort, risk = planted_cohort(patients)
@@ -92,8 +95,9 @@ def test_models_recover_a_planted_signal_on_held_out_patients(model: str, params
     oracle = harrell_c(val["survival_months"], val["event"], risk[:60])
     achieved = harrell_c(val["survival_months"], val["event"], val["risk"])
     assert achieved > 0.65 and oracle - achieved < 0.12, (achieved, oracle)
-    assert len(result.history) == epochs
-    assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
+    assert len(result.history) == epochs and result.history["selected"].iloc[-1]
+    if epochs > 1:
+        assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
 
 
 def test_validation_patients_never_shape_the_fitted_state() -> None:
@@ -174,3 +178,56 @@ def test_low_expression_genes_are_chosen_on_training_samples() -> None:
     vst = CountsVst(counts.iloc[:20], min_mean_count=1.0)
     assert vst.low_expression.tolist()[-1] and not vst.low_expression[:-1].all()
     assert (vst(counts)["rare"] == 0).all()
+
+
+def test_early_stopping_chooses_the_epoch_on_the_inner_validation_part_only() -> None:
+    cohort, _ = planted_cohort(120)
+    params = {**TRAIN, "epochs": 12, "inner_val_fraction": 0.25, "early_stopping_patience": 3}
+    first = train_fold(cohort, _split(cohort, 30), "snn", {"hidden": 8}, params, GenomicTransform(), progress=False)
+    roles = first.predictions["role"].value_counts()
+    assert roles["val"] == 30 and roles["inner_val"] == 23  # ceil(0.25 * 90), as scikit-learn rounds the held-out part
+    history = first.history
+    kept = history.loc[history["selected"], "epoch"].item()
+    assert kept == history.loc[history["inner_val_c_index"].idxmax(), "epoch"]
+    assert len(history) <= kept + 3
+    cohort.time[:30] = cohort.time[:30][::-1].copy()
+    second = train_fold(cohort, _split(cohort, 30), "snn", {"hidden": 8}, params, GenomicTransform(), progress=False)
+    assert second.history.loc[second.history["selected"], "epoch"].item() == kept
+    assert not np.allclose(first.history["val_c_index"], second.history["val_c_index"])
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path) -> None:
+    cohort, _ = planted_cohort(60)
+    split = _split(cohort, 20)
+    whole = train_fold(cohort, split, "abmil-snn", {}, {**TRAIN, "epochs": 4}, GenomicTransform(), progress=False)
+    state = tmp_path / "epoch_state.pt"
+    train_fold(cohort, split, "abmil-snn", {}, {**TRAIN, "epochs": 2}, GenomicTransform(), progress=False,
+               checkpoint=state, fingerprint="run")
+    resumed = train_fold(cohort, split, "abmil-snn", {}, {**TRAIN, "epochs": 4}, GenomicTransform(), progress=False,
+                         checkpoint=state, fingerprint="run")
+    np.testing.assert_allclose(resumed.predictions["risk"], whole.predictions["risk"], rtol=1e-6)
+    pd.testing.assert_frame_equal(resumed.history, whole.history)
+    other = train_fold(cohort, split, "abmil-snn", {}, {**TRAIN, "epochs": 1}, GenomicTransform(), progress=False,
+                       checkpoint=state, fingerprint="other inputs")
+    assert len(other.history) == 1
+
+
+def test_gradient_accumulation_equals_a_larger_batch() -> None:
+    cohort, _ = planted_cohort(48)
+    split = _split(cohort, 16)
+    params = {"hidden": 8, "dropout": 0.0}
+    accumulated = train_fold(cohort, split, "snn", params, {**TRAIN, "epochs": 2, "batch_size": 1, "accumulate": 4},
+                             GenomicTransform(), progress=False)
+    batched = train_fold(cohort, split, "snn", params, {**TRAIN, "epochs": 2, "batch_size": 4, "accumulate": 1},
+                         GenomicTransform(), progress=False)
+    np.testing.assert_allclose(accumulated.predictions["risk"], batched.predictions["risk"], rtol=1e-4, atol=1e-6)
+
+
+def test_weighted_sampling_gives_every_bin_and_censoring_class_the_same_weight() -> None:
+    from memamba.train.loop import sampling_weights
+
+    labels, censored = np.array([0, 0, 0, 1, 2, 2]), np.array([0, 0, 1, 0, 1, 1])
+    weights = sampling_weights(labels, censored)
+    classes = labels * 2 + censored
+    totals = [weights[classes == c].sum() for c in np.unique(classes)]
+    np.testing.assert_allclose(totals, [0.25] * 4)

@@ -55,7 +55,7 @@ rule train:
         "OMP_NUM_THREADS={threads} memamba train --slides {input.slides:q} --clinical {input.clinical:q}"
         " --genomics {input.genomics} --tokens {input.tokens} --split {input.split} {params.features}"
         " --model {wildcards.model} --model-params {params.model:q} --genomics-params {params.genomics:q}"
-        " --params {params.train:q} --missing-modality {params.missing_modality} -o {params.outdir} --quiet > {log} 2>&1"
+        " --params {params.train:q} --missing-modality {params.missing_modality} --resume -o {params.outdir} --quiet > {log} 2>&1"
 
 
 rule evaluate:

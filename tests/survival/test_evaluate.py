@@ -1,0 +1,55 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from memamba.survival.evaluate import OPTIMISTIC, fold_metrics, survival_at
+
+ENDS = [5.0, 15.0, 30.0, np.inf]
+
+
+def _fold_predictions(seed: int, informed: bool, folds: int = 3, n: int = 60) -> pd.DataFrame:
+    """Patients with exponential times; an informed model knows each time exactly, an uninformed one knows nothing."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(folds):
+        time = rng.exponential(20, n)
+        event = (rng.random(n) < 0.7).astype(int)
+        if informed:
+            survival = np.where(np.array(ENDS)[None, :] < time[:, None], 0.99, 0.01)
+            risk = -time
+        else:
+            survival = np.tile([0.8, 0.5, 0.25, 0.05], (n, 1))
+            risk = rng.normal(size=n)
+        frame = pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)], "role": ["val"] * 20 + ["train"] * (n - 20),
+                              "survival_months": time, "event": event, "risk": risk, "fold": k})
+        for b, end in enumerate(ENDS):
+            frame[f"survival_bin_{b}"] = survival[:, b]
+            frame[f"bin_end_{b}"] = end
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_model_that_knows_every_time_scores_perfectly_and_beats_an_uninformed_one() -> None:
+    informed = fold_metrics(_fold_predictions(0, informed=True)).set_index("fold")
+    uninformed = fold_metrics(_fold_predictions(0, informed=False)).set_index("fold")
+    assert informed.index.tolist() == ["0", "1", "2", "mean", "sd"]
+    assert (informed.loc[["0", "1", "2"], "n_patients"] == 20).all()
+    assert informed.loc["mean", "c_index"] == pytest.approx(1.0) and informed.loc["sd", "c_index"] == pytest.approx(0.0)
+    assert informed.loc["mean", "uno_c"] == pytest.approx(1.0)
+    assert informed.loc["mean", "mean_auc"] == pytest.approx(1.0)
+    assert informed.loc["mean", "ibs"] < 0.7 * uninformed.loc["mean", "ibs"], (informed.loc["mean", "ibs"], uninformed.loc["mean", "ibs"])
+    assert informed.loc["mean", "logrank_p"] < 0.05
+    assert abs(uninformed.loc["mean", "c_index"] - 0.5) < 0.1
+
+
+def test_survival_curve_is_a_step_at_the_bin_ends() -> None:
+    frame = _fold_predictions(1, informed=False, folds=1)
+    np.testing.assert_allclose(survival_at(frame, np.array([1.0, 5.0, 20.0, 100.0]))[0], [1.0, 0.8, 0.5, 0.25])
+
+
+def test_the_best_epoch_figure_is_a_separate_column_labelled_optimistic() -> None:
+    histories = [pd.DataFrame({"epoch": [1, 2, 3], "val_c_index": [0.5, 0.9, 0.6]}) for _ in range(3)]
+    table = fold_metrics(_fold_predictions(2, informed=False), histories).set_index("fold")
+    assert OPTIMISTIC == "c_index_best_epoch_optimistic"
+    assert table.loc["mean", OPTIMISTIC] == pytest.approx(0.9)
+    assert table.loc["mean", OPTIMISTIC] != table.loc["mean", "c_index"]
