@@ -170,7 +170,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from memamba.data.cohort import load_cohort
     from memamba.data.splits import read_split
     from memamba.models import list_models
-    from memamba.models.registry import model_entry
+    from memamba.models.registry import variant_entry
     from memamba.provenance import run_fingerprint
     from memamba.train.device import pick_device
     from memamba.train.loop import train_fold
@@ -187,7 +187,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     model_params = json.loads(args.model_params) if args.model_params else {}
     genomics_params = section_params("genomics", args.genomics_params)
     transform = GenomicTransform(**genomics_params)
-    uses_slides = "slides" in model_entry(args.model).modalities
+    uses_slides = "slides" in variant_entry(args.model, model_params).modalities
     if uses_slides and args.features_dir is None:
         raise SystemExit(f"memamba train: model {args.model} uses slides: --features-dir is required")
     features_dir = args.features_dir if uses_slides else None
@@ -245,14 +245,14 @@ def cmd_summarise(args: argparse.Namespace) -> None:
     table = cohort_summary(args.cohort, args.metrics, args.splits, args.truth, args.clinical)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    print(table.to_string(index=False))
+    print(table[["cohort", "model", "c_index_mean", "c_index_sd"]].to_string(index=False))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from memamba.report.summary import write_report
 
     table = write_report(args.summaries, args.out_tsv, args.out_html)
-    print(table.to_string(index=False))
+    print(table[["cohort", "model", "c_index_mean", "c_index_sd"]].to_string(index=False))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,10 @@ class Batch:
     def __len__(self) -> int:
         return len(self.patches if self.patches is not None else self.genomics)
 
+    def bag(self, row: int) -> torch.Tensor:
+        """The real patches (N_i, D) of the patient at ``row``."""
+        return self.patches[row, self.patch_mask[row]]
+
     def to(self, device: torch.device | str) -> Batch:
         """The same batch on ``device``."""
         def move(tensor: torch.Tensor | None) -> torch.Tensor | None:

@@ -11,6 +11,8 @@ from torch import nn
 from memamba.models.baselines import GatedAttentionPool, snn_block
 from memamba.models.mamba import MambaBlock
 
+SCAN_ORDERS = ("dual", "conventional", "attention")
+
 
 class DualScanLayer(nn.Module):
     """Pre-norm residual layer that scans the tokens twice and adds both results.
@@ -23,27 +25,37 @@ class DualScanLayer(nn.Module):
     ``forward(tokens (b, L, d), mask (b, L) or None)``: padded positions must sit after a row's real
     tokens (as :func:`~memamba.models.batch.collate` puts them) and are sorted last, so that both
     causal scans reach every real token before any padding: real tokens' outputs do not depend on
-    the padding or on the other patients of the batch.
+    the padding or on the other patients of the batch. ``scan_orders`` (``dual``, ``conventional``,
+    ``attention``) keeps both scans or one of them (an ablation).
     """
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dropout: float = 0.1,
-                 ssm_backend: str = "auto") -> None:
+                 ssm_backend: str = "auto", scan_orders: str = "dual") -> None:
         super().__init__()
+        if scan_orders not in SCAN_ORDERS:
+            raise ValueError(f"scan_orders must be one of {SCAN_ORDERS}, not {scan_orders!r}")
         self.norm = nn.LayerNorm(d_model)
-        self.conventional = MambaBlock(d_model, d_state, d_conv, expand, ssm_backend=ssm_backend)
-        self.attention_ordered = MambaBlock(d_model, d_state, d_conv, expand, ssm_backend=ssm_backend)
-        self.score = nn.Sequential(nn.Linear(d_model, d_model // 2), nn.Tanh(), nn.Linear(d_model // 2, 1))
+        self.conventional = MambaBlock(d_model, d_state, d_conv, expand, ssm_backend=ssm_backend) \
+            if scan_orders != "attention" else None
+        self.attention_ordered = MambaBlock(d_model, d_state, d_conv, expand, ssm_backend=ssm_backend) \
+            if scan_orders != "conventional" else None
+        self.score = nn.Sequential(nn.Linear(d_model, d_model // 2), nn.Tanh(), nn.Linear(d_model // 2, 1)) \
+            if self.attention_ordered is not None else None
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.norm(tokens)
+        if self.attention_ordered is None:
+            return tokens + self.dropout(self.conventional(x))
         score = self.score(x).squeeze(-1)                                     # (b, L)
         sort_key = score.detach() if mask is None else score.detach().masked_fill(~mask, float("-inf"))
         order = torch.argsort(sort_key, dim=1, descending=True, stable=True)
         gather_index = order[..., None].expand_as(x)
         reordered = self.attention_ordered(torch.gather(x, 1, gather_index))
         restored = torch.empty_like(reordered).scatter(1, gather_index, reordered)
-        mixed = self.conventional(x) + restored * torch.sigmoid(score)[..., None]
+        mixed = restored * torch.sigmoid(score)[..., None]
+        if self.conventional is not None:
+            mixed = mixed + self.conventional(x)
         return tokens + self.dropout(mixed)
 
 
@@ -154,21 +166,30 @@ class SynergisticExpert(nn.Module):
     mean of the patch tokens. The MMD's kernel matrix is quadratic in the number of patch tokens, so
     it is estimated on at most ``mmd_max_patches`` of them (a fresh random subset each training step,
     evenly spaced ones in evaluation), which keeps the whole model linear in the bag size.
-    ``forward`` returns the summaries (b, T, d) and the MMD per patient (b,).
+    ``forward`` returns the summaries (b, T, d) and the MMD per patient (b,). Ablations: with
+    ``use_ot`` False every summary is the plain mean of the real patch tokens; with ``use_mmd`` False
+    the MMD is not computed (zeros).
     """
 
-    def __init__(self, epsilon: float = 0.1, tau: float = 0.5, iterations: int = 100, mmd_max_patches: int = 1024) -> None:
+    def __init__(self, epsilon: float = 0.1, tau: float = 0.5, iterations: int = 100, mmd_max_patches: int = 1024,
+                 use_ot: bool = True, use_mmd: bool = True) -> None:
         super().__init__()
         self.epsilon, self.tau, self.iterations = epsilon, tau, iterations
         self.mmd_max_patches = mmd_max_patches
+        self.use_ot, self.use_mmd = use_ot, use_mmd
 
     def forward(self, patch_tokens: torch.Tensor, patch_mask: torch.Tensor,
                 genomic_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            cost = torch.cdist(genomic_tokens, patch_tokens).pow(2).masked_fill(~patch_mask[:, None, :], 0.0)
-            cost = cost / cost.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
-            plan = unbalanced_sinkhorn_plan(cost, self.epsilon, self.tau, self.iterations, column_mask=patch_mask)
+            if self.use_ot:
+                cost = torch.cdist(genomic_tokens, patch_tokens).pow(2).masked_fill(~patch_mask[:, None, :], 0.0)
+                cost = cost / cost.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+                plan = unbalanced_sinkhorn_plan(cost, self.epsilon, self.tau, self.iterations, column_mask=patch_mask)
+            else:
+                plan = patch_mask[:, None, :].expand(-1, genomic_tokens.shape[1], -1).to(patch_tokens.dtype)
             weights = plan / plan.sum(dim=2, keepdim=True).clamp_min(1e-12)
+        if not self.use_mmd:
+            return weights @ patch_tokens, patch_tokens.new_zeros(len(patch_tokens))
         sample, sample_mask = self.mmd_sample(patch_tokens, patch_mask)
         return weights @ patch_tokens, rbf_mmd(sample, genomic_tokens, sample_mask)
 
@@ -190,7 +211,8 @@ class SynergisticExpert(nn.Module):
 
 
 class MambaBackbone(nn.Module):
-    """Pre-norm residual Mamba layers over the fused tokens (b, L, d), then gated-attention pooling to (b, d)."""
+    """Pre-norm residual Mamba layers over the fused tokens (b, L, d), then gated-attention pooling to (b, d)
+    (masked positions, at the end of a row, are never pooled)."""
 
     def __init__(self, d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
         super().__init__()
@@ -200,8 +222,8 @@ class MambaBackbone(nn.Module):
         self.pool = GatedAttentionPool(d_model, d_model)
         self.final_norm = nn.LayerNorm(d_model)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = tokens
         for norm, block in zip(self.norms, self.blocks):
             x = x + self.dropout(block(norm(x)))
-        return self.pool(F.gelu(self.final_norm(x)))
+        return self.pool(F.gelu(self.final_norm(x)), mask)

@@ -10,7 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from memamba.models.batch import single
 from memamba.models.mamba import MambaBlock
-from memamba.models.registry import ModelInputs, build_model, model_entry
+from memamba.models.registry import ModelInputs, build_model, variant_entry
 
 # Per position, channel and state of a selective scan: exp and product of the decay, the drive product,
 # the state update (multiply-add) and the read-out (multiply-add).
@@ -43,7 +43,7 @@ def model_info(name: str, inputs: ModelInputs, params: dict, bag_sizes: list[int
     model = build_model(name, inputs, params).eval()
     parts = {child: sum(p.numel() for p in module.parameters()) for child, module in model.named_children()}
     parts["total"] = sum(p.numel() for p in model.parameters())
-    uses_slides = "slides" in model_entry(name).modalities
+    uses_slides = "slides" in variant_entry(name, params).modalities
     genomics = torch.randn(sum(inputs.token_sizes)) if inputs.token_sizes else None
     gflops = {}
     for n in bag_sizes:

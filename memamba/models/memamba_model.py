@@ -10,6 +10,9 @@ from memamba.models.experts import GenomicsExpert, MambaBackbone, PathologyExper
 from memamba.models.registry import ModelInputs, register_model
 
 
+EXPERT_SETS = ("all", "genomics", "pathology")
+
+
 class MEMamba(nn.Module):
     """Multi-Expert Mamba for survival.
 
@@ -24,23 +27,38 @@ class MEMamba(nn.Module):
 
     The model needs both modalities for every patient; a patient who lacks one is handled before
     the model by the cohort's ``missing_modality`` policy (left out, or given the training mean).
+
+    Ablations are config values: ``use_ot`` False (summaries are the mean patch token), ``mmd_weight``
+    0 (no MMD), ``scan_orders`` ``conventional`` or ``attention`` (one scan per layer), ``experts``
+    ``genomics`` or ``pathology`` (that expert alone, straight into the backbone).
     """
 
     def __init__(self, inputs: ModelInputs, d_model: int = 64, pathology_layers: int = 1, genomics_layers: int = 1,
                  backbone_layers: int = 1, d_state: int = 16, d_conv: int = 4, expand: int = 2, dropout: float = 0.1,
                  ot_epsilon: float = 0.1, ot_tau: float = 0.5, mmd_weight: float = 0.1, mmd_max_patches: int = 1024,
-                 ssm_backend: str = "auto") -> None:
+                 ssm_backend: str = "auto", use_ot: bool = True, scan_orders: str = "dual", experts: str = "all") -> None:
         super().__init__()
+        if experts not in EXPERT_SETS:
+            raise ValueError(f"experts must be one of {EXPERT_SETS}, not {experts!r}")
         mamba = {"d_state": d_state, "d_conv": d_conv, "expand": expand, "ssm_backend": ssm_backend}
-        self.pathology = PathologyExpert(inputs.patch_dim, d_model, pathology_layers, dropout, **mamba)
-        self.genomics = GenomicsExpert(inputs.token_sizes, d_model, genomics_layers, dropout, **mamba)
-        self.synergy = SynergisticExpert(ot_epsilon, ot_tau, mmd_max_patches=mmd_max_patches)
+        self.experts = experts
+        self.pathology = PathologyExpert(inputs.patch_dim, d_model, pathology_layers, dropout, scan_orders=scan_orders,
+                                         **mamba) if experts != "genomics" else None
+        self.genomics = GenomicsExpert(inputs.token_sizes, d_model, genomics_layers, dropout, scan_orders=scan_orders,
+                                       **mamba) if experts != "pathology" else None
+        self.synergy = SynergisticExpert(ot_epsilon, ot_tau, mmd_max_patches=mmd_max_patches, use_ot=use_ot,
+                                         use_mmd=mmd_weight > 0) if experts == "all" else None
         self.backbone = MambaBackbone(d_model, backbone_layers, dropout, **mamba)
         self.head = nn.Linear(d_model, inputs.n_bins)
         self.mmd_weight = mmd_weight
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.experts == "genomics":
+            tokens = self.genomics(batch.genomics)
+            return self.head(self.backbone(tokens)), tokens.new_zeros(())
         patch_tokens = self.pathology(batch.patches, batch.patch_mask)
+        if self.experts == "pathology":
+            return self.head(self.backbone(patch_tokens, batch.patch_mask)), patch_tokens.new_zeros(())
         genomic_tokens = self.genomics(batch.genomics)
         summaries, mmd = self.synergy(patch_tokens, batch.patch_mask, genomic_tokens)
         fused = torch.stack([genomic_tokens, summaries], dim=2).flatten(1, 2)
@@ -51,3 +69,15 @@ class MEMamba(nn.Module):
 def memamba(inputs: ModelInputs, **params: float) -> nn.Module:
     """ME-Mamba with the documented defaults (see :class:`MEMamba` for every hyper-parameter)."""
     return MEMamba(inputs, **params)
+
+
+@register_model("memamba-genomics", modalities=("genomics",))
+def memamba_genomics(inputs: ModelInputs, **params: float) -> nn.Module:
+    """ME-Mamba's Genomics Expert alone: SNN tokens, dual-scan layers, backbone and head (no slides)."""
+    return MEMamba(inputs, experts="genomics", **params)
+
+
+@register_model("memamba-pathology", modalities=("slides",))
+def memamba_pathology(inputs: ModelInputs, **params: float) -> nn.Module:
+    """ME-Mamba's Pathology Expert alone: dual-scan layers over the patch tokens, backbone and head (no genomics)."""
+    return MEMamba(inputs, experts="pathology", **params)

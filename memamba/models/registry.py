@@ -57,6 +57,11 @@ def model_entry(name: str) -> ModelEntry:
     return _MODELS[name]
 
 
+def variant_entry(name: str, params: dict[str, Any] | None) -> ModelEntry:
+    """The entry behind ``name``: its ``base`` when ``params`` (the config's ``models.NAME``) names one."""
+    return model_entry((params or {}).get("base", name))
+
+
 def build_model(name: str, inputs: ModelInputs, params: dict[str, Any] | None = None) -> nn.Module:
     """Build model ``name`` for ``inputs`` with hyper-parameters ``params``.
 
@@ -66,5 +71,5 @@ def build_model(name: str, inputs: ModelInputs, params: dict[str, Any] | None = 
     base = settings.pop("base", name)
     try:
         return model_entry(base).factory(inputs, **settings)
-    except TypeError as exc:
-        raise TypeError(f"model {name!r}: bad hyper-parameters {params} ({exc}). Fix: edit models.{name} in the config.") from exc
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"model {name!r}: bad hyper-parameters {params} ({exc}). Fix: edit models.{name} in the config.") from exc

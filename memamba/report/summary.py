@@ -14,17 +14,25 @@ from memamba import __version__
 from memamba.atomic import atomic_path
 from memamba.data.splits import read_split
 from memamba.sheets import read_sheet
+from memamba.survival.evaluate import OPTIMISTIC
 from memamba.survival.metrics import harrell_c
 
 ORACLE = "oracle (true risk)"
 
 
-def _row(cohort: str, model: str, per_fold: list[float], km_plot: str = "") -> dict:
-    values = np.asarray(per_fold, float)
-    row = {"cohort": cohort, "model": model, "c_index_mean": values.mean(),
-           "c_index_sd": values.std(ddof=1) if len(values) > 1 else float("nan"), "folds": len(values)}
-    row.update({f"c_index_fold_{k}": v for k, v in enumerate(values)})
-    row["km_plot"] = km_plot
+METRICS = ("c_index", "uno_c", "mean_auc", "ibs", "logrank_p", OPTIMISTIC)
+
+
+def _row(cohort: str, model: str, folds: pd.DataFrame, eval_dir: str = "") -> dict:
+    """Mean and sd of every metric over the folds (``folds``: one row per fold), and the per-fold c-index."""
+    row: dict = {"cohort": cohort, "model": model, "folds": len(folds)}
+    for metric in METRICS:
+        if metric in folds:
+            values = folds[metric].to_numpy(float)
+            row[f"{metric}_mean"] = np.nanmean(values) if np.isfinite(values).any() else float("nan")
+            row[f"{metric}_sd"] = np.nanstd(values, ddof=1) if np.isfinite(values).sum() > 1 else float("nan")
+    row.update({f"c_index_fold_{k}": v for k, v in enumerate(folds["c_index"])})
+    row["eval_dir"] = eval_dir
     return row
 
 
@@ -47,40 +55,55 @@ def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[s
     rows = []
     for path in metrics:
         table = pd.read_csv(path, sep="\t", dtype={"fold": str})
-        per_fold = table.loc[~table["fold"].isin(["mean", "sd"]), "c_index"].tolist()
-        rows.append(_row(cohort, Path(path).parent.name, per_fold, str(Path(path).parent / "km.png")))
+        rows.append(_row(cohort, Path(path).parent.name, table[~table["fold"].isin(["mean", "sd"])], str(Path(path).parent)))
     if truth is not None and splits and clinical is not None:
         survival = read_sheet(clinical, "clinical", check_paths=False).set_index("patient_id")
-        rows.append(_row(cohort, ORACLE, oracle_per_fold(splits, truth, survival)))
+        rows.append(_row(cohort, ORACLE, pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival)})))
     return pd.DataFrame(rows)
 
 
-def _image_tag(path: str) -> str:
-    if not path or not Path(path).exists():
+def _image_tag(path: Path) -> str:
+    if not path.exists():
         return ""
-    data = base64.b64encode(Path(path).read_bytes()).decode()
+    data = base64.b64encode(path.read_bytes()).decode()
     return f'<img alt="Kaplan-Meier plot" src="data:image/png;base64,{data}">'
 
 
+def _mean_sd(rows: pd.DataFrame) -> pd.DataFrame:
+    """The cohort table: one 'mean +- sd' cell per metric, the optimistic column last and labelled."""
+    shown = pd.DataFrame({"model": rows["model"]})
+    labels = {"c_index": "Harrell's c", "uno_c": "Uno's c", "mean_auc": "mean td-AUC", "ibs": "IBS", "logrank_p": "log-rank p",
+              OPTIMISTIC: "c at best epoch on the reported fold (optimistic)"}
+    for metric, label in labels.items():
+        if f"{metric}_mean" in rows:
+            shown[label] = [("" if not np.isfinite(m) else f"{m:.3f}" if not np.isfinite(sd) else f"{m:.3f} ± {sd:.3f}")
+                            for m, sd in zip(rows[f"{metric}_mean"], rows.get(f"{metric}_sd", np.nan))]
+    return shown
+
+
 def render_html(table: pd.DataFrame) -> str:
-    """A self-contained HTML page: per-cohort tables (mean +- sd and per-fold c-index) and KM plots."""
+    """A self-contained HTML page: per cohort the metric table (mean ± sd over folds), then per model
+    its per-fold table and Kaplan-Meier plot."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>memamba report</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:420px}</style></head><body>",
-        f"<h1>memamba report</h1><p>memamba {html.escape(__version__)}. Harrell's c-index on each fold's "
-        "validation patients with the model of the last training epoch (no epoch or model selection on the "
-        "reported fold).</p>",
+        f"<h1>memamba report</h1><p>memamba {html.escape(__version__)}. Metrics on each fold's validation patients "
+        "with the model chosen without them (the last epoch, or the best epoch on an inner validation part of the "
+        "training patients); mean ± sd over folds. The last column selects the epoch on the very patients it is "
+        "measured on: optimistic, shown only for comparison with published tables.</p>",
     ]
-    fold_columns = [c for c in table.columns if c.startswith("c_index_fold_")]
     for cohort, rows in table.groupby("cohort", sort=False):
         parts.append(f"<h2>{html.escape(str(cohort))}</h2>")
-        shown = rows[["model", "c_index_mean", "c_index_sd", *fold_columns]]
-        parts.append(shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
+        parts.append(_mean_sd(rows).to_html(index=False, na_rep=""))
         for row in rows.itertuples():
-            tag = _image_tag(getattr(row, "km_plot", "") if isinstance(getattr(row, "km_plot", ""), str) else "")
-            if tag:
-                parts.append(f"<h3>{html.escape(row.model)}</h3>{tag}")
+            eval_dir = Path(row.eval_dir) if isinstance(getattr(row, "eval_dir", None), str) and row.eval_dir else None
+            if eval_dir is None or not (eval_dir / "metrics.tsv").exists():
+                continue
+            folds = pd.read_csv(eval_dir / "metrics.tsv", sep="\t", dtype={"fold": str})
+            parts.append(f"<h3>{html.escape(row.model)}</h3>")
+            parts.append(folds.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep=""))
+            parts.append(_image_tag(eval_dir / "km.png"))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -89,7 +112,7 @@ def write_report(summaries: list[str | os.PathLike], out_tsv: str | os.PathLike,
     """Concatenate per-cohort summaries into ``out_tsv`` and render ``out_html``."""
     table = pd.concat([pd.read_csv(p, sep="\t", keep_default_na=True) for p in summaries], ignore_index=True)
     with atomic_path(out_tsv) as tmp:
-        table.drop(columns=["km_plot"], errors="ignore").to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+        table.drop(columns=["eval_dir"], errors="ignore").to_csv(tmp, sep="\t", index=False, float_format="%.4f")
     with atomic_path(out_html) as tmp:
         tmp.write_text(render_html(table))
-    return table.drop(columns=["km_plot"], errors="ignore")
+    return table.drop(columns=["eval_dir"], errors="ignore")

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from memamba.atomic import atomic_path
 from memamba.data.cohort import Cohort
 from memamba.models import Batch, ModelInputs, build_model, collate
-from memamba.models.registry import model_entry
+from memamba.models.registry import variant_entry
 from memamba.survival.bins import discretise, fit_bin_edges
 from memamba.survival.loss import nll_survival_loss, risk_from_logits, survival_from_logits
 from memamba.survival.metrics import harrell_c
@@ -140,7 +140,8 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
     training part only: with ``early_stopping_patience`` > 0 an inner validation part carved out of
     it chooses the epoch; otherwise the last epoch is kept. The reported fold (role ``val``) is used
     for the final predictions and for the ``val_c_index`` history column, which is never used for
-    any choice (it gives the optimistic best-epoch figure, labelled so in the evaluation). With
+    any choice (it gives the optimistic best-epoch figure, labelled so in the evaluation). The history's
+    ``train_c_index`` is that of the logits seen while training (dropout on), which costs no extra pass. With
     ``checkpoint`` set, the state is saved there after every epoch, and a run resumes from it when it
     was written with the same ``fingerprint`` (a digest of the inputs and settings).
     """
@@ -148,20 +149,21 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
     data = prepare_fold(cohort, split, train_params, transform)
     inputs = ModelInputs(patch_dim=0 if data.bags[0] is None else data.bags[0].shape[1],
                          token_sizes=[len(t["features"]) for t in cohort.tokens], n_bins=train_params["n_bins"])
-    entry = model_entry(model_params.get("base", model_name))
+    entry = variant_entry(model_name, model_params)
     if entry.trainer == "sksurv":
         from memamba.train.sksurv_fit import fit_sksurv
 
-        model, logits, history = fit_sksurv(build_model(model_name, inputs, model_params), cohort, data, train_params)
+        model, logits, history, risk = fit_sksurv(build_model(model_name, inputs, model_params), cohort, data, train_params)
     else:
         model, history = _fit_torch(model_name, inputs, model_params, train_params, cohort, data, torch.device(device),
                                     progress, checkpoint, fingerprint)
         logits = _predict(model, data, np.arange(len(cohort.patients)), torch.device(device), train_params["batch_size"])
+        risk = risk_from_logits(logits).numpy()
     data.state["inputs"] = inputs.__dict__
-    return FoldResult(model, history, _predictions(cohort, data, split, logits), data.state)
+    return FoldResult(model, history, _predictions(cohort, data, split, logits, risk), data.state)
 
 
-def _predictions(cohort: Cohort, data: FoldData, split: pd.DataFrame, logits: torch.Tensor) -> pd.DataFrame:
+def _predictions(cohort: Cohort, data: FoldData, split: pd.DataFrame, logits: torch.Tensor, risk: np.ndarray) -> pd.DataFrame:
     survival = survival_from_logits(logits)[1].numpy()
     roles = dict(zip(split["patient_id"], split["role"]))
     role = [roles.get(p, "excluded") for p in cohort.patients]
@@ -174,7 +176,7 @@ def _predictions(cohort: Cohort, data: FoldData, split: pd.DataFrame, logits: to
         "survival_months": cohort.time,
         "event": cohort.event,
         "imputed": cohort.imputed or [""] * len(cohort.patients),
-        "risk": risk_from_logits(logits).numpy(),
+        "risk": risk,
         **{f"survival_bin_{k}": survival[:, k] for k in range(survival.shape[1])},
         **{f"bin_end_{k}": np.full(len(cohort.patients), end) for k, end in enumerate(ends)},
     })
@@ -212,7 +214,7 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
         model.train()
         order = generator.choice(data.train_rows, len(data.train_rows), p=weights) if weights is not None \
             else generator.permutation(data.train_rows)
-        losses = []
+        losses, seen = [], {}
         batches = _batches(order, train_params["batch_size"])
         optimiser.zero_grad()
         for step, rows in enumerate(batches, start=1):
@@ -225,8 +227,11 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
                 optimiser.step()
                 optimiser.zero_grad()
             losses.append(loss.item())
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
-        for name, rows in (("train", data.train_rows), ("inner_val", data.inner_val_rows), ("val", data.val_rows)):
+            seen.update(zip(rows.tolist(), logits.detach().float().cpu()))
+        trained = np.array(sorted(seen))
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                  "train_c_index": _c_index(cohort, trained, torch.stack([seen[r] for r in trained]))}
+        for name, rows in (("inner_val", data.inner_val_rows), ("val", data.val_rows)):
             if not len(rows):
                 continue
             logits = _predict(model, data, rows, device, train_params["batch_size"])

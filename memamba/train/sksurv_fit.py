@@ -30,42 +30,83 @@ def _estimator(spec: CoxnetSpec, **overrides: Any) -> CoxnetSurvivalAnalysis:
     return CoxnetSurvivalAnalysis(**settings)
 
 
-def choose_alpha(spec: CoxnetSpec, x: np.ndarray, time: np.ndarray, event: np.ndarray, seed: int) -> float:
-    """The penalty with the best mean inner-cross-validation c-index on these (training-part) patients."""
+def penalty_path(spec: CoxnetSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``n_alphas`` penalties from the smallest one that zeroes every coefficient down to ``alpha_min_ratio`` of it."""
+    alpha_max = _estimator(spec, n_alphas=2, alpha_min_ratio=0.9).fit(x, y).alphas_[0]
+    return alpha_max * np.geomspace(1.0, spec.alpha_min_ratio, spec.n_alphas)
+
+
+def fit_path(spec: CoxnetSpec, x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> CoxnetSurvivalAnalysis:
+    """Coxnet over ``alphas`` (largest first); where the solver fails numerically ("weights are too large"),
+    the smaller half of the penalties is dropped until it fits."""
+    while True:
+        try:
+            return _estimator(spec, alphas=alphas).fit(x, y)
+        except ArithmeticError:
+            if len(alphas) == 1:
+                raise
+            alphas = alphas[: len(alphas) // 2]
+
+
+def choose_alpha(spec: CoxnetSpec, x: np.ndarray, time: np.ndarray, event: np.ndarray, seed: int) -> np.ndarray:
+    """The penalty path down to the penalty with the best mean inner-cross-validation c-index on these
+    (training-part) patients; a penalty the solver could not fit in some inner fold counts as the worst.
+    The final fit walks this path (warm starts), as a lone small penalty may not converge."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        alphas = _estimator(spec).fit(x, Surv.from_arrays(event.astype(bool), time)).alphas_
+        warnings.filterwarnings("ignore", "all coefficients are zero")
+        alphas = penalty_path(spec, x, Surv.from_arrays(event.astype(bool), time))
         scores = np.zeros(len(alphas))
         for fit, test in StratifiedKFold(spec.inner_folds, shuffle=True, random_state=seed).split(x, event):
-            model = _estimator(spec, alphas=alphas)
-            model.fit(x[fit], Surv.from_arrays(event[fit].astype(bool), time[fit]))
+            model = fit_path(spec, x[fit], Surv.from_arrays(event[fit].astype(bool), time[fit]), alphas)
+            scores[len(model.alphas_):] = -np.inf
             for k, alpha in enumerate(model.alphas_):
-                scores[k] += harrell_c(time[test], event[test], model.predict(x[test], alpha=alpha))
-    return float(alphas[int(np.argmax(scores))])
+                risk = model.predict(x[test], alpha=alpha)
+                scores[k] += harrell_c(time[test], event[test], risk) if np.isfinite(risk).all() else -np.inf
+    return alphas[: int(np.argmax(scores)) + 1]
+
+
+def survival_at_bin_ends(linear_predictor: np.ndarray, event: np.ndarray, time: np.ndarray, predictor: np.ndarray,
+                         ends: np.ndarray) -> np.ndarray:
+    """S(end_k | x) = exp(-H0(end_k) exp(lp(x))) with Breslow's H0 fitted on the training part's linear
+    predictors (the estimator scikit-survival's BreslowEstimator implements), computed in log space so that no fit, however large its
+    coefficients, overflows or divides by an underflowed risk set."""
+    order = np.argsort(time, kind="stable")
+    sorted_time, sorted_event, sorted_lp = time[order], event[order].astype(bool), linear_predictor[order]
+    log_risk_set = np.logaddexp.accumulate(sorted_lp[::-1])[::-1]            # log sum exp(lp) over time >= t_i
+    event_times, deaths = np.unique(sorted_time[sorted_event], return_counts=True)
+    log_increments = np.log(deaths) - log_risk_set[np.searchsorted(sorted_time, event_times, side="left")]
+    log_hazard = np.logaddexp.accumulate(log_increments)
+    index = np.searchsorted(event_times, ends, side="right") - 1
+    log_h0 = np.where(index >= 0, log_hazard[np.clip(index, 0, None)], -np.inf)
+    with np.errstate(over="ignore"):
+        return np.exp(-np.exp(log_h0[None, :] + predictor[:, None]))
 
 
 def fit_sksurv(spec: CoxnetSpec, cohort: Cohort, data: FoldData,
-               train_params: dict[str, Any]) -> tuple[CoxnetSurvivalAnalysis, torch.Tensor, pd.DataFrame]:
-    """Fit Coxnet on the training part (fit + inner validation patients) and give every patient's hazard
-    logits on the fold's time bins (from its survival function), so that it is evaluated like the others."""
+               train_params: dict[str, Any]) -> tuple[CoxnetSurvivalAnalysis, torch.Tensor, pd.DataFrame, np.ndarray]:
+    """Fit Coxnet on the training part (fit + inner validation patients); return the estimator, every
+    patient's hazard logits on the fold's time bins (from its survival function, for the Brier score and
+    the KM groups), the history, and its risk: the linear predictor, scikit-survival's own risk score
+    (the survival probabilities of a nearly unpenalised fit saturate at 0 or 1 and would tie)."""
     rows = np.sort(np.concatenate([data.train_rows, data.inner_val_rows]))
     x = data.genomics.numpy().astype(np.float64)
     time, event = cohort.time.astype(float), cohort.event.astype(int)
-    alpha = choose_alpha(spec, x[rows], time[rows], event[rows], train_params["seed"])
+    path = choose_alpha(spec, x[rows], time[rows], event[rows], train_params["seed"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = _estimator(spec, alphas=[alpha], fit_baseline_model=True)
-        model.fit(x[rows], Surv.from_arrays(event[rows].astype(bool), time[rows]))
-    ends = data.state["bin_edges"][1:]
-    curves = model.predict_survival_function(x)
-    survival = np.array([[fn(min(max(end, fn.domain[0]), fn.domain[1])) for end in ends] for fn in curves])
+        warnings.filterwarnings("ignore", "all coefficients are zero")
+        model = fit_path(spec, x[rows], Surv.from_arrays(event[rows].astype(bool), time[rows]), path)
+    alpha = float(model.alphas_[-1])
+    predictor = model.predict(x, alpha=alpha)
+    survival = survival_at_bin_ends(predictor[rows], event[rows], time[rows], predictor, data.state["bin_edges"][1:])
     survival = np.clip(survival, 1e-6, 1.0)
     previous = np.concatenate([np.ones((len(survival), 1)), survival[:, :-1]], axis=1)
     hazard = np.clip(1 - survival / previous, 1e-6, 1 - 1e-6)
     logits = torch.from_numpy(np.log(hazard / (1 - hazard))).float()
-    nonzero = int((model.coef_[:, 0] != 0).sum())
+    nonzero = int((model.coef_[:, -1] != 0).sum())
     log.info("coxnet: alpha %.4g, %d of %d features kept", alpha, nonzero, x.shape[1])
     history = pd.DataFrame([{"epoch": 1, "alpha": alpha, "nonzero_coefficients": nonzero,
-                             "train_c_index": harrell_c(time[rows], event[rows], model.predict(x[rows])),
+                             "train_c_index": harrell_c(time[rows], event[rows], predictor[rows]),
                              "selected": True}])
-    return model, logits, history
+    return model, logits, history, predictor

@@ -107,3 +107,32 @@ def test_mmd_uses_a_bounded_sample_of_real_patch_tokens() -> None:
     first, second = expert.mmd_sample(patches, mask), expert.mmd_sample(patches, mask)
     assert not torch.equal(first[0][0], second[0][0])
     assert second[1][1].sum() == 30 and torch.equal(second[0][1][second[1][1]].sort(0).values, patches[1, :30].sort(0).values)
+
+
+@pytest.mark.parametrize("ablation,auxiliary_is_zero", [
+    ({"use_ot": False}, False), ({"mmd_weight": 0.0}, True), ({"scan_orders": "conventional"}, False),
+    ({"scan_orders": "attention"}, False), ({"experts": "genomics"}, True), ({"experts": "pathology"}, True),
+])
+def test_ablations_are_config_variants_that_train_every_parameter(ablation: dict, auxiliary_is_zero: bool) -> None:
+    torch.manual_seed(0)
+    model = build_model("memamba-ablation", INPUTS, {"base": "memamba", "d_model": 16, **ablation})
+    patches = None if ablation.get("experts") == "genomics" else torch.randn(30, 16)
+    logits, auxiliary = model(single(patches, torch.randn(15)))
+    assert logits.shape == (1, 4) and (auxiliary.item() == 0) == auxiliary_is_zero
+    (logits.sum() + auxiliary).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_without_ot_every_summary_is_the_mean_patch_token() -> None:
+    patches = torch.randn(1, 9, 4)
+    mask = torch.ones(1, 9, dtype=torch.bool)
+    mask[0, 6:] = False
+    summaries, _ = SynergisticExpert(use_ot=False)(patches, mask, torch.randn(1, 3, 4))
+    torch.testing.assert_close(summaries[0], patches[0, :6].mean(0).expand(3, 4))
+
+
+def test_unknown_ablation_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="experts must be one of"):
+        build_model("memamba", INPUTS, {"experts": "both"})
+    with pytest.raises(ValueError, match="scan_orders must be one of"):
+        build_model("memamba", INPUTS, {"scan_orders": "reverse"})

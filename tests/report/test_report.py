@@ -39,7 +39,7 @@ def test_summary_and_html_report(tmp_path: Path) -> None:
     np.testing.assert_allclose(summary["c_index_mean"], [0.65, 0.75, 1.0])
     summary.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     table = write_report([tmp_path / "s.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html")
-    assert "km_plot" not in table.columns
+    assert "eval_dir" not in table.columns
     html = (tmp_path / "report.html").read_text()
     assert "<h2>demo</h2>" in html and "0.750" in html and ORACLE in html
 

@@ -12,46 +12,45 @@ TRAIN = {"epochs": 8, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins":
          "early_stopping_patience": 0}
 
 
+def _survival(rng: np.random.Generator, risk: np.ndarray, effect: float, censor_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Exponential event times with hazard 0.02 exp(effect * risk) and uniform censoring: (time, event)."""
+    event_time = rng.exponential(1 / (0.02 * np.exp(effect * risk)))
+    censor = rng.uniform(*censor_range, len(risk))
+    return np.minimum(event_time, censor), (event_time <= censor).astype(int)
+
+
+def _cohort(survival: tuple[np.ndarray, np.ndarray], genes: dict[str, np.ndarray], bags: list[np.ndarray]) -> Cohort:
+    """A Cohort of these patients with two CNV tokens, each half of the genes."""
+    patients = [f"P{i:03d}" for i in range(len(bags))]
+    names = list(genes)
+    half = len(names) // 2
+    return Cohort(patients=patients, time=survival[0], event=survival[1], bags=bags, genomics=pd.DataFrame(genes, index=patients),
+                  tokens=[{"name": "a", "features": names[:half]}, {"name": "b", "features": names[half:]}],
+                  genomic_kinds={"cnv": "gistic"})
+
+
 def planted_cohort(n: int = 240, seed: int = 0) -> tuple[Cohort, np.ndarray]:
     """Genomic features and patch features carry a latent risk that sets exponential survival times."""
     rng = np.random.default_rng(seed)
     risk = rng.normal(size=n)
-    event_time = rng.exponential(1 / (0.02 * np.exp(1.5 * risk)))
-    censor = rng.uniform(6, 120, n)
-    patients = [f"P{i:03d}" for i in range(n)]
+    survival = _survival(rng, risk, 1.5, (6, 120))
     genes = {f"G{j}_cnv": risk * (1 if j < 5 else 0) + rng.normal(0, 0.7, n) for j in range(10)}
     bags = [rng.normal(0.8 * r, 1.0, (int(rng.integers(5, 30)), 8)).astype(np.float32) for r in risk]
-    cohort = Cohort(
-        patients=patients, time=np.minimum(event_time, censor), event=(event_time <= censor).astype(int),
-        bags=bags, genomics=pd.DataFrame(genes, index=patients),
-        tokens=[{"name": "a", "features": [f"G{j}_cnv" for j in range(5)]},
-                {"name": "b", "features": [f"G{j}_cnv" for j in range(5, 10)]}],
-        genomic_kinds={"cnv": "gistic"},
-    )
-    return cohort, risk
+    return _cohort(survival, genes, bags), risk
 
 
 def planted_mil_cohort(n: int, seed: int = 0) -> tuple[Cohort, np.ndarray]:
     """A strong latent risk (hazard exp(3 r)) shown by the share of 'tumour' patches in each bag and by 4 of 12 genes."""
     rng = np.random.default_rng(seed)
     risk = rng.normal(size=n)
-    event_time = rng.exponential(1 / (0.02 * np.exp(3.0 * risk)))
-    censor = rng.uniform(12, 240, n)
-    patients = [f"P{i:03d}" for i in range(n)]
+    survival = _survival(rng, risk, 3.0, (12, 240))
     genes = {f"G{j}_cnv": risk * (j < 4) + rng.normal(0, 1.0, n) for j in range(12)}
     bags = []
     for r in risk:
         bag = rng.normal(0, 1.0, (int(rng.integers(20, 80)), 8)).astype(np.float32)
         bag[rng.random(len(bag)) < 1 / (1 + np.exp(-1.5 * r)), :2] += 1.5
         bags.append(bag)
-    cohort = Cohort(
-        patients=patients, time=np.minimum(event_time, censor), event=(event_time <= censor).astype(int),
-        bags=bags, genomics=pd.DataFrame(genes, index=patients),
-        tokens=[{"name": "a", "features": [f"G{j}_cnv" for j in range(6)]},
-                {"name": "b", "features": [f"G{j}_cnv" for j in range(6, 12)]}],
-        genomic_kinds={"cnv": "gistic"},
-    )
-    return cohort, risk
+    return _cohort(survival, genes, bags), risk
 
 
 def test_memamba_learns_a_planted_signal_to_c_index_above_0_8_on_held_out_patients() -> None:
@@ -231,3 +230,21 @@ def test_weighted_sampling_gives_every_bin_and_censoring_class_the_same_weight()
     classes = labels * 2 + censored
     totals = [weights[classes == c].sum() for c in np.unique(classes)]
     np.testing.assert_allclose(totals, [0.25] * 4)
+
+
+def test_coxnet_survival_at_the_bin_ends_matches_scikit_survival_and_survives_huge_coefficients() -> None:
+    from sksurv.util import Surv
+
+    from memamba.models.coxnet import CoxnetSpec
+    from memamba.train.sksurv_fit import _estimator, survival_at_bin_ends
+
+    cohort, _ = planted_cohort(80)
+    x = cohort.genomics.to_numpy()
+    model = _estimator(CoxnetSpec(), alphas=[0.05], fit_baseline_model=True)
+    model.fit(x, Surv.from_arrays(cohort.event.astype(bool), cohort.time))
+    ends = np.array([5.0, 20.0, 60.0])
+    expected = np.array([[fn(end) for end in ends] for fn in model.predict_survival_function(x)])
+    predictor = model.predict(x)
+    np.testing.assert_allclose(survival_at_bin_ends(predictor, cohort.event, cohort.time, predictor, ends), expected, rtol=1e-6)
+    huge = survival_at_bin_ends(predictor * 500, cohort.event, cohort.time, predictor * 500, ends)
+    assert np.isfinite(huge).all() and ((huge >= 0) & (huge <= 1)).all()

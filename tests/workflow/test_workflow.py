@@ -21,8 +21,8 @@ TINY = {
                 "min_hole_area_mm2": 0.001},
     "tile": {"target_mpp": 1.0, "patch_size": 32},
     "splits": {"folds": 2},
-    "train": {"models": ["snn", "abmil"], "epochs": 2},
-    "models": {"snn": {"hidden": 8}, "abmil": {"hidden": 8}},
+    "train": {"models": ["snn", "abmil", "coxnet", "snn-wide"], "epochs": 2},
+    "models": {"snn": {"hidden": 8, "depth": 1}, "abmil": {"hidden": 8}, "snn-wide": {"base": "snn", "hidden": 16}},
 }
 pytestmark = [pytest.mark.workflow, pytest.mark.timeout(900)]
 
@@ -65,17 +65,21 @@ def test_outputs_follow_the_documented_contracts(finished_run: Path) -> None:
     for fold in (0, 1):
         split = pd.read_csv(results / "tiny" / "splits" / f"fold_{fold}.tsv", sep="\t")
         assert set(split["role"]) == {"train", "val"}
-        for model in ("snn", "abmil"):
+        for model, epochs in (("snn", 2), ("abmil", 2), ("coxnet", 1), ("snn-wide", 2)):
             folder = results / "tiny" / "models" / model / f"fold_{fold}"
             predictions = pd.read_csv(folder / "predictions.tsv", sep="\t")
-            assert {"patient_id", "role", "risk", "survival_bin_3"} <= set(predictions.columns)
-            assert len(pd.read_csv(folder / "history.tsv", sep="\t")) == 2
-            assert (folder / "checkpoint.pt").exists() and (folder / "config.yaml").exists()
+            assert {"patient_id", "role", "risk", "survival_bin_3", "bin_end_3", "imputed"} <= set(predictions.columns)
+            assert len(pd.read_csv(folder / "history.tsv", sep="\t")) == epochs
+            assert (folder / "checkpoint.pt").exists() and not (folder / "epoch_state.pt").exists()
+        variant = yaml.safe_load((results / "tiny" / "models" / "snn-wide" / f"fold_{fold}" / "config.yaml").read_text())
+        assert variant["model_params"] == {"base": "snn", "hidden": 16, "depth": 1}
+    metrics = pd.read_csv(results / "tiny" / "eval" / "snn" / "metrics.tsv", sep="\t")
+    assert {"c_index", "uno_c", "ibs", "logrank_p", "c_index_best_epoch_optimistic"} <= set(metrics.columns)
     summary = pd.read_csv(results / "summary.tsv", sep="\t")
-    assert summary["model"].tolist() == ["snn", "abmil", "oracle (true risk)"]
+    assert summary["model"].tolist() == ["snn", "abmil", "coxnet", "snn-wide", "oracle (true risk)"]
     assert summary[["c_index_fold_0", "c_index_fold_1"]].notna().all().all()
     assert summary["c_index_mean"].between(0, 1).all()
-    assert "km_plot" not in summary.columns
+    assert "eval_dir" not in summary.columns
     assert "oracle (true risk)" in (results / "report.html").read_text()
     assert any((results / "logs" / "extract").rglob("*.log"))
     assert any((results / "benchmarks" / "train").rglob("*.tsv"))

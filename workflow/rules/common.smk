@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from memamba.config import ConfigError, validate_config
-from memamba.models.registry import model_entry
+from memamba.models.registry import variant_entry
 from memamba.sheets import read_sheet
 
 try:
@@ -77,9 +77,16 @@ def as_json(section):
     return json.dumps(section, sort_keys=True)
 
 
+def model_params(model):
+    """``models.NAME`` of the config; a variant (``base: OTHER``) starts from OTHER's entry and overrides it."""
+    params = dict(config["models"].get(model, {}))
+    base = params.get("base")
+    return {**config["models"].get(base, {}), **params} if base else params
+
+
 def uses_slides(model):
-    """Whether a registered model consumes patch features."""
-    return "slides" in model_entry(model).modalities
+    """Whether a model (registered, or a config variant with a ``base``) consumes patch features."""
+    return "slides" in variant_entry(model, model_params(model)).modalities
 
 
 def genomic_matrices(wildcards):
@@ -151,6 +158,6 @@ for _cohort in COHORTS:
             raise WorkflowError(f"cohort {_cohort}: invalid sample sheet:\n{error}")
 for _model in MODELS:
     try:
-        model_entry(_model)
+        variant_entry(_model, model_params(_model))
     except KeyError as error:
         raise WorkflowError(str(error))

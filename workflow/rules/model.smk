@@ -37,7 +37,7 @@ rule train:
         config="results/{cohort}/models/{model}/fold_{fold}/config.yaml",
     params:
         train=train_params(),
-        model=lambda wildcards: as_json(config["models"].get(wildcards.model, {})),
+        model=lambda wildcards: as_json(model_params(wildcards.model)),
         genomics=as_json(config["genomics"]),
         missing_modality=config["splits"]["missing_modality"],
         features=lambda wildcards: (

@@ -1,0 +1,161 @@
+"""Slide-only MIL baselines: TransMIL (Shao et al., 2021) and MambaMIL with SR-Mamba (Yang et al., 2024).
+
+Both read one patient at a time (their square padding and reordering are defined per bag), so a
+batch is handled patient by patient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from memamba.models.baselines import GatedAttentionPool
+from memamba.models.batch import Batch
+from memamba.models.mamba import MambaBlock
+from memamba.models.registry import ModelInputs, register_model
+
+
+def moore_penrose_pinv(x: torch.Tensor, iterations: int = 6) -> torch.Tensor:
+    """Iterative Moore-Penrose pseudo-inverse of a batch of square matrices (as in Nystromformer)."""
+    absolute = x.abs()
+    z = x.transpose(-1, -2) / (absolute.sum(-1).amax() * absolute.sum(-2).amax())
+    identity = torch.eye(x.shape[-1], device=x.device, dtype=x.dtype)
+    for _ in range(iterations):
+        xz = x @ z
+        z = 0.25 * z @ (13 * identity - xz @ (15 * identity - xz @ (7 * identity - xz)))
+    return z
+
+
+class NystromAttention(nn.Module):
+    """Nystrom self-attention (Xiong et al., 2021): softmax attention approximated through ``landmarks``
+    segment means, plus a depthwise convolution residual over the values; linear in the sequence."""
+
+    def __init__(self, dim: int, heads: int = 8, landmarks: int = 256, pinv_iterations: int = 6, residual_kernel: int = 33,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.heads, self.landmarks, self.pinv_iterations = heads, landmarks, pinv_iterations
+        self.scale = (dim // heads) ** -0.5
+        self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.to_out = nn.Sequential(nn.Linear(dim, dim), nn.Dropout(dropout))
+        self.residual = nn.Conv2d(heads, heads, (residual_kernel, 1), padding=(residual_kernel // 2, 0), groups=heads, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[1]
+        pad = (-length) % self.landmarks
+        x = F.pad(x, (0, 0, pad, 0))
+        b, n, _ = x.shape
+        q, k, v = (t.view(b, n, self.heads, -1).transpose(1, 2) for t in self.to_qkv(x).chunk(3, dim=-1))
+        q = q * self.scale
+        segment = n // self.landmarks
+        q_landmarks = q.view(b, self.heads, self.landmarks, segment, -1).mean(-2)
+        k_landmarks = k.view(b, self.heads, self.landmarks, segment, -1).mean(-2)
+        kernel_1 = torch.softmax(q @ k_landmarks.transpose(-1, -2), dim=-1)
+        kernel_2 = torch.softmax(q_landmarks @ k_landmarks.transpose(-1, -2), dim=-1)
+        kernel_3 = torch.softmax(q_landmarks @ k.transpose(-1, -2), dim=-1)
+        out = (kernel_1 @ moore_penrose_pinv(kernel_2, self.pinv_iterations)) @ (kernel_3 @ v) + self.residual(v)
+        out = out.transpose(1, 2).reshape(b, n, -1)
+        return self.to_out(out)[:, pad:]
+
+
+class PPEG(nn.Module):
+    """Pyramid position encoding generator: 7/5/3 depthwise convolutions over the tokens laid on a square."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(dim, dim, k, padding=k // 2, groups=dim) for k in (7, 5, 3))
+
+    def forward(self, x: torch.Tensor, side: int) -> torch.Tensor:
+        cls, tokens = x[:, :1], x[:, 1:]
+        grid = tokens.transpose(1, 2).reshape(x.shape[0], -1, side, side)
+        grid = grid + sum(conv(grid) for conv in self.convs)
+        return torch.cat([cls, grid.flatten(2).transpose(1, 2)], dim=1)
+
+
+class TransMIL(nn.Module):
+    """TransMIL: projection, [CLS] + bag squared by repeating its first patches, Nystrom layer, PPEG,
+    Nystrom layer, LayerNorm, hazard head on the [CLS] token."""
+
+    def __init__(self, inputs: ModelInputs, dim: int = 512, heads: int = 8, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.project = nn.Sequential(nn.Linear(inputs.patch_dim, dim), nn.ReLU())
+        self.cls = nn.Parameter(torch.randn(1, 1, dim))
+        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(2))
+        self.attention = nn.ModuleList(NystromAttention(dim, heads, landmarks=dim // 2, dropout=dropout) for _ in range(2))
+        self.ppeg = PPEG(dim)
+        self.final_norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, inputs.n_bins)
+
+    def patient(self, patches: torch.Tensor) -> torch.Tensor:
+        h = self.project(patches)[None]
+        side = math.ceil(math.sqrt(h.shape[1]))
+        h = torch.cat([self.cls, h, h[:, : side * side - h.shape[1]]], dim=1)    # side^2 - N <= N for every N
+        h = h + self.attention[0](self.norms[0](h))
+        h = self.ppeg(h, side)
+        h = h + self.attention[1](self.norms[1](h))
+        return self.head(self.final_norm(h)[:, 0])[0]
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = torch.stack([self.patient(batch.bag(row)) for row in range(len(batch))])
+        return logits, logits.new_zeros(())
+
+
+class SRMamba(nn.Module):
+    """Sequence-reordering Mamba: one Mamba scan of the bag in its order, one of the bag read with a stride
+    of ``rate`` (position i*rate + j visited in order j, i), scattered back; the two are added."""
+
+    def __init__(self, dim: int, rate: int = 10, **mamba: int | str) -> None:
+        super().__init__()
+        self.rate = rate
+        self.in_order = MambaBlock(dim, **mamba)
+        self.reordered = MambaBlock(dim, **mamba)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[1]
+        rows = math.ceil(length / self.rate)
+        order = torch.arange(rows * self.rate, device=x.device).view(rows, self.rate).T.reshape(-1)
+        order = order[order < length]
+        restored = torch.empty_like(x)
+        restored[:, order] = self.reordered(x[:, order])
+        return self.in_order(x) + restored
+
+
+class MambaMIL(nn.Module):
+    """MambaMIL: projection, residual SR-Mamba layers, LayerNorm, attention pooling, hazard head."""
+
+    def __init__(self, inputs: ModelInputs, dim: int = 512, layers: int = 2, rate: int = 10, dropout: float = 0.25,
+                 d_state: int = 16, ssm_backend: str = "auto") -> None:
+        super().__init__()
+        self.project = nn.Sequential(nn.Linear(inputs.patch_dim, dim), nn.ReLU(), nn.Dropout(dropout))
+        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(layers))
+        self.layers = nn.ModuleList(SRMamba(dim, rate, d_state=d_state, ssm_backend=ssm_backend) for _ in range(layers))
+        self.final_norm = nn.LayerNorm(dim)
+        self.attention = nn.Sequential(nn.Linear(dim, 128), nn.Tanh(), nn.Linear(128, 1))
+        self.head = nn.Linear(dim, inputs.n_bins)
+
+    def patient(self, patches: torch.Tensor) -> torch.Tensor:
+        h = self.project(patches)[None]
+        for norm, layer in zip(self.norms, self.layers):
+            h = h + layer(norm(h))
+        h = self.final_norm(h)[0]
+        weights = torch.softmax(self.attention(h).squeeze(-1), dim=0)
+        return self.head(weights @ h)
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = torch.stack([self.patient(batch.bag(row)) for row in range(len(batch))])
+        return logits, logits.new_zeros(())
+
+
+@register_model("transmil", modalities=("slides",))
+def transmil(inputs: ModelInputs, dim: int = 512, heads: int = 8, dropout: float = 0.1) -> nn.Module:
+    """TransMIL with its published configuration (512-d, 8 heads, 256 landmarks, PPEG 7/5/3)."""
+    return TransMIL(inputs, dim, heads, dropout)
+
+
+@register_model("mambamil", modalities=("slides",))
+def mambamil(inputs: ModelInputs, dim: int = 512, layers: int = 2, rate: int = 10, dropout: float = 0.25,
+             d_state: int = 16, ssm_backend: str = "auto") -> nn.Module:
+    """MambaMIL with SR-Mamba layers as published (512-d, 2 layers, reordering rate 10)."""
+    return MambaMIL(inputs, dim, layers, rate, dropout, d_state, ssm_backend)
