@@ -9,7 +9,6 @@ from memamba.models.batch import Batch
 from memamba.models.experts import GenomicsExpert, MambaBackbone, PathologyExpert, SynergisticExpert
 from memamba.models.registry import ModelInputs, register_model
 
-
 EXPERT_SETS = ("all", "genomics", "pathology")
 
 

@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memamba.models.baselines import GatedAttentionPool
 from memamba.models.batch import Batch
 from memamba.models.mamba import MambaBlock
 from memamba.models.registry import ModelInputs, register_model
