@@ -48,21 +48,36 @@ def fit_path(spec: CoxnetSpec, x: np.ndarray, y: np.ndarray, alphas: np.ndarray)
             alphas = alphas[: len(alphas) // 2]
 
 
+def _inner_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
+    """Harrell's c of an inner fold; NaN where it is undefined (no comparable pair), -inf for a failed fit."""
+    if not np.isfinite(risk).all():
+        return -np.inf
+    try:
+        return harrell_c(time, event, risk)
+    except (ValueError, ZeroDivisionError):
+        return float("nan")
+
+
 def choose_alpha(spec: CoxnetSpec, x: np.ndarray, time: np.ndarray, event: np.ndarray, seed: int) -> np.ndarray:
     """The penalty path down to the penalty with the best mean inner-cross-validation c-index on these
     (training-part) patients; a penalty the solver could not fit in some inner fold counts as the worst.
-    The final fit walks this path (warm starts), as a lone small penalty may not converge."""
+    The final fit walks this path (warm starts), as a lone small penalty may not converge. With too few
+    patients or events for an inner split, the middle of the path is taken (and logged)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", "all coefficients are zero")
         alphas = penalty_path(spec, x, Surv.from_arrays(event.astype(bool), time))
+        folds = min(spec.inner_folds, int(np.bincount(event, minlength=2).min()), len(event) // 2)
+        if folds < 2:
+            log.warning("coxnet: %d patients with %d events are too few for inner cross-validation; "
+                        "using the middle of the penalty path", len(event), int(event.sum()))
+            return alphas[: len(alphas) // 2 + 1]
         scores = np.zeros(len(alphas))
-        for fit, test in StratifiedKFold(spec.inner_folds, shuffle=True, random_state=seed).split(x, event):
+        for fit, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, event):
             model = fit_path(spec, x[fit], Surv.from_arrays(event[fit].astype(bool), time[fit]), alphas)
             scores[len(model.alphas_):] = -np.inf
             for k, alpha in enumerate(model.alphas_):
-                risk = model.predict(x[test], alpha=alpha)
-                scores[k] += harrell_c(time[test], event[test], risk) if np.isfinite(risk).all() else -np.inf
+                scores[k] += np.nan_to_num(_inner_c(time[test], event[test], model.predict(x[test], alpha=alpha)), nan=0.5)
     return alphas[: int(np.argmax(scores)) + 1]
 
 

@@ -248,3 +248,10 @@ def test_coxnet_survival_at_the_bin_ends_matches_scikit_survival_and_survives_hu
     np.testing.assert_allclose(survival_at_bin_ends(predictor, cohort.event, cohort.time, predictor, ends), expected, rtol=1e-6)
     huge = survival_at_bin_ends(predictor * 500, cohort.event, cohort.time, predictor * 500, ends)
     assert np.isfinite(huge).all() and ((huge >= 0) & (huge <= 1)).all()
+
+
+def test_coxnet_with_too_few_patients_for_inner_cross_validation_still_fits(caplog: pytest.LogCaptureFixture) -> None:
+    cohort, _ = planted_cohort(8)
+    result = train_fold(cohort, _split(cohort, 4), "coxnet", {}, TRAIN, GenomicTransform(), progress=False)
+    assert np.isfinite(result.predictions["risk"]).all()
+    assert "too few for inner cross-validation" in caplog.text
