@@ -154,3 +154,15 @@ def test_keep_going_finishes_every_other_slide_and_names_the_broken_one(finished
     assert "Error in rule segment" in result.stderr and f"slide={broken_id}" in result.stderr
     log = (workdir / "results" / "logs" / "segment" / "mine" / f"{broken_id}.log").read_text()
     assert log.startswith("memamba segment: error: ") and "truncated.svs" in log and "Fix:" in log
+
+
+def test_changing_the_training_section_reruns_only_training_evaluation_and_report(finished_run: Path) -> None:
+    config_path = finished_run / "config.yaml"
+    original = config_path.read_text()
+    try:
+        config_path.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "lr": 0.001}}))
+        plan = snakemake(finished_run, "-n")
+    finally:
+        config_path.write_text(original)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert planned_jobs(plan) == {"train": 8, "evaluate": 4, "summarise": 1, "report": 1, "all": 1}
