@@ -1,13 +1,16 @@
 # memamba: raw slides + genomic tables -> cross-validated survival models, per cohort.
-# Default target: every file of every stage of every cohort in the config, up to results/summary.tsv and
-# results/report.html. Listing the intermediate files too means that a deleted one (say one slide's
-# features) is rebuilt, and then exactly the jobs that consume it rerun.
+# Targets (README, "Running parts of the pipeline"): all (the default), features, genomics, train, report, and any
+# file such as results/{cohort}/summary.tsv. The default target lists every intermediate file too, so that a
+# deleted one (say one slide's features) is rebuilt, and then exactly the jobs that consume it rerun.
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -24,3 +27,24 @@ rule all:
         "results/summary.tsv",
         "results/report.html",
         stage_outputs=all_stage_outputs,
+
+
+rule features:
+    input:
+        lambda wildcards: stage_files("features"),
+
+
+rule genomics:
+    input:
+        lambda wildcards: stage_files("genomics"),
+
+
+rule train:
+    input:
+        lambda wildcards: stage_files("train"),
+
+
+rule report:
+    input:
+        "results/summary.tsv",
+        "results/report.html",

@@ -63,12 +63,14 @@ def cmd_extract(args: argparse.Namespace) -> None:
         return
     if not (args.slide and args.patches and args.out):
         raise SystemExit("memamba extract: SLIDE, --patches and -o are required (or --list-encoders)")
-    params = ExtractParams(**section_params("extract", args.params, overrides={"encoder": args.encoder, "weights": args.weights}))
+    section = section_params("extract", args.params, overrides={"encoder": args.encoder, "weights": args.weights, "device": args.device})
+    device = section.pop("device")
+    params = ExtractParams(**section)
     sources = [args.slide, args.patches]
     if not args.force and features_up_to_date(args.out, params, sources):
         print(f"{Path(args.slide).name}: {args.out} is up to date with encoder {params.encoder}; skipped (--force redoes it)")
         return
-    result = extract_features(args.slide, args.patches, params, args.device, progress=not args.quiet)
+    result = extract_features(args.slide, args.patches, params, device, progress=not args.quiet)
     write_features(args.out, result, params, sources)
     skipped = f", {len(result.skipped_coords)} unreadable patch(es) dropped" if len(result.skipped_coords) else ""
     print(f"{Path(args.slide).name}: features {result.features.shape} with encoder {params.encoder}{skipped}")
@@ -249,10 +251,21 @@ def cmd_summarise(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    from memamba.atomic import atomic_path
+    from memamba.report.compute import read_benchmarks, stage_compute
     from memamba.report.summary import write_report
 
-    table = write_report(args.summaries, args.out_tsv, args.out_html)
+    compute = None
+    if args.benchmarks:
+        compute = stage_compute(read_benchmarks(args.benchmarks, skip=("report",)))
+        if args.out_compute:
+            with atomic_path(args.out_compute) as tmp:
+                compute.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    table = write_report(args.summaries, args.out_tsv, args.out_html, compute)
     print(table[["cohort", "model", "c_index_mean", "c_index_sd"]].to_string(index=False))
+    if compute is not None:
+        print("\ncompute per stage (from " + str(args.benchmarks) + "):")
+        print(compute.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", help="output HDF5 file")
     p.add_argument("--encoder", default=None, help="registered encoder name (default: demo-stats; see --list-encoders)")
     p.add_argument("--weights", default=None, help="local path to the encoder's weights")
-    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--device", default=None, help="auto (CUDA if available; the default), cpu or cuda")
     p.add_argument("--force", action="store_true", help="extract even if OUT is up to date with the same encoder and inputs")
     p.add_argument("--list-encoders", action="store_true", help="print the registered encoders and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -409,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("summaries", nargs="+", help="per-cohort summary.tsv files")
     p.add_argument("--out-tsv", required=True, help="output summary TSV")
     p.add_argument("--out-html", required=True, help="output HTML report")
+    p.add_argument("--benchmarks", default=None, help="folder of Snakemake benchmark files ({stage}/.../{job}.tsv): "
+                                                       "adds CPU-hours and wall time per stage to the report")
+    p.add_argument("--out-compute", default=None, help="also write the per-stage compute table to this TSV")
     p.set_defaults(func=cmd_report)
     return parser
 

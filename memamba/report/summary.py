@@ -81,9 +81,9 @@ def _mean_sd(rows: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def render_html(table: pd.DataFrame) -> str:
+def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str:
     """A self-contained HTML page: per cohort the metric table (mean ± sd over folds), then per model
-    its per-fold table and Kaplan-Meier plot."""
+    its per-fold table and Kaplan-Meier plot; then the compute cost per stage, when given."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>memamba report</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
@@ -104,15 +104,21 @@ def render_html(table: pd.DataFrame) -> str:
             parts.append(f"<h3>{html.escape(row.model)}</h3>")
             parts.append(folds.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep=""))
             parts.append(_image_tag(eval_dir / "km.png"))
+    if compute is not None:
+        parts.append("<h2>Compute per stage</h2><p>From the Snakemake benchmark files of the jobs that made these "
+                     "results (the report job itself not counted); wall hours are summed over jobs.</p>")
+        parts.append(compute.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_report(summaries: list[str | os.PathLike], out_tsv: str | os.PathLike, out_html: str | os.PathLike) -> pd.DataFrame:
-    """Concatenate per-cohort summaries into ``out_tsv`` and render ``out_html``."""
+def write_report(summaries: list[str | os.PathLike], out_tsv: str | os.PathLike, out_html: str | os.PathLike,
+                 compute: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Concatenate per-cohort summaries into ``out_tsv`` and render ``out_html`` (with ``compute``, the
+    per-stage table of :func:`memamba.report.compute.stage_compute`, when given)."""
     table = pd.concat([pd.read_csv(p, sep="\t", keep_default_na=True) for p in summaries], ignore_index=True)
     with atomic_path(out_tsv) as tmp:
         table.drop(columns=["eval_dir"], errors="ignore").to_csv(tmp, sep="\t", index=False, float_format="%.4f")
     with atomic_path(out_html) as tmp:
-        tmp.write_text(render_html(table))
+        tmp.write_text(render_html(table, compute))
     return table.drop(columns=["eval_dir"], errors="ignore")

@@ -99,7 +99,7 @@ def test_deleting_one_slides_features_reruns_only_what_depends_on_it(finished_ru
     before = snn_predictions.stat().st_mtime_ns
     plan = snakemake(finished_run, "-n")
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert planned_jobs(plan) == {"extract": 1, "train": 2, "evaluate": 1, "summarise": 1, "report": 1, "all": 1}
+    assert planned_jobs(plan) == {"extract": 1, "train_fold": 2, "evaluate": 1, "summarise": 1, "render_report": 1, "all": 1}
     assert snakemake(finished_run).returncode == 0
     assert victim.exists() and snn_predictions.stat().st_mtime_ns == before
 
@@ -165,4 +165,4 @@ def test_changing_the_training_section_reruns_only_training_evaluation_and_repor
     finally:
         config_path.write_text(original)
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert planned_jobs(plan) == {"train": 8, "evaluate": 4, "summarise": 1, "report": 1, "all": 1}
+    assert planned_jobs(plan) == {"train_fold": 8, "evaluate": 4, "summarise": 1, "render_report": 1, "all": 1}

@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from memamba.config import ConfigError, validate_config
+from memamba.gpu_slots import visible_gpu_count
 from memamba.models.registry import variant_entry
 from memamba.sheets import read_sheet
 
@@ -89,6 +90,18 @@ def uses_slides(model):
     return "slides" in variant_entry(model, model_params(model)).modalities
 
 
+def gpus_per_job(section):
+    """The ``gpu`` resource of a section's jobs: 1 when they will run on a card ('device: cuda', or 'auto' on a
+    machine where nvidia-smi lists one), else 0. On Slurm the login node may have no card: set 'device: cuda'."""
+    device = config[section]["device"]
+    return 0 if device == "cpu" else 1 if device == "cuda" else int(visible_gpu_count() > 0)
+
+
+def training_gpus(wildcards):
+    """1 for a torch model on a GPU, 0 for the CPU and for scikit-survival models (coxnet)."""
+    return 0 if variant_entry(wildcards.model, model_params(wildcards.model)).trainer != "torch" else gpus_per_job("train")
+
+
 def genomic_matrices(wildcards):
     """Every matrix file the cohort's genomics sheet lists (so that editing one reruns this stage)."""
     return sheet(wildcards.cohort, "genomics")["path"].tolist()
@@ -126,23 +139,32 @@ def oracle_options(wildcards, input):
     return f"--truth {input.truth} --clinical {input.clinical} --splits {' '.join(input.splits)}"
 
 
-def all_stage_outputs(wildcards):
-    """Every per-slide, per-cohort and per-fold file of every cohort (the default target's intermediates)."""
+def stage_files(stage):
+    """Every file of one stage of every cohort: segment/tile/extract ('features'), 'genomics' or 'train'
+    (the models' checkpoints, histories and predictions, and their evaluation)."""
     files = []
     for cohort in COHORTS:
-        for slide in slide_ids(cohort):
-            files += [
-                f"results/{cohort}/tissue/{slide}.geojson",
-                f"results/{cohort}/tissue/{slide}.png",
-                f"results/{cohort}/patches/{slide}.h5",
-                f"results/{cohort}/features/{ENCODER}/{slide}.h5",
-            ]
-        files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=["features.parquet", "tokens.json", "qc.tsv", "patients.tsv"])
-        files += expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=FOLDS)
-        files += expand("results/{cohort}/models/{model}/fold_{fold}/{name}", cohort=cohort, model=MODELS, fold=FOLDS,
-                        name=["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"])
-        files += expand("results/{cohort}/eval/{model}/{name}", cohort=cohort, model=MODELS, name=["metrics.tsv", "km.png"])
+        if stage == "features":
+            for slide in slide_ids(cohort):
+                files += [
+                    f"results/{cohort}/tissue/{slide}.geojson",
+                    f"results/{cohort}/tissue/{slide}.png",
+                    f"results/{cohort}/patches/{slide}.h5",
+                    f"results/{cohort}/features/{ENCODER}/{slide}.h5",
+                ]
+        elif stage == "genomics":
+            files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=["features.parquet", "tokens.json", "qc.tsv", "patients.tsv"])
+        elif stage == "train":
+            files += expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=FOLDS)
+            files += expand("results/{cohort}/models/{model}/fold_{fold}/{name}", cohort=cohort, model=MODELS, fold=FOLDS,
+                            name=["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"])
+            files += expand("results/{cohort}/eval/{model}/{name}", cohort=cohort, model=MODELS, name=["metrics.tsv", "km.png"])
     return files
+
+
+def all_stage_outputs(wildcards):
+    """Every per-slide, per-cohort and per-fold file of every cohort (the default target's intermediates)."""
+    return stage_files("features") + stage_files("genomics") + stage_files("train")
 
 
 # Fail at start-up, not hours later, when a user cohort's sheets are wrong.

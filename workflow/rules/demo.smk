@@ -13,6 +13,10 @@ checkpoint demo_data:
         patients=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["patients"],
         seed=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["seed"],
         slide_size=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_size"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         "results/logs/demo_data/{cohort}.log",
     benchmark:

@@ -1,6 +1,7 @@
 # Genomics stage, one job per cohort: matrices -> patient x feature table + gene-family tokens.
 
-rule genomics:
+
+rule genomic_tokens:
     input:
         sheet=lambda wildcards: sheet_path(wildcards.cohort, "genomics"),
         clinical=lambda wildcards: sheet_path(wildcards.cohort, "clinical"),
@@ -9,10 +10,14 @@ rule genomics:
     output:
         features="results/{cohort}/genomics/features.parquet",
         tokens="results/{cohort}/genomics/tokens.json",
-        qc="results/{cohort}/genomics/qc.tsv",
+        qc=report("results/{cohort}/genomics/qc.tsv", category="Genomics QC", labels={"cohort": "{cohort}"}),
         patients="results/{cohort}/genomics/patients.tsv",
     params:
         outdir=lambda wildcards, output: Path(output.features).parent,
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
     log:
         "results/logs/genomics/{cohort}.log",
     benchmark:

@@ -11,6 +11,10 @@ rule splits:
     params:
         splits=as_json(config["splits"]),
         outdir=lambda wildcards, output: Path(output[0]).parent,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "results/logs/splits/{cohort}.log",
     benchmark:
@@ -22,7 +26,7 @@ rule splits:
         " -o {params.outdir} --params {params.splits:q} > {log} 2>&1"
 
 
-rule train:
+rule train_fold:
     input:
         slides=lambda wildcards: sheet_path(wildcards.cohort, "slides"),
         clinical=lambda wildcards: sheet_path(wildcards.cohort, "clinical"),
@@ -45,6 +49,10 @@ rule train:
         ),
         outdir=lambda wildcards, output: Path(output.checkpoint).parent,
     threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=training_gpus,
     log:
         "results/logs/train/{cohort}/{model}/fold_{fold}.log",
     benchmark:
@@ -63,9 +71,14 @@ rule evaluate:
         expand("results/{{cohort}}/models/{{model}}/fold_{fold}/predictions.tsv", fold=FOLDS),
     output:
         metrics="results/{cohort}/eval/{model}/metrics.tsv",
-        km="results/{cohort}/eval/{model}/km.png",
+        km=report("results/{cohort}/eval/{model}/km.png", category="Kaplan-Meier curves", subcategory="{cohort}",
+                  labels={"cohort": "{cohort}", "model": "{model}"}),
     params:
         outdir=lambda wildcards, output: Path(output.metrics).parent,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     log:
         "results/logs/evaluate/{cohort}/{model}.log",
     benchmark:

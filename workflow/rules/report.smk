@@ -4,9 +4,13 @@ rule summarise:
     input:
         unpack(summary_inputs),
     output:
-        "results/{cohort}/summary.tsv",
+        report("results/{cohort}/summary.tsv", category="Cross-validated metrics", labels={"cohort": "{cohort}"}),
     params:
         oracle=oracle_options,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "results/logs/summarise/{cohort}.log",
     benchmark:
@@ -18,12 +22,19 @@ rule summarise:
         " -o {output} > {log} 2>&1"
 
 
-rule report:
+rule render_report:
     input:
         expand("results/{cohort}/summary.tsv", cohort=COHORTS),
     output:
         tsv="results/summary.tsv",
         html="results/report.html",
+        compute=report("results/compute.tsv", category="Compute per stage"),
+    params:
+        benchmarks="results/benchmarks",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     log:
         "results/logs/report/report.log",
     benchmark:
@@ -31,4 +42,5 @@ rule report:
     conda:
         "../../envs/train.yaml"
     shell:
-        "memamba report {input} --out-tsv {output.tsv} --out-html {output.html} > {log} 2>&1"
+        "memamba report {input} --out-tsv {output.tsv} --out-html {output.html}"
+        " --benchmarks {params.benchmarks} --out-compute {output.compute} > {log} 2>&1"

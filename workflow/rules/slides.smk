@@ -6,11 +6,16 @@ rule segment:
         slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
     output:
         geojson="results/{cohort}/tissue/{slide}.geojson",
-        png="results/{cohort}/tissue/{slide}.png",
+        png=report("results/{cohort}/tissue/{slide}.png", category="Tissue segmentation", subcategory="{cohort}",
+                   labels={"cohort": "{cohort}", "slide": "{slide}"}),
     params:
         segment=as_json(config["segment"]),
         mpp=mpp_option,
         outdir=lambda wildcards, output: Path(output.geojson).parent,
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/segment/{cohort}/{slide}.log",
     benchmark:
@@ -31,6 +36,10 @@ rule tile:
     params:
         tile=as_json(config["tile"]),
         mpp=mpp_option,
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/tile/{cohort}/{slide}.log",
     benchmark:
@@ -50,6 +59,11 @@ rule extract:
         "results/{cohort}/features/{encoder}/{slide}.h5",
     params:
         extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
+    threads: 1 + config["extract"]["num_workers"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=gpus_per_job("extract"),
     log:
         "results/logs/extract/{cohort}/{encoder}/{slide}.log",
     benchmark:
@@ -57,5 +71,5 @@ rule extract:
     conda:
         "../../envs/features.yaml"
     shell:
-        "memamba extract {input.slide:q} --patches {input.patches} -o {output} --quiet"
+        "OMP_NUM_THREADS={threads} memamba extract {input.slide:q} --patches {input.patches} -o {output} --quiet"
         " --params {params.extract:q} > {log} 2>&1"
