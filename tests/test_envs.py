@@ -1,6 +1,8 @@
-"""Conda environments: conda channels are unreachable on the development machines, so these tests check
-the env files statically (they parse, each rule names one, and each installs the memamba extras that
-cover what its rules import) instead of creating them."""
+"""Conda environments. conda's channels cannot be reached from the development and CI machines, so no test
+creates an env ('snakemake --use-conda' stops at 'conda info'); instead these tests check the env files
+statically: they parse, every rule names one, each pins every package its memamba extras require at a version
+pyproject.toml allows, the envs built from the tested versions agree with each other, and the extras cover
+every module the rules' code imports."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
@@ -32,23 +35,53 @@ STAGE_MODULES = {
 }
 
 
+# The slides env pins tiatoolbox's resolution (torch < 2.13 and its own versions of the rest); the other
+# envs pin the versions the test-suite runs with, and so agree with each other.
+TESTED_ENVS = ["features", "genomics", "train"]
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pip_lines(env: dict) -> list[str]:
+    return next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+
+
 def _installed_extras(env: dict) -> list[str]:
-    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
-    match = re.fullmatch(r"-e \.\.\[(.+)\]", pip[0])
-    assert match, f"expected '-e ..[extras]', got {pip[0]!r}"
+    editable = [line for line in _pip_lines(env) if line.startswith("-e ")]
+    match = re.fullmatch(r"-e \.\.\[(.+)\]", editable[0]) if len(editable) == 1 else None
+    assert match, f"expected one '-e ..[extras]' line, got {editable!r}"
     return match.group(1).split(",")
 
 
-def _requirements(extras: list[str]) -> set[str]:
-    names = set()
+def _pins(env: dict) -> dict[str, str]:
+    """Package -> pinned version of every 'name==version' line."""
+    pins = {}
+    for line in _pip_lines(env):
+        if not line.startswith("-e "):
+            requirement = Requirement(line)
+            specifiers = list(requirement.specifier)
+            assert len(specifiers) == 1 and specifiers[0].operator == "==", f"{line!r} is not pinned with =="
+            pins[_canonical(requirement.name)] = specifiers[0].version
+    return pins
+
+
+def _specifiers(extras: list[str]) -> dict[str, list[Requirement]]:
+    """Package -> pyproject's requirements on it, for the base dependencies and ``extras`` (nested extras followed)."""
+    found: dict[str, list[Requirement]] = {}
     for spec in PYPROJECT["project"]["dependencies"] + [s for e in extras for s in EXTRAS[e]]:
-        name = re.split(r"[<>=\[ ]", spec)[0].lower()
-        if name == "memamba":
-            inner = re.search(r"\[(.+)\]", spec).group(1).split(",")
-            names |= _requirements(inner)
+        requirement = Requirement(spec)
+        if requirement.name == "memamba":
+            for name, inner in _specifiers(sorted(requirement.extras)).items():
+                found.setdefault(name, []).extend(inner)
         else:
-            names.add(name)
-    return names
+            found.setdefault(_canonical(requirement.name), []).append(requirement)
+    return found
+
+
+def _requirements(extras: list[str]) -> set[str]:
+    return set(_specifiers(extras))
 
 
 def _third_party_imports(paths: list[Path]) -> set[str]:
@@ -78,6 +111,26 @@ def test_env_parses_and_installs_existing_extras(env_path: Path) -> None:
     assert env["name"] == f"memamba-{env_path.stem}"
     assert "python=3.11" in env["dependencies"]
     assert set(_installed_extras(env)) <= set(EXTRAS)
+
+
+@pytest.mark.parametrize("env_path", ENVS, ids=[p.stem for p in ENVS])
+def test_env_pins_every_requirement_at_a_version_pyproject_allows(env_path: Path) -> None:
+    env = yaml.safe_load(env_path.read_text())
+    pins = _pins(env)
+    required = _specifiers(_installed_extras(env))
+    assert set(pins) == set(required), f"{env_path.name}: unpinned {set(required) - set(pins)}, extra {set(pins) - set(required)}"
+    for name, requirements in required.items():
+        for requirement in requirements:
+            assert requirement.specifier.contains(pins[name], prereleases=True), \
+                f"{env_path.name} pins {name}=={pins[name]}, but pyproject.toml asks for {requirement}"
+
+
+def test_tested_envs_pin_the_same_versions() -> None:
+    versions: dict[str, set[str]] = {}
+    for stage in TESTED_ENVS:
+        for name, version in _pins(yaml.safe_load((REPO / "envs" / f"{stage}.yaml").read_text())).items():
+            versions.setdefault(name, set()).add(version)
+    assert {name: v for name, v in versions.items() if len(v) > 1} == {}
 
 
 @pytest.mark.parametrize("stage", sorted(STAGE_MODULES))

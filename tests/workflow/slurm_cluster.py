@@ -17,6 +17,9 @@ from pathlib import Path
 
 DEBIAN_PACKAGES = ("slurm-wlm", "munge")
 MUNGE_SOCKET_DIR = Path("/run/munge")
+# Inside a job, snakemake-executor-plugin-slurm-jobstep calls srun with every SLURM_* variable removed,
+# SLURM_CONF included: srun then reads Debian's default path, so the cluster's config is linked there.
+DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 
 
 def unavailable_reason() -> str | None:
@@ -59,6 +62,7 @@ def _slurm_conf(root: Path, cpus: int, memory_mb: int) -> str:
         "SelectTypeParameters=CR_Core_Memory",
         "MpiDefault=none",
         "ReturnToService=2",
+        "SlurmdParameters=config_overrides",
         "MinJobAge=600",
         f"NodeName=localhost CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN",
         "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP",
@@ -102,14 +106,22 @@ def _wait_for_idle_node(env: dict[str, str], log: Path, timeout: float = 60.0) -
 
 
 @contextlib.contextmanager
-def local_slurm(root: Path, cpus: int = 2, memory_mb: int = 8000) -> Iterator[dict[str, str]]:
-    """Start munged, slurmctld and slurmd under ``root``; yield the environment that points at them."""
+def local_slurm(root: Path, cpus: int = 4, memory_mb: int = 64000) -> Iterator[dict[str, str]]:
+    """Start munged, slurmctld and slurmd under ``root``; yield the environment that points at them.
+
+    The node declares ``cpus`` and ``memory_mb`` whatever the machine has (``config_overrides``), so that the
+    workflow's profile asks for what it would ask on a real cluster; nothing enforces the limits here."""
     for folder in ("state", "spool"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     conf = root / "slurm.conf"
     conf.write_text(_slurm_conf(root, cpus, memory_mb))
     env = {**os.environ, "SLURM_CONF": str(conf)}
     pids = []
+    saved = DEFAULT_CONF.with_name("slurm.conf.before-memamba-tests")
+    if DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink():
+        DEFAULT_CONF.rename(saved)
+    DEFAULT_CONF.parent.mkdir(parents=True, exist_ok=True)
+    DEFAULT_CONF.symlink_to(conf)
     try:
         if not (MUNGE_SOCKET_DIR / "munge.socket.2").exists():
             MUNGE_SOCKET_DIR.mkdir(parents=True, exist_ok=True)
@@ -127,3 +139,6 @@ def local_slurm(root: Path, cpus: int = 2, memory_mb: int = 8000) -> Iterator[di
     finally:
         for pid in reversed(pids):
             _stop(pid)
+        DEFAULT_CONF.unlink()
+        if saved.exists() or saved.is_symlink():
+            saved.rename(DEFAULT_CONF)

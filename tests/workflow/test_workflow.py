@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -14,40 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-TINY = {
-    "cohorts": {"tiny": {"generate": {"patients": 8, "seed": 1, "slide_size": 512}}},
-    "segment": {"seg_mpp": 4.0, "median_kernel": 5, "close_kernel": 3, "min_tissue_area_mm2": 0.005,
-                "min_hole_area_mm2": 0.001},
-    "tile": {"target_mpp": 1.0, "patch_size": 32},
-    "splits": {"folds": 2},
-    "train": {"models": ["snn", "abmil", "coxnet", "snn-wide"], "epochs": 2},
-    "models": {"snn": {"hidden": 8, "depth": 1}, "abmil": {"hidden": 8}, "snn-wide": {"base": "snn", "hidden": 16}},
-}
+from conftest import TINY, copied_inputs, planned_jobs, run_folder_for, snakemake
+
 pytestmark = [pytest.mark.workflow, pytest.mark.timeout(900)]
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile in ``workdir`` with the tests' Python environment first on PATH."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
-
-
-def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from the 'Job stats' table of a dry run."""
-    table = result.stdout.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)}
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("workflow")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(TINY))
-    result = snakemake(workdir)
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
 
 
 def test_outputs_follow_the_documented_contracts(finished_run: Path) -> None:
@@ -82,7 +46,12 @@ def test_outputs_follow_the_documented_contracts(finished_run: Path) -> None:
     assert "eval_dir" not in summary.columns
     assert "oracle (true risk)" in (results / "report.html").read_text()
     assert any((results / "logs" / "extract").rglob("*.log"))
-    assert any((results / "benchmarks" / "train").rglob("*.tsv"))
+    compute = pd.read_csv(results / "compute.tsv", sep="\t").set_index("stage")
+    assert compute.index.tolist() == ["demo_data", "segment", "tile", "extract", "genomics", "splits", "train", "evaluate",
+                                      "summarise", "total"]
+    assert compute.loc["segment", "jobs"] == len(slides) and compute.loc["train", "jobs"] == 8
+    assert compute.loc["total", "cpu_hours"] == pytest.approx(compute["cpu_hours"].drop("total").sum())
+    assert "Compute per stage" in (results / "report.html").read_text()
 
 
 def test_second_run_has_nothing_to_do(finished_run: Path) -> None:
@@ -104,32 +73,10 @@ def test_deleting_one_slides_features_reruns_only_what_depends_on_it(finished_ru
     assert victim.exists() and snn_predictions.stat().st_mtime_ns == before
 
 
-def _copied_inputs(finished_run: Path, tmp_path: Path) -> pd.DataFrame:
-    """Copy the tiny cohort's sheets into ``tmp_path``; return its slide sheet with absolute paths, to edit."""
-    inputs = finished_run / "results" / "tiny" / "input"
-    for name in ("clinical.tsv", "genomics.tsv", "gene_families.csv", "rna_counts.tsv", "cnv.tsv", "mut.tsv"):
-        shutil.copy(inputs / name, tmp_path / name)
-    sheet = pd.read_csv(inputs / "slides.tsv", sep="\t")
-    sheet["path"] = [str(inputs / p) for p in sheet["path"]]
-    return sheet
-
-
-def _run_folder_for(sheet: pd.DataFrame, tmp_path: Path) -> Path:
-    """Write ``sheet`` as cohort 'mine' beside the copied sheets; return a run folder whose config names it."""
-    sheet.to_csv(tmp_path / "slides.tsv", sep="\t", index=False)
-    config = {**TINY, "cohorts": {"mine": {"slides": str(tmp_path / "slides.tsv"), "clinical": str(tmp_path / "clinical.tsv"),
-                                           "genomics": str(tmp_path / "genomics.tsv"),
-                                           "gene_families": str(tmp_path / "gene_families.csv")}}}
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    return workdir
-
-
 def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path, tmp_path: Path) -> None:
-    sheet = _copied_inputs(finished_run, tmp_path)
+    sheet = copied_inputs(finished_run, tmp_path)
     sheet.loc[1, "path"] = "/data/slides/typo.svs"
-    workdir = _run_folder_for(sheet, tmp_path)
+    workdir = run_folder_for(sheet, tmp_path)
     result = snakemake(workdir, "-n")
     assert result.returncode != 0
     message = result.stdout + result.stderr
@@ -139,12 +86,12 @@ def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path,
 
 
 def test_keep_going_finishes_every_other_slide_and_names_the_broken_one(finished_run: Path, tmp_path: Path) -> None:
-    sheet = _copied_inputs(finished_run, tmp_path)
+    sheet = copied_inputs(finished_run, tmp_path)
     broken_id = sheet.loc[2, "slide_id"]
     broken = tmp_path / "truncated.svs"
     broken.write_bytes(Path(sheet.loc[2, "path"]).read_bytes()[:5000])
     sheet.loc[2, "path"] = str(broken)
-    workdir = _run_folder_for(sheet, tmp_path)
+    workdir = run_folder_for(sheet, tmp_path)
     targets = [f"results/mine/features/demo-stats/{slide}.h5" for slide in sheet["slide_id"]]
     result = snakemake(workdir, "--keep-going", *targets)
     assert result.returncode != 0
@@ -166,3 +113,13 @@ def test_changing_the_training_section_reruns_only_training_evaluation_and_repor
         config_path.write_text(original)
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert planned_jobs(plan) == {"train_fold": 8, "evaluate": 4, "summarise": 1, "render_report": 1, "all": 1}
+
+
+def test_snakemake_report_holds_the_plots_tables_and_compute(finished_run: Path, tmp_path: Path) -> None:
+    report = tmp_path / "snakemake-report.html"
+    result = snakemake(finished_run, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = report.read_text()
+    for category in ("Kaplan-Meier curves", "Tissue segmentation", "Cross-validated metrics", "Genomics QC", "Compute per stage"):
+        assert category in page
+    assert page.count("km.png") >= len(TINY["train"]["models"])
