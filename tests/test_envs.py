@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -153,3 +155,18 @@ def test_optional_imports_come_from_an_extra() -> None:
 
 def test_tiatoolbox_stays_out_of_the_training_env() -> None:
     assert "tiatoolbox" not in _requirements(_installed_extras(yaml.safe_load((REPO / "envs" / "train.yaml").read_text())))
+
+
+@pytest.mark.parametrize("env_path", ENVS, ids=[p.stem for p in ENVS])
+def test_conda_solves_the_env(env_path: Path) -> None:
+    conda = shutil.which("conda") or shutil.which("mamba")
+    if conda is None:
+        pytest.skip("conda is not installed, and its channels (conda-forge) cannot be reached from these machines: "
+                    "the envs are checked statically by the tests above")
+    probe = subprocess.run([conda, "search", "--override-channels", "-c", "conda-forge", "python=3.11", "--json"],
+                           capture_output=True, text=True, timeout=120)
+    if probe.returncode != 0:
+        pytest.skip(f"conda-forge cannot be reached from this machine ({conda} search failed): "
+                    "the envs are checked statically by the tests above")
+    solve = subprocess.run([conda, "env", "create", "--dry-run", "--file", str(env_path)], capture_output=True, text=True)
+    assert solve.returncode == 0, solve.stderr[-3000:]

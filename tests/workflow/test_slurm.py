@@ -29,6 +29,12 @@ SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+)")
 MODELS = ["abmil", "coxnet"]
 
 
+def slurm_states(env: dict[str, str]) -> dict[str, str]:
+    """Slurm job id -> state of every job slurmctld still holds (finished ones for MinJobAge = 10 minutes)."""
+    listing = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i %T"], capture_output=True, text=True, env=env)
+    return dict(line.split() for line in listing.stdout.splitlines())
+
+
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     reason = unavailable_reason()
@@ -47,8 +53,10 @@ def test_demo_through_the_slurm_profile_equals_a_local_run(slurm: dict[str, str]
     assert result.returncode == 0, output[-5000:]
     submitted = SUBMITTED.findall(output)
     finished = re.findall(r"^Finished jobid: (\d+) \(Rule: (\w+)\)", output, re.MULTILINE)
+    states = slurm_states(slurm)
     print(f"\nSlurm run log: {tmp_path / 'snakemake.log'}")
-    print("\n".join(f"snakemake job {job} -> SLURM job {slurm_id}" for job, slurm_id in submitted))
+    print("\n".join(f"snakemake job {job} -> SLURM job {slurm_id}: {states.get(slurm_id)}" for job, slurm_id in submitted))
+    assert {states.get(slurm_id) for _, slurm_id in submitted} == {"COMPLETED"}
     n_slides = len(pd.read_csv(tmp_path / "results" / "tiny" / "input" / "slides.tsv", sep="\t"))
     assert len(submitted) == len({slurm_id for _, slurm_id in submitted}) == 11 + n_slides
     assert len({job for job, rule in finished if rule != "all"}) == 11 + 3 * n_slides
@@ -71,6 +79,9 @@ def test_keep_going_on_slurm_finishes_every_other_slide_and_names_the_broken_one
     features = workdir / "results" / "mine" / "features" / "demo-stats"
     assert sorted(p.stem for p in features.glob("*.h5")) == sorted(s for s in sheet["slide_id"] if s != broken_id)
     assert "Error in rule segment" in output and f"slide={broken_id}" in output
+    states = slurm_states(slurm)
+    print("\n" + "\n".join(f"SLURM job {slurm_id}: {states.get(slurm_id)}" for _, slurm_id in SUBMITTED.findall(output)))
+    assert sorted(states[slurm_id] for _, slurm_id in SUBMITTED.findall(output)) == ["COMPLETED"] * 2 + ["FAILED"] * 3
     log = (workdir / "results" / "logs" / "segment" / "mine" / f"{broken_id}.log").read_text()
     assert log.startswith("memamba segment: error: ") and "truncated.svs" in log and "Fix:" in log
     # The profile's retries: the slide's group job ran three times, with 4000 MB times the attempt (the Slurm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import h5py
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TINY, copied_inputs, planned_jobs, run_folder_for, snakemake
+from conftest import REPO, TINY, copied_inputs, planned_jobs, run_folder_for, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.timeout(900)]
 
@@ -123,3 +124,18 @@ def test_snakemake_report_holds_the_plots_tables_and_compute(finished_run: Path,
     for category in ("Kaplan-Meier curves", "Tissue segmentation", "Cross-validated metrics", "Genomics QC", "Compute per stage"):
         assert category in page
     assert page.count("km.png") >= len(TINY["train"]["models"])
+
+
+def test_gpu_jobs_ask_for_one_card_and_the_default_profile_declares_one(finished_run: Path, tmp_path: Path) -> None:
+    on_cards = {**TINY, "extract": {"device": "cuda"}, "train": {**TINY["train"], "device": "cuda"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(on_cards))
+    plan = snakemake(tmp_path, "-n", "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"),
+                     "results/tiny/models/snn/fold_0/checkpoint.pt", "results/tiny/models/coxnet/fold_0/checkpoint.pt")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "workflow specific profile" in plan.stderr
+    jobs = {m.group(1): m.group(2) for m in re.finditer(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", plan.stdout, re.MULTILINE)}
+    assert "gpu=1" in jobs["extract"] and "mem_mb=8000" in jobs["extract"] and "runtime=120" in jobs["extract"]
+    assert "gpu" not in jobs["segment"]
+    train_jobs = re.findall(r"^rule train_fold:\n(?:    .*\n)*?    wildcards: (.*)\n(?:    .*\n)*?    resources: (.*)$",
+                            plan.stdout, re.MULTILINE)
+    assert {("model=snn" in w, "gpu=1" in r) for w, r in train_jobs} == {(True, True), (False, False)}
