@@ -90,6 +90,7 @@ def uses_slides(model):
     return "slides" in variant_entry(model, model_params(model)).modalities
 
 
+@cache
 def gpus_per_job(section):
     """The ``gpu`` resource of a section's jobs: 1 when they will run on a card ('device: cuda', or 'auto' on a
     machine where nvidia-smi lists one), else 0. On Slurm the login node may have no card: set 'device: cuda'."""
