@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# No --configfile: the embedded demo cohort (config/config.yaml). A user's --configfile replaces it: only the
+# user's cohorts are planned, and every key the user leaves out takes its documented (schema) default.
+# --config key=value overrides apply in both cases.
+if not workflow.overwrite_configfiles:
+
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -23,7 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from memamba.data.cohort import load_cohort
-from memamba.genomics.mcat import read_mcat_splits, read_mcat_table, write_import
+from memamba.data.mcat_cohort import select_slides, write_import
+from memamba.data.splits import read_published_folds
+from memamba.genomics.mcat import read_mcat_table
 from memamba.genomics.tokens import write_genomics
 from memamba.survival.evaluate import OPTIMISTIC, fold_metrics
 from memamba.train.loop import train_fold
@@ -53,8 +55,8 @@ def tables(data: Path) -> list[tuple[str, str, Path, Path]]:
 def evaluate_table(table: Path, splits_dir: Path, models: list[str], folds: int, work: Path) -> dict[str, pd.DataFrame]:
     """Per model, the fold metrics table of the genomics-only harness on this TCGA table."""
     imported = read_mcat_table(table)
-    splits = read_mcat_splits(splits_dir, set(imported.clinical["patient_id"]))[:folds]
-    write_import(imported, work, "slides", None)
+    splits = read_published_folds(splits_dir, set(imported.clinical["patient_id"]))[:folds]
+    write_import(imported, select_slides(imported.slides, None, None, "all"), work, None)
     write_genomics(work / "genomics.tsv", FAMILIES, work, work / "clinical.tsv")
     cohort = load_cohort(work / "slides.tsv", work / "clinical.tsv", None, work / "features.parquet", work / "tokens.json")
     results = {}

@@ -80,25 +80,25 @@ def cmd_export_clam(args: argparse.Namespace) -> None:
     from memamba.slides.clam import export_clam
 
     names = export_clam(args.features, args.out)
-    print(f"{len(names)} slide(s) exported to {args.out}/h5_files and {args.out}/pt_files")
+    print(f"{len(names)} slide(s) exported to {args.out}/h5_files, {args.out}/pt_files and {args.out}/patches")
 
 
 def cmd_import_mcat(args: argparse.Namespace) -> None:
-    from memamba.genomics.mcat import (
-        describe_sizes,
-        mcat_token_sizes,
-        read_mcat_splits,
-        read_mcat_table,
-        summarise_matrix,
-        write_import,
-    )
+    from memamba.data.mcat_cohort import cohort_config, cohort_name, select_slides, write_config, write_import
+    from memamba.data.splits import read_published_folds
+    from memamba.genomics.mcat import describe_sizes, mcat_loader_columns, mcat_token_sizes, read_mcat_table, summarise_matrix
     from memamba.genomics.tables import read_gene_families
 
     result = read_mcat_table(args.table)
-    splits = read_mcat_splits(args.splits, set(result.clinical["patient_id"])) if args.splits else None
-    write_import(result, args.out, args.slide_dir, splits)
+    splits = read_published_folds(args.splits, set(result.clinical["patient_id"])) if args.splits else None
+    selection = select_slides(result.slides, args.slide_dir, args.features, args.slide_types)
+    out = Path(args.out)
+    write_import(result, selection, out, splits, args.families)
+    name = args.cohort or cohort_name(args.table)
+    write_config(cohort_config(name, out, splits is not None, args.features, args.settings), out / "config.yaml", args.table)
+    families = read_gene_families(args.families)
     columns = [f"{gene}_{suffix}" for suffix, matrix in result.matrices.items() for gene in matrix.index]
-    sizes = mcat_token_sizes(columns, read_gene_families(args.families))
+    loader = mcat_loader_columns(result.columns, families)
     print(f"{args.table}: {len(result.clinical)} patients ({int(result.clinical['event'].sum())} events), "
           f"{len(result.slides)} slides")
     for suffix, matrix in result.matrices.items():
@@ -107,11 +107,25 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
         print(f"  ignored columns (neither genomic nor known metadata): {result.ignored_columns}")
     if result.conflicting_patients:
         print(f"  {len(result.conflicting_patients)} patient(s) with disagreeing slide rows; first row used")
+    if selection.not_diagnostic:
+        print(f"  {len(selection.not_diagnostic)} non-diagnostic slide(s) left out (--slide-types all keeps them)")
+    where = f"feature files in {args.features}" if args.features else f"under {args.slide_dir}" if args.slide_dir else None
+    if where:
+        twice = f", {len(selection.duplicates)} found twice (first used)" if selection.duplicates else ""
+        print(f"  slides: {len(selection.slides)} found ({where}), {len(selection.absent)} absent "
+              f"(listed in {out / 'absent_slides.tsv'}){twice}")
+    else:
+        print(f"  slides: {len(selection.slides)}, expected under {out / 'slides'} (give --slide-dir or --features to look for them)")
     if splits is not None:
         print(f"  {len(splits)} folds imported from {args.splits}: " + ", ".join(
             f"{(f['role'] == 'train').sum()}/{(f['role'] == 'val').sum()}" for f in splits) + " train/val patients")
-    print(f"  token sizes (mut+cnv+rnaseq per family): {describe_sizes(sizes)}")
-    print(f"written to {args.out}: clinical.tsv, slides.tsv, genomics.tsv and its matrices" + (", splits/" if splits else ""))
+    print(f"  token sizes memamba trains on (every GENE_mut/cnv/rnaseq column of a family's genes): "
+          f"{describe_sizes(mcat_token_sizes(columns, families))}")
+    print(f"  token sizes MCAT's own loader gives: {list(loader.sizes.values())} (it drops {loader.dropped} into its metadata"
+          + (f" and feeds {loader.leaked} to its genomic input" if loader.leaked else "") + ")")
+    print(f"written to {out}: clinical.tsv, slides.tsv, absent_slides.tsv, genomics.tsv and its matrices, gene_families.csv"
+          + (", splits/" if splits else "") + f", config.yaml (cohort '{name}')")
+    print(f"next: snakemake --cores 8 --configfile {out / 'config.yaml'}")
 
 
 def cmd_model_info(args: argparse.Namespace) -> None:
@@ -163,17 +177,43 @@ def cmd_splits(args: argparse.Namespace) -> None:
     print(f"{len(paths)} folds over {len(usable)} patients written to {args.out}")
 
 
+def cmd_published_split(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from memamba.atomic import atomic_path
+    from memamba.data.cohort import complete_patients, lacking_modalities
+    from memamba.data.splits import keep_patients_with_data, read_published_fold
+    from memamba.sheets import read_sheet
+
+    clinical = read_sheet(args.clinical, "clinical", check_paths=False)
+    slides = read_sheet(args.slides, "slides", check_paths=False)
+    genomic_patients = set(pd.read_parquet(args.genomics).index.astype(str))
+    usable = set(complete_patients(clinical, slides, genomic_patients, args.missing_modality, report=False))
+    lacking = {p: " or ".join(m) for p, m in lacking_modalities(clinical["patient_id"], slides, genomic_patients).items() if m}
+    published = read_published_fold(args.fold)
+    fold, left_out = keep_patients_with_data(published, usable, lacking)
+    with atomic_path(args.out) as tmp:
+        fold.to_csv(tmp, sep="\t", index=False)
+    counts = {role: int((fold["role"] == role).sum()) for role in ("train", "val")}
+    print(f"{args.fold}: {len(published)} patients published, {counts['train']} train and {counts['val']} val kept, "
+          f"{len(left_out)} left out (no data to use; missing_modality: {args.missing_modality})")
+    for row in left_out.itertuples():
+        print(f"  left out {row.patient_id} ({row.role}): no {row.lacks}")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
     import yaml
 
     from memamba.atomic import atomic_path
     from memamba.config import section_params
+    from memamba.data.bags import feature_file
     from memamba.data.cohort import load_cohort
     from memamba.data.splits import read_split
     from memamba.models import list_models
     from memamba.models.registry import variant_entry
     from memamba.provenance import run_fingerprint
+    from memamba.sheets import read_sheet
     from memamba.train.device import pick_device
     from memamba.train.loop import train_fold
     from memamba.train.transforms import GenomicTransform
@@ -201,7 +241,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                 "missing_modality": args.missing_modality}
     inputs = [args.slides, args.clinical, args.genomics, args.tokens, args.split]
     if features_dir is not None:
-        inputs += sorted(str(p) for p in Path(features_dir).glob("*.h5"))
+        slides = read_sheet(args.slides, "slides", check_paths=False)["slide_id"]
+        inputs += sorted(str(path) for path in (feature_file(features_dir, slide) for slide in slides) if path is not None)
     result = train_fold(cohort, read_split(args.split), args.model, model_params, params, transform, device,
                         progress=not args.quiet, checkpoint=epoch_state if args.resume else None,
                         fingerprint=run_fingerprint(settings, inputs))
@@ -323,9 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_params(p, "extract")
     p.set_defaults(func=cmd_extract)
 
-    p = commands.add_parser("export-clam", help="export features in CLAM's h5_files/ + pt_files/ layout",
-                            description="Copy features/{encoder}/{slide}.h5 files into CLAM's layout, so that CLAM, "
-                                        "MCAT or MOTCat code can read them: OUT/h5_files/{slide}.h5 and OUT/pt_files/{slide}.pt.")
+    p = commands.add_parser("export-clam", help="export features in CLAM's h5_files/ + pt_files/ + patches/ layout",
+                            description="Copy features/{encoder}/{slide}.h5 files into CLAM's layout, named by the slide's "
+                                        "stem (the id without .svs), so that CLAM, TRIDENT, MCAT or MOTCat code can read "
+                                        "them: OUT/h5_files/{stem}.h5 (features, coords with CLAM's and TRIDENT's "
+                                        "attributes), OUT/pt_files/{stem}.pt and OUT/patches/{stem}.h5 (CLAM's coordinate "
+                                        "convention, for its own feature extractor).")
     p.add_argument("features", nargs="+", help="feature files from 'memamba extract'")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.set_defaults(func=cmd_export_clam)
@@ -342,17 +386,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patches", type=int, nargs="+", default=[1000, 4000, 16000], help="bag sizes N")
     p.set_defaults(func=cmd_model_info)
 
-    p = commands.add_parser("import-mcat", help="convert an MCAT/PORPOISE table (and its splits) into memamba's inputs",
-                            description="Read a tcga_*_all_clean.csv(.zip) table through pandas (never unzipped), "
-                                        "classify its columns by name, and write clinical.tsv, slides.tsv, the genes x "
-                                        "patients matrices, genomics.tsv and (with --splits) splits/fold_{k}.tsv to -o; "
-                                        "prints the token sizes MCAT trains on.")
+    p = commands.add_parser("import-mcat", help="turn an MCAT/PORPOISE table, its splits and its slides into a workflow cohort",
+                            description="Read a tcga_*_all_clean.csv(.zip) table through pandas (never unzipped), classify "
+                                        "its columns by name, find its slides anywhere under --slide-dir (a GDC download "
+                                        "tree, a flat folder, links) or its ready-made features in --features, and write "
+                                        "clinical.tsv, slides.tsv, absent_slides.tsv, the genes x patients matrices, "
+                                        "genomics.tsv, gene_families.csv, splits/fold_{k}.tsv (with --splits) and config.yaml "
+                                        "(a complete workflow configuration with one cohort) to -o. Prints the token sizes "
+                                        "memamba trains on and those MCAT's own loader gives.")
     p.add_argument("table", help="tcga_*_all_clean.csv or .csv.zip")
-    p.add_argument("--splits", help="folder with the peers' splits_{k}.csv files")
+    p.add_argument("--splits", help="folder with the peers' splits_{k}.csv files (or our fold_{k}.tsv)")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.add_argument("--families", default=str(Path(__file__).resolve().parents[1] / "config" / "gene_sets" / "mcat_gene_families.csv"),
-                   help="gene-family table (default: the six MSigDB families shipped in config/gene_sets/)")
-    p.add_argument("--slide-dir", default="slides", help="folder written into slides.tsv's paths (default: slides)")
+                   help="gene-family table, copied to OUT (default: the six MSigDB families shipped in config/gene_sets/)")
+    p.add_argument("--slide-dir", default=None, help="folder searched recursively for the table's slide files (matched by file "
+                                                      "name, with or without the extension); slides not found are left out")
+    p.add_argument("--features", default=None, help="folder of ready-made CLAM/TRIDENT features ({slide}.h5 or .pt, also under "
+                                                     "h5_files/ or pt_files/): slides with a feature file are kept, and the "
+                                                     "workflow uses these features instead of extracting its own")
+    p.add_argument("--slide-types", choices=["diagnostic", "all"], default="diagnostic",
+                   help="diagnostic (the default): keep only FFPE diagnostic slides (-DX barcodes), as MCAT, MOTCat and "
+                        "ME-Mamba do; all: keep frozen -TS/-BS sections too")
+    p.add_argument("--cohort", default=None, help="cohort name in config.yaml (default: from the table's name, e.g. tcga_blca)")
+    p.add_argument("--settings", default=None, help="a memamba config file whose sections other than cohorts config.yaml "
+                                                     "takes (e.g. config/tcga.yaml); default: the documented defaults")
     p.set_defaults(func=cmd_import_mcat)
 
     p = commands.add_parser("genomics", help="build the patient x feature matrix and gene-family tokens",
@@ -374,13 +431,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_params(p, "splits")
     p.set_defaults(func=cmd_splits)
 
+    p = commands.add_parser("published-split", help="one published fold, restricted to the patients with data",
+                            description="Read one published fold (our fold_{k}.tsv, or MCAT's splits_{k}.csv with train and "
+                                        "val columns) and write it as fold_{k}.tsv with the patients that have survival and "
+                                        "the data the missing-modality policy needs; the others are listed by name.")
+    p.add_argument("fold", help="fold_{k}.tsv or splits_{k}.csv")
+    p.add_argument("--clinical", required=True, help="clinical sheet")
+    p.add_argument("--slides", required=True, help="slide sheet")
+    p.add_argument("--genomics", required=True, help="features.parquet from 'memamba genomics'")
+    p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
+                   help="a patient lacking slides or genomics: leave out, or keep for the training-fold mean (splits.missing_modality)")
+    p.add_argument("-o", "--out", required=True, help="output fold_{k}.tsv")
+    p.set_defaults(func=cmd_published_split)
+
     p = commands.add_parser("train", help="train one model on one fold",
                             description="Fit a registered model on the fold's training patients (bin edges and scaling "
                                         "fitted there only) and predict every patient; writes checkpoint.pt, "
                                         "history.tsv, predictions.tsv and config.yaml to -o.")
     p.add_argument("--slides", help="slide sheet")
     p.add_argument("--clinical", help="clinical sheet")
-    p.add_argument("--features-dir", help="folder of features/{encoder}/{slide}.h5 (for models that use slides)")
+    p.add_argument("--features-dir", help="folder of per-slide features: ours (features/{encoder}/), or CLAM/TRIDENT "
+                                          "{slide}.h5 / {slide}.pt files, also under h5_files/ or pt_files/ (models that use slides)")
     p.add_argument("--genomics", help="features.parquet")
     p.add_argument("--tokens", help="tokens.json")
     p.add_argument("--split", help="fold_K.tsv")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,60 @@ def _hint(error: jsonschema.ValidationError) -> str:
     return f" Expected: {description}." if description else ""
 
 
+_SCALAR_PARSERS = {
+    "integer": lambda text: int(text) if re.fullmatch(r"[-+]?\d+", text) else None,
+    "number": lambda text: float(text) if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text) else None,
+    "boolean": lambda text: {"true": True, "false": False}.get(text.lower()),
+}
+
+
+def coerce_strings(instance: Any, schema: dict[str, Any]) -> Any:
+    """``instance`` with text scalars turned into the number, boolean or null its schema expects where the text
+    reads as one. Snakemake's ``--config key='{nested: 5}'`` gives every nested value as text."""
+    if isinstance(instance, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, value in instance.items():
+            sub = properties.get(key, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                instance[key] = coerce_strings(value, sub)
+            elif not properties and extra is None:
+                instance[key] = _free_form(value)
+        return instance
+    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        return [coerce_strings(item, schema["items"]) for item in instance]
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if not isinstance(instance, str) or "string" in types:
+        return instance
+    if "null" in types and instance.strip().lower() in ("null", "~", "none"):
+        return None
+    for kind in types:
+        value = _SCALAR_PARSERS.get(kind, lambda text: None)(instance.strip())
+        if value is not None:
+            return value
+    return instance
+
+
+def _free_form(value: Any) -> Any:
+    """Text scalars of a section without a schema (a model's hyper-parameters) read as YAML scalars."""
+    if isinstance(value, dict):
+        return {key: _free_form(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_free_form(item) for item in value]
+    if isinstance(value, str):
+        text = value.strip()
+        for kind in ("integer", "number", "boolean"):
+            parsed = _SCALAR_PARSERS[kind](text)
+            if parsed is not None:
+                return parsed
+        return None if text.lower() in ("null", "~", "none") else value
+    return value
+
+
 def validate(instance: dict[str, Any], schema: dict[str, Any], where: str) -> dict[str, Any]:
-    """Validate ``instance`` (filling defaults in place) or raise ConfigError naming ``where`` and the field."""
+    """Validate ``instance`` (filling defaults in place, after :func:`coerce_strings`) or raise ConfigError naming
+    ``where`` and the field."""
+    coerce_strings(instance, schema)
     errors = sorted(_DefaultFillingValidator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         lines = []

@@ -43,7 +43,8 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
 
     Every problem is reported with the sheet's path, the row number as a spreadsheet shows it
     (header = row 1), the row's id and what is expected. Relative ``path`` cells are resolved
-    against the sheet's folder; with ``check_paths`` a missing file is an error.
+    against the sheet's folder; with ``check_paths`` a missing file is an error, without it a slide
+    sheet may leave ``path`` out (a cohort with ready-made features needs no slide files).
     """
     if kind not in SHEET_SCHEMAS:
         raise ValueError(f"unknown sheet kind {kind!r}; expected one of {SHEET_SCHEMAS}")
@@ -51,6 +52,8 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
     if not path.exists():
         raise ConfigError(f"{path}: {kind} sheet not found. Fix: create it or correct its path in the config.")
     schema = load_schema(kind)
+    if kind == "slides" and not check_paths:
+        schema = {**schema, "required": [c for c in schema["required"] if c != "path"]}
     frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True, comment=None)
     frame.columns = [c.strip() for c in frame.columns]
     problems: list[str] = []

@@ -50,6 +50,32 @@ TINY = {
 }
 
 
+def clean_checkout(destination: Path) -> Path:
+    """The repository's tracked files, as they are in the working tree, copied to ``destination``: what a fresh
+    clone holds (no results/, no .snakemake/), with the changes under test. Without git, the tree minus outputs."""
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True)
+    if listed.returncode == 0:
+        for name in filter(None, listed.stdout.decode().split("\0")):
+            source, target = REPO / name, destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_symlink():
+                os.symlink(os.readlink(source), target)
+            elif source.is_file():
+                shutil.copy2(source, target)
+    else:
+        shutil.copytree(REPO, destination, symlinks=True, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".git", ".venv", ".snakemake", "results", "__pycache__", "*.egg-info"))
+        (destination / "results").mkdir(exist_ok=True)
+    return destination
+
+
+def snakemake_at_root(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``snakemake ARGS`` from the root of a checkout, as the README tells users to (no --snakefile, no
+    --directory)."""
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], capture_output=True, text=True,
+                          env=snakemake_env(), cwd=root)
+
+
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
     """The command line that runs the project's Snakefile in ``workdir`` with ``workdir/config.yaml``."""
     return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),

@@ -89,3 +89,15 @@ def test_config_schema_documents_every_key() -> None:
     for name, section in schema["properties"].items():
         for key, spec in section.get("properties", {}).items():
             assert spec.get("description"), f"{name}.{key} has no description"
+
+
+def test_text_values_from_snakemakes_nested_config_take_their_schema_types() -> None:
+    config = validate_config({"cohorts": {"x": {"generate": {"patients": "12"}}}, "tile": {"patch_size": "128", "overlap": "0.25"},
+                              "segment": {"saturation_threshold": "null"}, "train": {"amp": "False", "models": ["snn"]},
+                              "models": {"snn": {"hidden": "64", "dropout": "1e-1", "activation": "elu"}}})
+    assert config["tile"] == {"patch_size": 128, "overlap": 0.25, "target_mpp": 0.5, "min_tissue_fraction": 0.5}
+    assert config["segment"]["saturation_threshold"] is None and config["train"]["amp"] is False
+    assert config["cohorts"]["x"]["generate"]["patients"] == 12
+    assert config["models"]["snn"] == {"hidden": 64, "dropout": 0.1, "activation": "elu"}
+    with pytest.raises(ConfigError, match="tile.patch_size': 'big' is not of type 'integer'"):
+        validate_config({"cohorts": {"x": {"generate": {}}}, "tile": {"patch_size": "big"}})

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from memamba.data.bags import read_features
+from memamba.data.bags import feature_files, read_features
+from memamba.errors import MemambaError
 from memamba.sheets import read_sheet
 
 log = logging.getLogger(__name__)
@@ -41,25 +42,31 @@ class Cohort:
 MISSING_MODALITY_POLICIES = ("exclude", "impute")
 
 
+def lacking_modalities(patients: list[str] | pd.Series, slides: pd.DataFrame, genomics_patients: set[str]) -> dict[str, list[str]]:
+    """Per patient, the modalities it has no data for ("slides", "genomics"; empty when it has both)."""
+    with_slides = set(slides["patient_id"])
+    return {patient: [name for name, ok in (("slides", patient in with_slides), ("genomics", patient in genomics_patients)) if not ok]
+            for patient in patients}
+
+
 def complete_patients(clinical: pd.DataFrame, slides: pd.DataFrame, genomics_patients: set[str],
-                      missing_modality: str = "exclude") -> list[str]:
+                      missing_modality: str = "exclude", report: bool = True) -> list[str]:
     """Patients with survival who enter training and evaluation, each one missing a modality logged by name.
 
     ``missing_modality`` is the policy for a patient with slides but no genomics, or genomics but no
     slides: ``exclude`` leaves them out; ``impute`` keeps them, and training gives the missing
     modality the training-fold mean (genomic features at their mean; a bag of one patch at the mean
-    patch feature). A patient with neither is always left out.
+    patch feature). A patient with neither is always left out. ``report`` False logs nothing.
     """
     if missing_modality not in MISSING_MODALITY_POLICIES:
         raise ValueError(f"missing_modality must be one of {MISSING_MODALITY_POLICIES}, not {missing_modality!r}")
-    with_slides = set(slides["patient_id"])
     kept = []
-    for patient in clinical["patient_id"]:
-        lacking = [name for name, ok in (("slides", patient in with_slides), ("genomics", patient in genomics_patients)) if not ok]
+    for patient, lacking in lacking_modalities(clinical["patient_id"], slides, genomics_patients).items():
         if len(lacking) == 2 or (lacking and missing_modality == "exclude"):
-            log.warning("patient %s has no %s: left out of training and evaluation", patient, " or ".join(lacking))
+            if report:
+                log.warning("patient %s has no %s: left out of training and evaluation", patient, " or ".join(lacking))
             continue
-        if lacking:
+        if lacking and report:
             log.warning("patient %s has no %s: given the training-fold mean (missing_modality: impute)", patient, lacking[0])
         kept.append(patient)
     return kept
@@ -69,8 +76,10 @@ def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLi
                 genomics_parquet: str | os.PathLike, tokens_json: str | os.PathLike, missing_modality: str = "exclude") -> Cohort:
     """Read the sheets, patch features (``features_dir/{slide}.h5``) and genomics into a Cohort.
 
-    All slides of a patient form one bag. With ``features_dir`` None (a genomics-only model) no patch
-    features are read and ``bags`` is None. Patients are chosen by :func:`complete_patients`.
+    All slides of a patient form one bag. ``features_dir`` holds one file per slide, ours or CLAM's/TRIDENT's
+    (:func:`memamba.data.bags.feature_file`); every file must have the same feature width. With
+    ``features_dir`` None (a genomics-only model) no patch features are read and ``bags`` is None. Patients
+    are chosen by :func:`complete_patients`.
     """
     slides = read_sheet(slides_sheet, "slides", check_paths=False)
     clinical = read_sheet(clinical_sheet, "clinical", check_paths=False)
@@ -81,9 +90,11 @@ def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLi
     by_patient = slides.groupby("patient_id")["slide_id"].apply(list)
     bags = None
     if features_dir is not None:
-        read = {p: [read_features(Path(features_dir) / f"{s}.h5") for s in by_patient[p]] for p in patients if p in by_patient}
-        dim = next(iter(read.values()))[0].shape[1]
-        bags = [np.concatenate(read[p]) if p in read else np.zeros((0, dim), np.float32) for p in patients]
+        files = feature_files(features_dir, [s for p in patients if p in by_patient for s in by_patient[p]])
+        per_slide = {slide: read_features(path) for slide, path in files.items()}
+        dim = _common_width(files, per_slide)
+        bags = [np.concatenate([per_slide[s] for s in by_patient[p]]) if p in by_patient else np.zeros((0, dim), np.float32)
+                for p in patients]
     clinical = clinical.set_index("patient_id").loc[patients]
     imputed = ["slides" if p not in by_patient else "genomics" if p not in genomics.index else "" for p in patients]
     return Cohort(
@@ -96,3 +107,15 @@ def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLi
         genomic_kinds=token_definition["kinds"],
         imputed=imputed,
     )
+
+
+def _common_width(files: dict[str, Path], features: dict[str, np.ndarray]) -> int:
+    """The feature width shared by every slide; a MemambaError names a file of another width."""
+    if not features:
+        raise MemambaError("no patient of the folds has a slide in the slide sheet. Fix: check the sheets' patient ids.")
+    first = next(iter(features))
+    for slide, matrix in features.items():
+        if matrix.shape[1] != features[first].shape[1]:
+            raise MemambaError(f"{files[slide]}: {matrix.shape[1]} features per patch, but {files[first]} has "
+                               f"{features[first].shape[1]}. Fix: every slide of a cohort needs features from the same encoder.")
+    return features[first].shape[1]

@@ -1,9 +1,11 @@
-"""Patient-level cross-validation splits, stratified by event and survival-time bin, seeded."""
+"""Patient-level cross-validation splits: made here (stratified by event and survival-time bin, seeded), or
+published ones read from a folder (our ``fold_{k}.tsv`` or the MCAT/MOTCat ``splits_{k}.csv`` files)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from memamba.atomic import atomic_path
+from memamba.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +66,94 @@ def write_splits(splits: list[pd.DataFrame], out_dir: str | os.PathLike) -> list
 def read_split(path: str | os.PathLike) -> pd.DataFrame:
     """One fold's patient_id/role table."""
     return pd.read_csv(path, sep="\t", dtype={"patient_id": str, "role": str})
+
+
+PUBLISHED_FOLD_FILES = {"fold": ".tsv", "splits": ".csv"}
+ROLES = ("train", "val")
+
+
+def patient_of(identifier: str) -> str:
+    """The patient of a TCGA case, sample or slide barcode (its first 12 characters, ``TCGA-XX-XXXX``); any other
+    identifier is returned unchanged."""
+    identifier = str(identifier).strip()
+    return identifier[:12] if identifier.upper().startswith("TCGA-") else identifier
+
+
+def published_fold_files(folder: str | os.PathLike) -> list[Path]:
+    """The fold files of a folder of published splits, in fold order: ``fold_{k}.tsv`` (ours) or ``splits_{k}.csv``
+    (MCAT/MOTCat), numbered 0..n-1 without gaps, n >= 2. A ConfigError says what is wrong and how to fix it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: folder of published splits not found. Fix: point 'splits:' (or --splits) at the "
+                          "folder holding fold_{k}.tsv or splits_{k}.csv files.")
+    found = {}
+    for prefix, suffix in PUBLISHED_FOLD_FILES.items():
+        numbered = {int(m.group(1)): path for path in folder.iterdir()
+                    if (m := re.fullmatch(rf"{prefix}_(\d+){re.escape(suffix)}", path.name))}
+        if numbered:
+            found[prefix] = numbered
+    if not found:
+        raise ConfigError(f"{folder}: no fold_{{k}}.tsv or splits_{{k}}.csv files. Fix: point 'splits:' at the folder holding them.")
+    if len(found) > 1:
+        raise ConfigError(f"{folder}: holds both fold_{{k}}.tsv and splits_{{k}}.csv files, so the folds are ambiguous. "
+                          "Fix: keep one kind in the folder.")
+    numbered = next(iter(found.values()))
+    if sorted(numbered) != list(range(len(numbered))) or len(numbered) < 2:
+        raise ConfigError(f"{folder}: fold files numbered {sorted(numbered)}; expected 0, 1, ..., n-1 with n >= 2. "
+                          "Fix: number the folds from 0 without gaps.")
+    return [numbered[k] for k in range(len(numbered))]
+
+
+def read_published_fold(path: str | os.PathLike) -> pd.DataFrame:
+    """One published fold as our table (``patient_id``, ``role`` train/val, in the file's order).
+
+    ``fold_{k}.tsv``: our columns. ``splits_{k}.csv``: the peers' NaN-padded ``train`` and ``val`` columns of case
+    ids (a ``test`` column is ignored with a warning). TCGA barcodes become patients (first 12 characters). A
+    patient listed under both roles is an error."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as a fold file ({exc}). Fix: re-copy it.") from exc
+    if path.suffix == ".tsv":
+        if not {"patient_id", "role"} <= set(frame.columns):
+            raise ConfigError(f"{path}: needs the tab-separated columns patient_id and role; found {list(frame.columns)}.")
+        unknown = sorted(set(frame["role"].dropna()) - set(ROLES))
+        if unknown:
+            raise ConfigError(f"{path}: role(s) {unknown}; expected train or val. Fix: correct the role column.")
+        rows = list(zip(frame["patient_id"].map(patient_of), frame["role"]))
+    else:
+        if not set(ROLES) <= set(frame.columns):
+            raise ConfigError(f"{path}: needs the columns train and val (MCAT's splits_{{k}}.csv); found {list(frame.columns)}.")
+        if "test" in frame.columns and frame["test"].notna().any():
+            log.warning("%s: its %d test patient(s) are ignored: memamba reports on the val column", path, frame["test"].notna().sum())
+        rows = [(patient_of(case), role) for role in ROLES for case in frame[role].dropna()]
+    fold = pd.DataFrame(rows, columns=["patient_id", "role"]).dropna().drop_duplicates()
+    both = sorted(set(fold.loc[fold["role"] == "train", "patient_id"]) & set(fold.loc[fold["role"] == "val", "patient_id"]))
+    if both:
+        raise ConfigError(f"{path}: {len(both)} patient(s) are both train and val, e.g. {both[:5]}. Fix: correct the fold file.")
+    return fold.reset_index(drop=True)
+
+
+def read_published_folds(folder: str | os.PathLike, patients: set[str] | None = None) -> list[pd.DataFrame]:
+    """Every fold of a folder of published splits; with ``patients``, the patients outside it are dropped and logged."""
+    folds = []
+    for path in published_fold_files(folder):
+        fold = read_published_fold(path)
+        if patients is not None:
+            unknown = sorted(set(fold["patient_id"]) - patients)
+            if unknown:
+                log.warning("%s: %d patient(s) not in the table are left out: %s", path, len(unknown), unknown[:5])
+            fold = fold[fold["patient_id"].isin(patients)].reset_index(drop=True)
+        folds.append(fold)
+    return folds
+
+
+def keep_patients_with_data(fold: pd.DataFrame, usable: set[str], lacking: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A published fold split into (the rows of patients in ``usable``, the others with what they lack).
+
+    ``lacking`` maps a patient to what it lacks ("slides", "genomics", ...); a patient in neither is "not in the
+    clinical sheet"."""
+    kept = fold["patient_id"].isin(usable)
+    left_out = fold[~kept].assign(lacks=lambda f: f["patient_id"].map(lambda p: lacking.get(p, "survival (not in the clinical sheet)")))
+    return fold[kept].reset_index(drop=True), left_out.reset_index(drop=True)

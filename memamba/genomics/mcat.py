@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from memamba.atomic import atomic_path
 from memamba.config import ConfigError
-from memamba.data.splits import write_splits
+from memamba.data.splits import patient_of
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,6 @@ GENOMIC_SUFFIXES = {"rnaseq": ("rna", "zscore"), "cnv": ("cnv", "gistic"), "mut"
 METADATA_COLUMNS = {"case_id", "slide_id", "site", "is_female", "oncotree_code", "age", "survival_months",
                     "censorship", "train", "disc_label", "label"}
 PANDAS_ARTEFACT = re.compile(r"^Unnamed: \d+$")
-TCGA_PATIENT_LENGTH = 12
 
 
 @dataclass
@@ -40,11 +38,7 @@ class McatImport:
     matrices: dict[str, pd.DataFrame]
     ignored_columns: list[str]
     conflicting_patients: list[str]
-
-
-def patient_of(barcode: str) -> str:
-    """TCGA patient barcode: the first 12 characters (``TCGA-XX-XXXX``) of a case, sample or slide id."""
-    return str(barcode)[:TCGA_PATIENT_LENGTH]
+    columns: list[str]
 
 
 def classify_columns(columns: list[str]) -> tuple[dict[str, list[str]], list[str]]:
@@ -52,9 +46,8 @@ def classify_columns(columns: list[str]) -> tuple[dict[str, list[str]], list[str
     genomic: dict[str, list[str]] = {suffix: [] for suffix in GENOMIC_SUFFIXES}
     ignored = []
     for column in columns:
-        suffix = column.rsplit("_", 1)[-1] if "_" in column else ""
-        if suffix in genomic:
-            genomic[suffix].append(column)
+        if _is_genomic(column):
+            genomic[column.rsplit("_", 1)[1]].append(column)
         elif column not in METADATA_COLUMNS and not PANDAS_ARTEFACT.match(column):
             ignored.append(column)
     return genomic, ignored
@@ -71,7 +64,8 @@ def read_mcat_table(path: str | os.PathLike) -> McatImport:
     missing = [c for c in ("case_id", "slide_id", "survival_months", "censorship") if c not in table.columns]
     if missing:
         raise ConfigError(f"{path}: no column {missing}. Fix: give an MCAT/PORPOISE 'tcga_*_all_clean.csv(.zip)' table.")
-    genomic, ignored = classify_columns([str(c) for c in table.columns])
+    table_columns = [str(c) for c in table.columns]
+    genomic, ignored = classify_columns(table_columns)
     if ignored:
         log.warning("%s: ignoring %d column(s) that are neither genomic nor known metadata: %s", path, len(ignored), ignored[:10])
     table["patient_id"] = table["case_id"].map(patient_of)
@@ -92,51 +86,48 @@ def read_mcat_table(path: str | os.PathLike) -> McatImport:
             block = per_patient[columns].apply(pd.to_numeric, errors="coerce")
             block.columns = [c[: -len(suffix) - 1] for c in columns]
             matrices[suffix] = block.T.rename_axis("gene")
-    return McatImport(clinical, slides, matrices, ignored, conflicting)
-
-
-def read_mcat_splits(splits_dir: str | os.PathLike, patients: set[str]) -> list[pd.DataFrame]:
-    """Our fold tables (patient_id, role) from the peers' ``splits_{k}.csv`` (columns train, val; NaN-padded)."""
-    files = sorted(Path(splits_dir).glob("splits_*.csv"), key=lambda p: int(re.findall(r"\d+", p.stem)[-1]))
-    if not files:
-        raise ConfigError(f"{splits_dir}: no splits_{{k}}.csv files. Fix: point --splits at the folder holding them.")
-    folds = []
-    for file in files:
-        frame = pd.read_csv(file)
-        rows = [(patient_of(case), role) for role in ("train", "val") for case in frame[role].dropna().astype(str)]
-        fold = pd.DataFrame(rows, columns=["patient_id", "role"]).drop_duplicates("patient_id")
-        unknown = sorted(set(fold["patient_id"]) - patients)
-        if unknown:
-            log.warning("%s: %d patient(s) not in the table are left out: %s", file, len(unknown), unknown[:5])
-        folds.append(fold[fold["patient_id"].isin(patients)].reset_index(drop=True))
-    return folds
+    return McatImport(clinical, slides, matrices, ignored, conflicting, table_columns)
 
 
 def mcat_token_sizes(columns: list[str], families: dict[str, list[str]]) -> dict[str, int]:
-    """Features per family as MCAT counts them: the table's ``GENE_{mut,cnv,rnaseq}`` columns of the family's genes."""
+    """Features per family: the ``GENE_{mut,cnv,rnaseq}`` columns among ``columns`` of the family's genes
+    (MCAT's rule, applied to every genomic column of the table: what memamba trains on)."""
     available = set(columns)
     return {family: len({f"{gene}_{suffix}" for gene in genes for suffix in GENOMIC_SUFFIXES} & available)
             for family, genes in families.items()}
 
 
-def write_import(result: McatImport, out_dir: str | os.PathLike, slide_dir: str, splits: list[pd.DataFrame] | None) -> None:
-    """Write clinical.tsv, slides.tsv (paths ``{slide_dir}/{slide_id}``), the matrices, genomics.tsv and splits/."""
-    out = Path(out_dir)
-    with atomic_path(out / "clinical.tsv") as tmp:
-        result.clinical.to_csv(tmp, sep="\t", index=False)
-    slides = result.slides.assign(path=[f"{slide_dir}/{s}" for s in result.slides["slide_id"]])
-    with atomic_path(out / "slides.tsv") as tmp:
-        slides[["slide_id", "patient_id", "path"]].to_csv(tmp, sep="\t", index=False)
-    sheet = []
-    for suffix, matrix in result.matrices.items():
-        modality, kind = GENOMIC_SUFFIXES[suffix]
-        with atomic_path(out / f"{modality}.parquet") as tmp:
-            matrix.to_parquet(tmp)
-        sheet.append({"modality": modality, "kind": kind, "path": f"{modality}.parquet"})
-    with atomic_path(out / "genomics.tsv") as tmp:
-        pd.DataFrame(sheet).to_csv(tmp, sep="\t", index=False)
-    if splits is not None:
-        write_splits(splits, out / "splits")
+@dataclass
+class McatLoaderColumns:
+    """What MCAT's own loader makes of a table's columns: its token sizes, the genomic columns it drops into its
+    metadata, and the metadata columns it keeps among its genomic features."""
+
+    sizes: dict[str, int]
+    dropped: list[str]
+    leaked: list[str]
+
+
+def mcat_loader_columns(table_columns: list[str], families: dict[str, list[str]]) -> McatLoaderColumns:
+    """Replay the column handling of MCAT's ``Generic_WSI_Survival_Dataset`` (``datasets/dataset_survival.py``):
+    the table is read with ``index_col=0`` (its first column becomes the index), ``label`` is inserted at
+    position 2 and ``disc_label`` appended, the last two columns are moved to the front and the first 11 taken as
+    metadata; every other column is a genomic feature. So the table's last column, a genomic one in the MCAT and
+    PORPOISE tables, is dropped, and metadata beyond those 11 (``train``, or ``censorship`` when a second index
+    column shifts them) is fed to the model as genomics."""
+    columns = list(table_columns[1:])
+    columns.insert(2, "label")
+    columns.append("disc_label")
+    columns = columns[-2:] + columns[:-2]
+    metadata, genomic = columns[:11], columns[11:]
+    return McatLoaderColumns(
+        sizes=mcat_token_sizes(genomic, families),
+        dropped=[c for c in metadata if _is_genomic(c)],
+        leaked=[c for c in genomic if not _is_genomic(c)],
+    )
+
+
+def _is_genomic(column: str) -> bool:
+    return "_" in column and column.rsplit("_", 1)[1] in GENOMIC_SUFFIXES
 
 
 def describe_sizes(sizes: dict[str, int]) -> str:

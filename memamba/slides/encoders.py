@@ -38,17 +38,25 @@ class Encoder:
 EncoderFactory = Callable[..., Encoder]
 _ENCODERS: dict[str, EncoderFactory] = {}
 _DIMS: dict[str, int] = {}
+_WEIGHTS_FROM: dict[str, str | None] = {}
 
 
-def register_encoder(name: str, dim: int) -> Callable[[EncoderFactory], EncoderFactory]:
+def register_encoder(name: str, dim: int, weights_from: str | None) -> Callable[[EncoderFactory], EncoderFactory]:
     """Decorator adding ``fn(weights, sha256=None, random_weights=False, **architecture) -> Encoder`` under ``name``,
-    with its feature width ``dim`` (known without building the encoder)."""
+    with its feature width ``dim`` (known without building the encoder) and where its published weights come from
+    (None for an encoder without weights)."""
 
     def add(fn: EncoderFactory) -> EncoderFactory:
-        _ENCODERS[name], _DIMS[name] = fn, dim
+        _ENCODERS[name], _DIMS[name], _WEIGHTS_FROM[name] = fn, dim, weights_from
         return fn
 
     return add
+
+
+def weights_source(name: str) -> str | None:
+    """How to get encoder ``name``'s published weights (an instruction), or None if it has none."""
+    encoder_dim(name)
+    return _WEIGHTS_FROM[name]
 
 
 def encoder_dim(name: str) -> int:
@@ -167,7 +175,7 @@ class ColourTextureStats(nn.Module):
         return torch.cat([mean, std, quantiles, dark, torch.stack(energies, 1), saturation], 1)
 
 
-@register_encoder("demo-stats", dim=ColourTextureStats.dim)
+@register_encoder("demo-stats", dim=ColourTextureStats.dim, weights_from=None)
 def demo_stats(weights: str | None = None, sha256: str | None = None, random_weights: bool = False) -> Encoder:
     """Colour/texture statistics: no weights, 16-d, any input size, inputs in [0, 1]."""
     if weights is not None:
@@ -190,7 +198,8 @@ class TruncatedResNet50(nn.Module):
         return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
 
 
-@register_encoder("resnet50-trunc", dim=1024)
+@register_encoder("resnet50-trunc", dim=1024,
+                  weights_from="save torchvision's or timm's ImageNet ResNet-50 state dict to a file")
 def resnet50_trunc(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
                    **architecture: Any) -> Encoder:
     """ResNet-50 (ImageNet) truncated after layer3, 1024-d, 224 px, ImageNet normalisation.
@@ -201,8 +210,7 @@ def resnet50_trunc(weights: str | None = None, sha256: str | None = None, random
     import timm
 
     resnet = timm.create_model("resnet50", pretrained=False, **architecture)
-    digest = load_weights(resnet, "resnet50-trunc", weights, sha256, random_weights,
-                 "save torchvision's or timm's ImageNet ResNet-50 state dict to a file")
+    digest = load_weights(resnet, "resnet50-trunc", weights, sha256, random_weights, weights_source("resnet50-trunc"))
     return Encoder("resnet50-trunc", TruncatedResNet50(resnet).eval(), encoder_dim("resnet50-trunc"), 224, IMAGENET_MEAN, IMAGENET_STD, digest)
 
 
@@ -215,16 +223,15 @@ def _vit(name: str, weights: str | None, sha256: str | None, random_weights: boo
     return Encoder(name, model.eval(), encoder_dim(name), 224, IMAGENET_MEAN, IMAGENET_STD, digest)
 
 
-@register_encoder("uni", dim=1024)
+@register_encoder("uni", dim=1024, weights_from="download pytorch_model.bin from the MahmoodLab/UNI model page")
 def uni(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
         **architecture: Any) -> Encoder:
     """UNI (Chen et al., 2024): ViT-L/16, 1024-d, 224 px, ImageNet normalisation."""
     published = {"img_size": 224, "patch_size": 16, "init_values": 1e-5, "num_classes": 0, "dynamic_img_size": True}
-    return _vit("uni", weights, sha256, random_weights, "download pytorch_model.bin from the MahmoodLab/UNI model page",
-                "vit_large_patch16_224", published, architecture)
+    return _vit("uni", weights, sha256, random_weights, weights_source("uni"), "vit_large_patch16_224", published, architecture)
 
 
-@register_encoder("uni2-h", dim=1536)
+@register_encoder("uni2-h", dim=1536, weights_from="download pytorch_model.bin from the MahmoodLab/UNI2-h model page")
 def uni2_h(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
            **architecture: Any) -> Encoder:
     """UNI2-h: ViT-H/14 with SwiGLU MLPs and 8 register tokens, 1536-d, 224 px, ImageNet normalisation."""
@@ -233,8 +240,7 @@ def uni2_h(weights: str | None = None, sha256: str | None = None, random_weights
     published = {"img_size": 224, "patch_size": 14, "depth": 24, "num_heads": 24, "init_values": 1e-5,
                  "embed_dim": 1536, "mlp_ratio": 2.66667 * 2, "num_classes": 0, "no_embed_class": True,
                  "mlp_layer": timm.layers.SwiGLUPacked, "act_layer": nn.SiLU, "reg_tokens": 8, "dynamic_img_size": True}
-    return _vit("uni2-h", weights, sha256, random_weights, "download pytorch_model.bin from the MahmoodLab/UNI2-h model page",
-                "vit_giant_patch14_224", published, architecture)
+    return _vit("uni2-h", weights, sha256, random_weights, weights_source("uni2-h"), "vit_giant_patch14_224", published, architecture)
 
 
 class ConvStem(nn.Module):
@@ -269,7 +275,8 @@ class ConvStem(nn.Module):
         return self.norm(self.proj(images).permute(0, 2, 3, 1))
 
 
-@register_encoder("ctranspath", dim=768)
+@register_encoder("ctranspath", dim=768,
+                  weights_from="download ctranspath.pth from the TransPath repository (Xiyue-Wang/TransPath)")
 def ctranspath(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
                **architecture: Any) -> Encoder:
     """CTransPath (Wang et al., 2022): Swin-T/4 window 7 with the ConvStem patch embedding, 768-d, 224 px,
@@ -284,7 +291,36 @@ def ctranspath(weights: str | None = None, sha256: str | None = None, random_wei
 
     model = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, embed_layer=ConvStem,
                               num_classes=0, **architecture)
-    digest = load_weights(model, "ctranspath", weights, sha256, random_weights,
-                 "download ctranspath.pth from the TransPath repository (Xiyue-Wang/TransPath)",
-                 convert=lambda state: checkpoint_filter_fn(state, model))
+    digest = load_weights(model, "ctranspath", weights, sha256, random_weights, weights_source("ctranspath"),
+                          convert=lambda state: checkpoint_filter_fn(state, model))
     return Encoder("ctranspath", model.eval(), encoder_dim("ctranspath"), 224, IMAGENET_MEAN, IMAGENET_STD, digest)
+
+
+def check_weights_setting(extract: dict[str, Any], verify_sha256: bool = True) -> None:
+    """Check the ``extract`` config section's encoder and weights before any job runs: a registered encoder, a
+    weights file that exists (``hf-hub:`` references are fetched by the jobs), and, with ``verify_sha256``, its
+    SHA-256 equal to ``weights_sha256``. A ConfigError names the key and the fix."""
+    from memamba.config import ConfigError
+
+    name, weights, expected = extract["encoder"], extract.get("weights"), extract.get("weights_sha256")
+    if name not in _ENCODERS:
+        raise ConfigError(f"extract.encoder: unknown encoder {name!r}. Fix: use one of {list_encoders()}.")
+    source = _WEIGHTS_FROM[name]
+    if source is None:
+        if weights is not None:
+            raise ConfigError(f"extract.weights is {weights!r}, but encoder {name!r} has no weights. Fix: set extract.weights to null.")
+        return
+    if weights is None:
+        raise ConfigError(f"extract.weights is null, but encoder {name!r} needs its published weights. "
+                          f"Fix: {source}, and set extract.weights to its path (or hf-hub:ORG/REPO).")
+    if str(weights).startswith(HUB_PREFIX):
+        return
+    path = Path(weights)
+    if not path.is_file():
+        raise ConfigError(f"extract.weights: {weights} does not exist (looked for {path.absolute()}). "
+                          f"Fix: {source}, and set extract.weights to its path (relative paths start where snakemake runs).")
+    if expected is not None and verify_sha256:
+        actual = sha256_of(path)
+        if actual != expected.lower():
+            raise ConfigError(f"extract.weights_sha256: {path} has SHA-256 {actual}, not {expected}. Fix: the file is incomplete "
+                              f"or another release: {source} again, or correct extract.weights_sha256.")

@@ -18,10 +18,12 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from memamba.atomic import atomic_path
+from memamba.data.bags import slide_stem
 from memamba.errors import MemambaError, require_file
 from memamba.provenance import provenance_json
 from memamba.slides.encoders import Encoder, build_encoder
 from memamba.slides.reader import SlideError, open_slide, read_region_rgb
+from memamba.slides.tile import peer_attributes
 from memamba.train.device import pick_device
 
 log = logging.getLogger(__name__)
@@ -189,10 +191,14 @@ def _provenance_params(params: ExtractParams) -> dict:
 
 def write_features(out: str | os.PathLike, result: SlideFeatures, params: ExtractParams,
                    sources: list[str | os.PathLike]) -> None:
-    """Write ``features/{encoder}/{slide}.h5`` atomically with the encoder's provenance."""
-    with atomic_path(Path(out)) as tmp, h5py.File(tmp, "w") as h5:
+    """Write ``features/{encoder}/{slide}.h5`` atomically with the encoder's provenance; ``coords`` carries the
+    tiling's attributes, CLAM's and TRIDENT's included (TRIDENT's feature-file layout)."""
+    out = Path(out)
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("features", data=result.features)
         h5.create_dataset("coords", data=result.coords.reshape(-1, 2).astype(np.int64))
+        tiling = {key: value for key, value in result.tiling.items() if key != "provenance"}
+        h5["coords"].attrs.update({**tiling, **peer_attributes(tiling, slide_stem(out.stem))})
         attrs = h5["features"].attrs
         attrs["encoder"] = params.encoder
         attrs["weights_sha256"] = result.weights_sha256

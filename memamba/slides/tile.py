@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from memamba.atomic import atomic_path
+from memamba.data.bags import slide_stem
 from memamba.provenance import provenance_json
 from memamba.slides.reader import best_level_for_mpp, open_slide, resolve_mpp
 
@@ -85,9 +86,37 @@ def tile_slide(path: str | os.PathLike, polygons: list[list[np.ndarray]], params
     return PatchGrid(coords, size0, level, int(round(size0 / downsample)), mpp.mpp, mpp.source, dimensions)
 
 
+def magnification(mpp: float) -> float | int:
+    """The objective magnification that ``mpp`` microns per pixel stands for (10 / mpp: 0.25 -> 40, 0.5 -> 20), as
+    an integer where it is within 5 % of one (the scanners' nominal 20x / 40x), else to 3 decimals."""
+    value = 10.0 / mpp
+    return int(round(value)) if abs(value - round(value)) <= 0.05 * value else round(value, 3)
+
+
+def peer_attributes(tiling: dict, name: str) -> dict:
+    """The ``coords`` attributes CLAM and TRIDENT read, from ours (``target_mpp``, ``patch_size``, ``slide_mpp``,
+    ``read_level``, ``read_size``).
+
+    TRIDENT: ``patch_size`` (pixels at the target resolution, as ours), ``patch_size_level0``,
+    ``level0_magnification``, ``target_magnification``, ``name``. CLAM's readers read ``patch_size`` pixels at
+    ``patch_level``: that is our patch when the slide has a pyramid level at the target resolution (``read_size``
+    within 1 % of ``patch_size``), and only then is ``patch_level`` written; otherwise (e.g. a 40x scan without a
+    20x level) CLAM's convention needs another ``patch_size``, which ``memamba export-clam`` writes in its own
+    ``patches/`` files.
+    """
+    attrs = {"patch_size": int(tiling["patch_size"]), "patch_size_level0": int(tiling["patch_size_level0"]),
+             "level0_magnification": magnification(float(tiling["slide_mpp"])),
+             "target_magnification": magnification(float(tiling["target_mpp"])), "name": name}
+    if abs(int(tiling["read_size"]) - int(tiling["patch_size"])) <= 0.01 * int(tiling["patch_size"]):
+        attrs["patch_level"] = int(tiling["read_level"])
+    return attrs
+
+
 def write_patches(grid: PatchGrid, out: str | os.PathLike, params: TileParams, sources: list[str | os.PathLike]) -> None:
-    """Write ``patches/{slide}.h5``: ``coords`` plus the attributes needed to read them back."""
-    with atomic_path(Path(out)) as tmp, h5py.File(tmp, "w") as h5:
+    """Write ``patches/{slide}.h5``: ``coords`` plus the attributes needed to read them back (ours, and those CLAM and
+    TRIDENT read: :func:`peer_attributes`; the slide's name is the file's stem)."""
+    out = Path(out)
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("coords", data=grid.coords.reshape(-1, 2), dtype="int64")
         attrs = h5["coords"].attrs
         attrs["target_mpp"] = params.target_mpp
@@ -98,4 +127,5 @@ def write_patches(grid: PatchGrid, out: str | os.PathLike, params: TileParams, s
         attrs["slide_mpp"] = grid.slide_mpp
         attrs["mpp_source"] = grid.mpp_source
         attrs["level0_dimensions"] = grid.dimensions
+        attrs.update(peer_attributes(dict(attrs), slide_stem(out.stem)))
         attrs["provenance"] = provenance_json(asdict(params), sources)

@@ -5,8 +5,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from memamba.data.cohort import complete_patients, load_cohort
+from memamba.errors import MemambaError
 
 CLINICAL = pd.DataFrame({"patient_id": ["P1", "P2", "P3", "P4"]})
 SLIDES = pd.DataFrame({"patient_id": ["P1", "P2"], "slide_id": ["s1", "s2"]})
@@ -55,3 +57,25 @@ def test_load_cohort_joins_a_patients_slides_into_one_bag_and_imputes_by_policy(
     assert [b.shape for b in kept.bags] == [(5, 5), (4, 5), (0, 5)]
     assert np.isnan(kept.genomics.loc["P2", "G_cnv"]) and kept.genomics.loc["P3", "G_cnv"] == 2.0
     np.testing.assert_array_equal(kept.event, [1, 0, 1])
+
+
+def test_ready_made_clam_features_load_without_slide_files_and_widths_must_agree(tmp_path: Path) -> None:
+    paths = _write_cohort(tmp_path)
+    pd.read_csv(paths["slides"], sep="\t").drop(columns="path").to_csv(paths["slides"], sep="\t", index=False)
+    clam = tmp_path / "clam"
+    (clam / "pt_files").mkdir(parents=True)
+    (clam / "h5_files").mkdir()
+    for slide, size in (("a", 3), ("b", 2), ("c", 4)):
+        features = np.full((size, 5), ord(slide), np.float32)
+        if slide == "b":
+            torch.save(torch.from_numpy(features), clam / "pt_files" / f"{slide}.pt")
+        else:
+            with h5py.File(clam / "h5_files" / f"{slide}.h5", "w") as h5:
+                h5["features"], h5["coords"] = features, np.zeros((size, 2), np.int64)
+    args = (paths["slides"], paths["clinical"], clam, paths["genomics"], paths["tokens"])
+    kept = load_cohort(*args, missing_modality="impute")
+    np.testing.assert_array_equal(kept.bags[0][:, 0], [97, 97, 97, 98, 98])
+    assert [b.shape for b in kept.bags] == [(5, 5), (4, 5), (0, 5)]
+    torch.save(torch.ones(2, 7), clam / "pt_files" / "b.pt")
+    with pytest.raises(MemambaError, match=r"b\.pt: 7 features per patch, but .*a\.h5 has 5\. Fix: every slide"):
+        load_cohort(*args)

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, SHARED_DATA, needs_shared
-from memamba.genomics.mcat import mcat_token_sizes, read_mcat_splits, read_mcat_table, write_import
+from memamba.data.mcat_cohort import select_slides, write_import
+from memamba.data.splits import read_published_folds
+from memamba.genomics.mcat import mcat_loader_columns, mcat_token_sizes, read_mcat_table
 from memamba.genomics.tables import read_gene_families
 from memamba.genomics.tokens import build_features, build_tokens
 
@@ -47,13 +49,13 @@ def test_metadata_never_becomes_a_feature_and_patients_are_harmonised(tmp_path: 
 
 def test_written_import_feeds_the_genomics_stage(tmp_path: Path) -> None:
     result = read_mcat_table(_peer_table(tmp_path / "t.csv.zip"))
-    write_import(result, tmp_path / "out", "slides", None)
+    write_import(result, select_slides(result.slides, None, None), tmp_path / "out", None)
     features, kinds = build_features(tmp_path / "out" / "genomics.tsv")
     assert kinds == {"rnaseq": "zscore", "cnv": "gistic", "mut": "binary"}
     tokens = build_tokens(features, {"TSG": ["TP53"], "Onco": ["MYC", "ABL1"]}, kinds)["tokens"]
     assert [len(t["features"]) for t in tokens] == [3, 1] and tokens[1]["missing_genes"] == ["ABL1"]
     slides = pd.read_csv(tmp_path / "out" / "slides.tsv", sep="\t")
-    assert slides["path"].iloc[0] == "slides/TCGA-AA-0001-01Z-00-DX1.svs"
+    assert slides.loc[0, "slide_id"] == "TCGA-AA-0001-01Z-00-DX1" and slides.loc[0, "path"] == "slides/TCGA-AA-0001-01Z-00-DX1.svs"
 
 
 @needs_shared
@@ -61,7 +63,10 @@ def test_mcat_blca_gives_the_token_sizes_mcat_trains_on(tmp_path: Path) -> None:
     table = TCGA / "mcat_sig" / "tcga_blca_all_clean.csv.zip"
     run = subprocess.run([sys.executable, "-m", "memamba.cli", "import-mcat", str(table), "--splits",
                           str(TCGA / "splits" / "tcga_blca"), "-o", str(tmp_path)], capture_output=True, text=True, check=True)
-    assert "[94, 334, 521, 468, 1496, 479]" in run.stdout and "373 patients (169 events)" in run.stdout
+    assert "token sizes memamba trains on (every GENE_mut/cnv/rnaseq column of a family's genes): [94, 334, 521, 468, 1496, 479]" in run.stdout
+    assert "token sizes MCAT's own loader gives: [94, 334, 521, 468, 1495, 479] (it drops ['ZXDC_rnaseq'] into its metadata and " \
+           "feeds ['train'] to its genomic input)" in run.stdout
+    assert "373 patients (169 events)" in run.stdout
     features, kinds = build_features(tmp_path / "genomics.tsv")
     tokens = build_tokens(features, read_gene_families(FAMILIES), kinds)["tokens"]
     assert [len(t["features"]) for t in tokens] == [94, 334, 521, 468, 1496, 479]
@@ -79,5 +84,14 @@ def test_porpoise_tables_import_and_tokenise(cohort: str, patients: int) -> None
     columns = [f"{gene}_{suffix}" for suffix, matrix in result.matrices.items() for gene in matrix.index]
     sizes = mcat_token_sizes(columns, read_gene_families(FAMILIES))
     assert len(sizes) == 6 and min(sizes.values()) > 50
-    splits = read_mcat_splits(TCGA / "splits" / f"tcga_{cohort}", set(result.clinical["patient_id"]))
+    splits = read_published_folds(TCGA / "splits" / f"tcga_{cohort}", set(result.clinical["patient_id"]))
     assert len(splits) == 5 and all(set(f["patient_id"]) <= set(result.clinical["patient_id"]) for f in splits)
+
+
+def test_mcat_loader_replay_drops_the_last_column_and_keeps_train() -> None:
+    header = ["Unnamed: 0", "case_id", "slide_id", "site", "is_female", "oncotree_code", "age", "survival_months",
+              "censorship", "train", "TP53_cnv", "TP53_rnaseq", "MYC_rnaseq"]
+    loader = mcat_loader_columns(header, {"TSG": ["TP53"], "Onco": ["MYC"]})
+    assert loader.sizes == {"TSG": 2, "Onco": 0} and loader.dropped == ["MYC_rnaseq"] and loader.leaked == ["train"]
+    shifted = mcat_loader_columns(["Unnamed: 0.1", "Unnamed: 0", *header[1:]], {"TSG": ["TP53"]})
+    assert shifted.leaked == ["censorship", "train"], "a second index column pushes censorship out of MCAT's metadata"

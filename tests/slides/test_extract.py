@@ -151,23 +151,6 @@ def test_patches_are_resized_and_normalised_for_the_encoder(demo_slide: Path) ->
     assert abs(float(tensor[0].median()) - background) < 0.1
 
 
-def test_clam_export_round_trips(tmp_path: Path) -> None:
-    from memamba.slides.clam import export_clam
-
-    features = np.random.default_rng(0).normal(size=(5, 16)).astype(np.float32)
-    coords = np.arange(10).reshape(5, 2)
-    with h5py.File(tmp_path / "S1.h5", "w") as h5:
-        h5.create_dataset("features", data=features)
-        h5.create_dataset("coords", data=coords)
-        h5["features"].attrs["encoder"] = "demo-stats"
-    assert export_clam([tmp_path / "S1.h5"], tmp_path / "clam") == ["S1"]
-    with h5py.File(tmp_path / "clam" / "h5_files" / "S1.h5") as h5:
-        np.testing.assert_array_equal(h5["features"][:], features)
-        np.testing.assert_array_equal(h5["coords"][:], coords)
-        assert h5["features"].attrs["encoder"] == "demo-stats"
-    np.testing.assert_array_equal(torch.load(tmp_path / "clam" / "pt_files" / "S1.pt").numpy(), features)
-
-
 def test_command_line_skips_a_finished_slide_and_redoes_a_changed_one(demo_slide: Path, tmp_path: Path) -> None:
     import os
     import subprocess

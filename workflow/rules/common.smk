@@ -1,37 +1,78 @@
 # Shared helpers: config and sample-sheet validation at start-up, cohort/slide look-ups, wildcards.
 import json
+import re
+import shlex
 from functools import cache
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from memamba.config import ConfigError, validate_config
+from memamba.data.bags import feature_files
+from memamba.data.splits import published_fold_files, read_published_fold
+from memamba.errors import MemambaError
 from memamba.gpu_slots import visible_gpu_count
 from memamba.models.registry import variant_entry
 from memamba.sheets import read_sheet
+from memamba.slides.encoders import check_weights_setting
 
+CONFIG_SOURCE = (
+    "--configfile " + ", ".join(map(str, workflow.overwrite_configfiles))
+    if workflow.overwrite_configfiles
+    else "config/config.yaml (the embedded demo)"
+) + (" with --config overrides" if workflow.config_settings.overwrite_config else "")
 try:
-    validate_config(config, where="config (config/config.yaml merged with --config/--configfile)")
+    validate_config(config, where=CONFIG_SOURCE)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}")
 
 COHORTS = list(config["cohorts"])
 ENCODER = config["extract"]["encoder"]
 MODELS = config["train"]["models"]
-FOLDS = list(range(config["splits"]["folds"]))
 
 
-wildcard_constraints:
-    cohort="|".join(COHORTS),
-    slide=r"[A-Za-z0-9._-]+",
-    encoder=r"[A-Za-z0-9._-]+",
-    model="|".join(MODELS),
-    fold=r"\d+",
+def one_of(names):
+    """A regular expression matching exactly one of ``names`` (and nothing when there is none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 def is_generated(cohort):
     """True for a synthetic demo cohort written by the demo_data checkpoint."""
     return "generate" in config["cohorts"][cohort]
+
+
+def published_splits(cohort):
+    """The cohort's folder of published folds (``cohorts.NAME.splits``), or None when the workflow splits it."""
+    return config["cohorts"][cohort].get("splits")
+
+
+def ready_features(cohort):
+    """The cohort's folder of ready-made CLAM/TRIDENT features (``cohorts.NAME.features``), or None."""
+    return config["cohorts"][cohort].get("features")
+
+
+RESPLIT_COHORTS = [c for c in COHORTS if not published_splits(c)]
+PUBLISHED_SPLIT_COHORTS = [c for c in COHORTS if published_splits(c)]
+
+
+wildcard_constraints:
+    cohort=one_of(COHORTS),
+    slide=r"[A-Za-z0-9._-]+",
+    encoder=r"[A-Za-z0-9._-]+",
+    model=one_of(MODELS),
+    fold=r"\d+",
+
+
+@cache
+def folds(cohort):
+    """The cohort's fold numbers: one per published fold file, else ``splits.folds``."""
+    folder = published_splits(cohort)
+    return list(range(len(published_fold_files(folder)) if folder else config["splits"]["folds"]))
+
+
+def published_fold_file(wildcards):
+    """The published file of one fold (fold_{k}.tsv or splits_{k}.csv)."""
+    return published_fold_files(published_splits(wildcards.cohort))[int(wildcards.fold)]
 
 
 def sheet_path(cohort, kind):
@@ -44,7 +85,8 @@ def sheet_path(cohort, kind):
 
 @cache
 def _sheet(cohort, kind):
-    return read_sheet(sheet_path(cohort, kind), kind)
+    needs_slide_files = not (kind == "slides" and ready_features(cohort))
+    return read_sheet(sheet_path(cohort, kind), kind, check_paths=needs_slide_files)
 
 
 def sheet(cohort, kind):
@@ -65,6 +107,23 @@ def slide_row(cohort, slide):
 def slide_ids(cohort):
     """Every slide id of a cohort."""
     return sheet(cohort, "slides")["slide_id"].tolist()
+
+
+@cache
+def _ready_feature_files(cohort):
+    return {slide: str(path) for slide, path in feature_files(ready_features(cohort), slide_ids(cohort)).items()}
+
+
+def slide_feature_files(cohort):
+    """Slide id -> its patch-feature file: the ready-made one, or the one the extract rule writes."""
+    if ready_features(cohort):
+        return _ready_feature_files(cohort)
+    return {slide: f"results/{cohort}/features/{ENCODER}/{slide}.h5" for slide in slide_ids(cohort)}
+
+
+def features_folder(cohort):
+    """The folder ``memamba train --features-dir`` reads the cohort's patch features from."""
+    return ready_features(cohort) or f"results/{cohort}/features/{ENCODER}"
 
 
 def mpp_option(wildcards):
@@ -100,12 +159,15 @@ def gpus_per_job(section):
 
 def training_gpus(wildcards):
     """1 for a torch model on a GPU, 0 for the CPU and for scikit-survival models (coxnet)."""
-    return 0 if variant_entry(wildcards.model, model_params(wildcards.model)).trainer != "torch" else gpus_per_job("train")
+    if variant_entry(wildcards.model, model_params(wildcards.model)).trainer != "torch":
+        return 0
+    return gpus_per_job("train")
 
 
 def genomic_matrices(wildcards):
     """Every matrix file the cohort's genomics sheet lists (so that editing one reruns this stage)."""
     return sheet(wildcards.cohort, "genomics")["path"].tolist()
+
 
 def train_params():
     """The training section without the list of models (adding a model must not retrain the others)."""
@@ -116,20 +178,34 @@ def train_features(wildcards):
     """The patch features of every slide of the cohort, if the model uses slides."""
     if not uses_slides(wildcards.model):
         return []
+    return list(slide_feature_files(wildcards.cohort).values())
+
+
+def features_option(wildcards):
+    """``--features-dir DIR`` for a model that uses slides, else nothing."""
+    if not uses_slides(wildcards.model):
+        return ""
+    return f"--features-dir {shlex.quote(features_folder(wildcards.cohort))}"
+
+
+def fold_predictions(wildcards):
+    """The predictions of one model on every fold of the cohort."""
     return expand(
-        "results/{cohort}/features/{encoder}/{slide}.h5",
+        "results/{cohort}/models/{model}/fold_{fold}/predictions.tsv",
         cohort=wildcards.cohort,
-        encoder=ENCODER,
-        slide=slide_ids(wildcards.cohort),
+        model=wildcards.model,
+        fold=folds(wildcards.cohort),
     )
+
 
 def summary_inputs(wildcards):
     """Every model's metrics of the cohort; for a demo cohort also its splits, clinical sheet and true risk."""
-    inputs = {"metrics": expand("results/{cohort}/eval/{model}/metrics.tsv", cohort=wildcards.cohort, model=MODELS)}
-    if sheet_path(wildcards.cohort, "truth"):
-        inputs["truth"] = sheet_path(wildcards.cohort, "truth")
-        inputs["clinical"] = sheet_path(wildcards.cohort, "clinical")
-        inputs["splits"] = expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=wildcards.cohort, fold=FOLDS)
+    cohort = wildcards.cohort
+    inputs = {"metrics": expand("results/{cohort}/eval/{model}/metrics.tsv", cohort=cohort, model=MODELS)}
+    if sheet_path(cohort, "truth"):
+        inputs["truth"] = sheet_path(cohort, "truth")
+        inputs["clinical"] = sheet_path(cohort, "clinical")
+        inputs["splits"] = expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=folds(cohort))
     return inputs
 
 
@@ -141,11 +217,11 @@ def oracle_options(wildcards, input):
 
 
 def stage_files(stage):
-    """Every file of one stage of every cohort: segment/tile/extract ('features'), 'genomics' or 'train'
-    (the models' checkpoints, histories and predictions, and their evaluation)."""
+    """Every file of one stage of every cohort: segment/tile/extract ('features'; none for ready-made features),
+    'genomics' or 'train' (splits, the models' checkpoints, histories and predictions, and their evaluation)."""
     files = []
     for cohort in COHORTS:
-        if stage == "features":
+        if stage == "features" and not ready_features(cohort):
             for slide in slide_ids(cohort):
                 files += [
                     f"results/{cohort}/tissue/{slide}.geojson",
@@ -154,11 +230,18 @@ def stage_files(stage):
                     f"results/{cohort}/features/{ENCODER}/{slide}.h5",
                 ]
         elif stage == "genomics":
-            files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=["features.parquet", "tokens.json", "qc.tsv", "patients.tsv"])
+            names = ["features.parquet", "tokens.json", "qc.tsv", "patients.tsv"]
+            files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=names)
         elif stage == "train":
-            files += expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=FOLDS)
-            files += expand("results/{cohort}/models/{model}/fold_{fold}/{name}", cohort=cohort, model=MODELS, fold=FOLDS,
-                            name=["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"])
+            names = ["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"]
+            files += expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=folds(cohort))
+            files += expand(
+                "results/{cohort}/models/{model}/fold_{fold}/{name}",
+                cohort=cohort,
+                model=MODELS,
+                fold=folds(cohort),
+                name=names,
+            )
             files += expand("results/{cohort}/eval/{model}/{name}", cohort=cohort, model=MODELS, name=["metrics.tsv", "km.png"])
     return files
 
@@ -168,17 +251,32 @@ def all_stage_outputs(wildcards):
     return stage_files("features") + stage_files("genomics") + stage_files("train")
 
 
-# Fail at start-up, not hours later, when a user cohort's sheets are wrong.
+def check_cohort(cohort):
+    """Fail at start-up, not hours later, when a user cohort's sheets, published folds or ready-made features are wrong."""
+    for kind in ("slides", "clinical", "genomics"):
+        _sheet(cohort, kind)
+    if not Path(sheet_path(cohort, "gene_families")).exists():
+        raise ConfigError(
+            f"{sheet_path(cohort, 'gene_families')}: gene-family table not found. " f"Fix: correct cohorts.{cohort}.gene_families in the config."
+        )
+    if published_splits(cohort):
+        for path in published_fold_files(published_splits(cohort)):
+            read_published_fold(path)
+    if ready_features(cohort):
+        _ready_feature_files(cohort)
+
+
 for _cohort in COHORTS:
     if not is_generated(_cohort):
         try:
-            for _kind in ("slides", "clinical", "genomics"):
-                _sheet(_cohort, _kind)
-            if not Path(sheet_path(_cohort, "gene_families")).exists():
-                raise ConfigError(f"{sheet_path(_cohort, 'gene_families')}: gene-family table not found. "
-                                  f"Fix: correct cohorts.{_cohort}.gene_families in the config.")
-        except ConfigError as error:
-            raise WorkflowError(f"cohort {_cohort}: invalid sample sheet:\n{error}")
+            check_cohort(_cohort)
+        except MemambaError as error:
+            raise WorkflowError(f"cohort {_cohort}: invalid input:\n{error}")
+if any(not ready_features(c) for c in COHORTS):
+    try:
+        check_weights_setting(config["extract"], verify_sha256=workflow.is_main_process)
+    except ConfigError as error:
+        raise WorkflowError(f"invalid configuration ({CONFIG_SOURCE}):\n{error}")
 for _model in MODELS:
     try:
         variant_entry(_model, model_params(_model))

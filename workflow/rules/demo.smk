@@ -8,21 +8,21 @@ checkpoint demo_data:
         genomics="results/{cohort}/input/genomics.tsv",
         gene_families="results/{cohort}/input/gene_families.csv",
         truth="results/{cohort}/input/truth.tsv",
-    params:
-        outdir=lambda wildcards, output: Path(output.slides).parent,
-        patients=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["patients"],
-        seed=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["seed"],
-        slide_size=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_size"],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
     log:
         "results/logs/demo_data/{cohort}.log",
     benchmark:
         "results/benchmarks/demo_data/{cohort}.tsv"
     conda:
         "../../envs/slides.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        outdir=lambda wildcards, output: Path(output.slides).parent,
+        patients=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["patients"],
+        seed=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["seed"],
+        slide_size=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_size"],
     shell:
         "memamba demo-data --out {params.outdir} --patients {params.patients} --seed {params.seed}"
         " --slide-size {params.slide_size} > {log} 2>&1"

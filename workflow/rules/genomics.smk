@@ -12,18 +12,17 @@ rule genomic_tokens:
         tokens="results/{cohort}/genomics/tokens.json",
         qc=report("results/{cohort}/genomics/qc.tsv", category="Genomics QC", labels={"cohort": "{cohort}"}),
         patients="results/{cohort}/genomics/patients.tsv",
-    params:
-        outdir=lambda wildcards, output: Path(output.features).parent,
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=60,
     log:
         "results/logs/genomics/{cohort}.log",
     benchmark:
         "results/benchmarks/genomics/{cohort}.tsv"
     conda:
         "../../envs/genomics.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        outdir=lambda wildcards, output: Path(output.features).parent,
     shell:
-        "memamba genomics --sheet {input.sheet:q} --families {input.families:q} --clinical {input.clinical:q}"
-        " -o {params.outdir} > {log} 2>&1"
+        "memamba genomics --sheet {input.sheet:q} --families {input.families:q} --clinical {input.clinical:q} -o {params.outdir} > {log} 2>&1"

@@ -7,23 +7,52 @@ rule splits:
         slides=lambda wildcards: sheet_path(wildcards.cohort, "slides"),
         genomics="results/{cohort}/genomics/features.parquet",
     output:
-        expand("results/{{cohort}}/splits/fold_{fold}.tsv", fold=FOLDS),
-    params:
-        splits=as_json(config["splits"]),
-        outdir=lambda wildcards, output: Path(output[0]).parent,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
+        expand("results/{{cohort}}/splits/fold_{fold}.tsv", fold=range(config["splits"]["folds"])),
     log:
         "results/logs/splits/{cohort}.log",
     benchmark:
         "results/benchmarks/splits/{cohort}.tsv"
+    wildcard_constraints:
+        cohort=one_of(RESPLIT_COHORTS),
     conda:
         "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        splits=as_json(config["splits"]),
+        outdir=lambda wildcards, output: Path(output[0]).parent,
     shell:
         "memamba splits --clinical {input.clinical:q} --slides {input.slides:q} --genomics {input.genomics}"
         " -o {params.outdir} --params {params.splits:q} > {log} 2>&1"
+
+
+rule published_split:
+    input:
+        published=published_fold_file,
+        clinical=lambda wildcards: sheet_path(wildcards.cohort, "clinical"),
+        slides=lambda wildcards: sheet_path(wildcards.cohort, "slides"),
+        genomics="results/{cohort}/genomics/features.parquet",
+    output:
+        "results/{cohort}/splits/fold_{fold}.tsv",
+    log:
+        "results/logs/splits/{cohort}/fold_{fold}.log",
+    benchmark:
+        "results/benchmarks/splits/{cohort}/fold_{fold}.tsv"
+    wildcard_constraints:
+        cohort=one_of(PUBLISHED_SPLIT_COHORTS),
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        missing_modality=config["splits"]["missing_modality"],
+    shell:
+        "memamba published-split {input.published:q} --clinical {input.clinical:q} --slides {input.slides:q}"
+        " --genomics {input.genomics} --missing-modality {params.missing_modality} -o {output} > {log} 2>&1"
 
 
 rule train_fold:
@@ -39,26 +68,24 @@ rule train_fold:
         history="results/{cohort}/models/{model}/fold_{fold}/history.tsv",
         predictions="results/{cohort}/models/{model}/fold_{fold}/predictions.tsv",
         config="results/{cohort}/models/{model}/fold_{fold}/config.yaml",
-    params:
-        train=train_params(),
-        model=lambda wildcards: as_json(model_params(wildcards.model)),
-        genomics=as_json(config["genomics"]),
-        missing_modality=config["splits"]["missing_modality"],
-        features=lambda wildcards: (
-            f"--features-dir results/{wildcards.cohort}/features/{ENCODER}" if uses_slides(wildcards.model) else ""
-        ),
-        outdir=lambda wildcards, output: Path(output.checkpoint).parent,
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=240,
-        gpu=training_gpus,
     log:
         "results/logs/train/{cohort}/{model}/fold_{fold}.log",
     benchmark:
         "results/benchmarks/train/{cohort}/{model}/fold_{fold}.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=training_gpus,
+    params:
+        train=train_params(),
+        model=lambda wildcards: as_json(model_params(wildcards.model)),
+        genomics=as_json(config["genomics"]),
+        missing_modality=config["splits"]["missing_modality"],
+        features=features_option,
+        outdir=lambda wildcards, output: Path(output.checkpoint).parent,
     shell:
         "OMP_NUM_THREADS={threads} memamba train --slides {input.slides:q} --clinical {input.clinical:q}"
         " --genomics {input.genomics} --tokens {input.tokens} --split {input.split} {params.features}"
@@ -68,22 +95,26 @@ rule train_fold:
 
 rule evaluate:
     input:
-        expand("results/{{cohort}}/models/{{model}}/fold_{fold}/predictions.tsv", fold=FOLDS),
+        fold_predictions,
     output:
         metrics="results/{cohort}/eval/{model}/metrics.tsv",
-        km=report("results/{cohort}/eval/{model}/km.png", category="Kaplan-Meier curves", subcategory="{cohort}",
-                  labels={"cohort": "{cohort}", "model": "{model}"}),
-    params:
-        outdir=lambda wildcards, output: Path(output.metrics).parent,
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
+        km=report(
+            "results/{cohort}/eval/{model}/km.png",
+            category="Kaplan-Meier curves",
+            subcategory="{cohort}",
+            labels={"cohort": "{cohort}", "model": "{model}"},
+        ),
     log:
         "results/logs/evaluate/{cohort}/{model}.log",
     benchmark:
         "results/benchmarks/evaluate/{cohort}/{model}.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        outdir=lambda wildcards, output: Path(output.metrics).parent,
     shell:
         "memamba evaluate {input} -o {params.outdir} --title '{wildcards.cohort} {wildcards.model}' > {log} 2>&1"

@@ -1,25 +1,25 @@
 # Report stage: one summary per cohort, then the cross-cohort table and the HTML report.
 
+
 rule summarise:
     input:
         unpack(summary_inputs),
     output:
         report("results/{cohort}/summary.tsv", category="Cross-validated metrics", labels={"cohort": "{cohort}"}),
-    params:
-        oracle=oracle_options,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
         "results/logs/summarise/{cohort}.log",
     benchmark:
         "results/benchmarks/summarise/{cohort}.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        oracle=oracle_options,
     shell:
-        "memamba summarise --cohort {wildcards.cohort} --metrics {input.metrics} {params.oracle}"
-        " -o {output} > {log} 2>&1"
+        "memamba summarise --cohort {wildcards.cohort} --metrics {input.metrics} {params.oracle} -o {output} > {log} 2>&1"
 
 
 rule render_report:
@@ -29,18 +29,18 @@ rule render_report:
         tsv="results/summary.tsv",
         html="results/report.html",
         compute=report("results/compute.tsv", category="Compute per stage"),
-    params:
-        benchmarks="results/benchmarks",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
     log:
         "results/logs/report/report.log",
     benchmark:
         "results/benchmarks/report/report.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        benchmarks="results/benchmarks",
     shell:
         "memamba report {input} --out-tsv {output.tsv} --out-html {output.html}"
         " --benchmarks {params.benchmarks} --out-compute {output.compute} > {log} 2>&1"

@@ -6,25 +6,28 @@ rule segment:
         slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
     output:
         geojson="results/{cohort}/tissue/{slide}.geojson",
-        png=report("results/{cohort}/tissue/{slide}.png", category="Tissue segmentation", subcategory="{cohort}",
-                   labels={"cohort": "{cohort}", "slide": "{slide}"}),
-    params:
-        segment=as_json(config["segment"]),
-        mpp=mpp_option,
-        outdir=lambda wildcards, output: Path(output.geojson).parent,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
+        png=report(
+            "results/{cohort}/tissue/{slide}.png",
+            category="Tissue segmentation",
+            subcategory="{cohort}",
+            labels={"cohort": "{cohort}", "slide": "{slide}"},
+        ),
     log:
         "results/logs/segment/{cohort}/{slide}.log",
     benchmark:
         "results/benchmarks/segment/{cohort}/{slide}.tsv"
     conda:
         "../../envs/slides.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        segment=as_json(config["segment"]),
+        mpp=mpp_option,
+        outdir=lambda wildcards, output: Path(output.geojson).parent,
     shell:
-        "memamba segment {input.slide:q} -o {params.outdir} --name {wildcards.slide} {params.mpp}"
-        " --params {params.segment:q} > {log} 2>&1"
+        "memamba segment {input.slide:q} -o {params.outdir} --name {wildcards.slide} {params.mpp} --params {params.segment:q} > {log} 2>&1"
 
 
 rule tile:
@@ -33,22 +36,21 @@ rule tile:
         tissue="results/{cohort}/tissue/{slide}.geojson",
     output:
         "results/{cohort}/patches/{slide}.h5",
-    params:
-        tile=as_json(config["tile"]),
-        mpp=mpp_option,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
     log:
         "results/logs/tile/{cohort}/{slide}.log",
     benchmark:
         "results/benchmarks/tile/{cohort}/{slide}.tsv"
     conda:
         "../../envs/slides.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        tile=as_json(config["tile"]),
+        mpp=mpp_option,
     shell:
-        "memamba tile {input.slide:q} --tissue {input.tissue} -o {output} {params.mpp}"
-        " --params {params.tile:q} > {log} 2>&1"
+        "memamba tile {input.slide:q} --tissue {input.tissue} -o {output} {params.mpp} --params {params.tile:q} > {log} 2>&1"
 
 
 rule extract:
@@ -57,19 +59,19 @@ rule extract:
         patches="results/{cohort}/patches/{slide}.h5",
     output:
         "results/{cohort}/features/{encoder}/{slide}.h5",
-    params:
-        extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
-    threads: 1 + config["extract"]["num_workers"]
-    resources:
-        mem_mb=8000,
-        runtime=120,
-        gpu=gpus_per_job("extract"),
     log:
         "results/logs/extract/{cohort}/{encoder}/{slide}.log",
     benchmark:
         "results/benchmarks/extract/{cohort}/{encoder}/{slide}.tsv"
     conda:
         "../../envs/features.yaml"
+    threads: 1 + config["extract"]["num_workers"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=gpus_per_job("extract"),
+    params:
+        extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
     shell:
         "OMP_NUM_THREADS={threads} memamba extract {input.slide:q} --patches {input.patches} -o {output} --quiet"
         " --params {params.extract:q} > {log} 2>&1"
