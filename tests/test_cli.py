@@ -5,7 +5,8 @@ import pytest
 
 from memamba.cli import build_parser
 
-COMMANDS = ["demo-data", "segment", "tile", "extract", "export-clam", "genomics", "splits", "train", "evaluate", "summarise", "report"]
+COMMANDS = ["demo-data", "segment", "tile", "extract", "export-clam", "import-mcat", "genomics", "splits", "published-split", "train",
+            "evaluate", "summarise", "report"]
 
 
 def test_every_stage_has_a_subcommand() -> None:

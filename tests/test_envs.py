@@ -30,8 +30,9 @@ DISTRIBUTION = {"cv2": "opencv-python-headless", "sklearn": "scikit-learn", "sks
 OPTIONAL_IMPORTS = {"mamba_ssm": "cuda"}
 # The memamba modules behind the sub-commands each env's rules run (cli.py imports them lazily).
 STAGE_MODULES = {
-    "slides": ["demo", "slides/segment.py", "slides/tile.py", "slides/reader.py"],
-    "features": ["slides/extract.py", "slides/encoders.py", "slides/clam.py", "slides/reader.py", "train/device.py"],
+    "slides": ["demo", "slides/segment.py", "slides/tile.py", "slides/reader.py", "data/bags.py"],
+    "features": ["slides/extract.py", "slides/encoders.py", "slides/clam.py", "slides/reader.py", "slides/tile.py", "train/device.py",
+                 "data/bags.py"],
     "genomics": ["genomics"],
     "train": ["data", "models", "train", "survival", "report"],
 }

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from memamba.config import ConfigError
 from memamba.errors import MemambaError, UnknownNameError, require_file
 from memamba.provenance import sha256_of
 
@@ -300,8 +301,6 @@ def check_weights_setting(extract: dict[str, Any], verify_sha256: bool = True) -
     """Check the ``extract`` config section's encoder and weights before any job runs: a registered encoder, a
     weights file that exists (``hf-hub:`` references are fetched by the jobs), and, with ``verify_sha256``, its
     SHA-256 equal to ``weights_sha256``. A ConfigError names the key and the fix."""
-    from memamba.config import ConfigError
-
     name, weights, expected = extract["encoder"], extract.get("weights"), extract.get("weights_sha256")
     if name not in _ENCODERS:
         raise ConfigError(f"extract.encoder: unknown encoder {name!r}. Fix: use one of {list_encoders()}.")

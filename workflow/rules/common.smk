@@ -20,7 +20,7 @@ CONFIG_SOURCE = (
     "--configfile " + ", ".join(map(str, workflow.overwrite_configfiles))
     if workflow.overwrite_configfiles
     else "config/config.yaml (the embedded demo)"
-) + (" with --config overrides" if workflow.config_settings.overwrite_config else "")
+) + (" with --config overrides" if workflow.config_settings.config else "")
 try:
     validate_config(config, where=CONFIG_SOURCE)
 except ConfigError as error:
