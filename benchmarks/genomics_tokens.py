@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 from measuring import measured
 
-from memamba.genomics.mcat import read_mcat_table, write_import
+from memamba.data.mcat_cohort import select_slides, write_import
+from memamba.genomics.mcat import read_mcat_table
 from memamba.genomics.tables import read_gene_families
 from memamba.genomics.tokens import build_features, build_tokens
 
@@ -29,7 +30,7 @@ def main() -> None:
     _, read_s, read_mib = measured(lambda: pd.read_csv(args.table, low_memory=False))
     with tempfile.TemporaryDirectory() as out:
         imported, import_s, import_mib = measured(lambda: read_mcat_table(args.table))
-        _, write_s, write_mib = measured(lambda: write_import(imported, out, "slides", None))
+        _, write_s, write_mib = measured(lambda: write_import(imported, select_slides(imported.slides, None, None, "all"), out, None))
         (features, kinds), build_s, build_mib = measured(lambda: build_features(Path(out) / "genomics.tsv"))
         tokens, token_s, token_mib = measured(lambda: build_tokens(features, read_gene_families(args.families), kinds))
     sizes = [len(t["features"]) for t in tokens["tokens"]]

@@ -93,9 +93,10 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
     splits = read_published_folds(args.splits, set(result.clinical["patient_id"])) if args.splits else None
     selection = select_slides(result.slides, args.slide_dir, args.features, args.slide_types)
     out = Path(args.out)
-    write_import(result, selection, out, splits, args.families)
+    families_copy = write_import(result, selection, out, splits, args.families)
     name = args.cohort or cohort_name(args.table)
-    write_config(cohort_config(name, out, splits is not None, args.features, args.settings), out / "config.yaml", args.table)
+    config = cohort_config(name, out, families_copy, splits is not None, args.features, args.settings)
+    write_config(config, out / "config.yaml", args.table)
     families = read_gene_families(args.families)
     columns = [f"{gene}_{suffix}" for suffix, matrix in result.matrices.items() for gene in matrix.index]
     loader = mcat_loader_columns(result.columns, families)
@@ -123,7 +124,7 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
           f"{describe_sizes(mcat_token_sizes(columns, families))}")
     print(f"  token sizes MCAT's own loader gives: {list(loader.sizes.values())} (it drops {loader.dropped} into its metadata"
           + (f" and feeds {loader.leaked} to its genomic input" if loader.leaked else "") + ")")
-    print(f"written to {out}: clinical.tsv, slides.tsv, absent_slides.tsv, genomics.tsv and its matrices, gene_families.csv"
+    print(f"written to {out}: clinical.tsv, slides.tsv, absent_slides.tsv, genomics.tsv and its matrices, {families_copy.name}"
           + (", splits/" if splits else "") + f", config.yaml (cohort '{name}')")
     print(f"next: snakemake --cores 8 --configfile {out / 'config.yaml'}")
 

@@ -87,9 +87,10 @@ def select_slides(table_slides: pd.DataFrame, slide_dir: str | os.PathLike | Non
 
 
 def write_import(result: McatImport, selection: SlideSelection, out_dir: str | os.PathLike,
-                 splits: list[pd.DataFrame] | None, families: str | os.PathLike | None = None) -> None:
+                 splits: list[pd.DataFrame] | None, families: str | os.PathLike | None = None) -> Path | None:
     """Write clinical.tsv, slides.tsv, absent_slides.tsv, the genes x patients matrices, genomics.tsv, splits/
-    (when given) and a copy of the gene-family table (when given) to ``out_dir``, each atomically."""
+    (when given) and a copy of the gene-family table (when given, as ``gene_families`` with its own extension) to
+    ``out_dir``, each atomically; return the copy's path."""
     out = Path(out_dir)
     with atomic_path(out / "clinical.tsv") as tmp:
         result.clinical.to_csv(tmp, sep="\t", index=False)
@@ -107,14 +108,18 @@ def write_import(result: McatImport, selection: SlideSelection, out_dir: str | o
         pd.DataFrame(sheet).to_csv(tmp, sep="\t", index=False)
     if splits is not None:
         write_splits(splits, out / "splits")
-    if families is not None:
-        with atomic_path(out / "gene_families.csv", suffix=Path(families).suffix) as tmp:
-            shutil.copyfile(families, tmp)
+    if families is None:
+        return None
+    copy = out / f"gene_families{Path(families).suffix}"
+    with atomic_path(copy) as tmp:
+        shutil.copyfile(families, tmp)
+    return copy
 
 
-def cohort_config(name: str, out_dir: str | os.PathLike, with_splits: bool, features_dir: str | os.PathLike | None,
-                  settings: str | os.PathLike | None = None) -> dict[str, Any]:
-    """A complete, validated workflow configuration with one cohort ``name`` made of the files in ``out_dir``.
+def cohort_config(name: str, out_dir: str | os.PathLike, gene_families: str | os.PathLike, with_splits: bool,
+                  features_dir: str | os.PathLike | None, settings: str | os.PathLike | None = None) -> dict[str, Any]:
+    """A complete, validated workflow configuration with one cohort ``name`` made of the files in ``out_dir`` and
+    the gene-family table ``gene_families``.
 
     Every section but ``cohorts`` comes from ``settings`` (a memamba config file, e.g. config/tcga.yaml) where
     given, every key left out takes its documented default; paths are absolute."""
@@ -124,7 +129,7 @@ def cohort_config(name: str, out_dir: str | os.PathLike, with_splits: bool, feat
         base = yaml.safe_load(Path(settings).read_text()) or {}
         base.pop("cohorts", None)
     cohort = {"slides": str(out / "slides.tsv"), "clinical": str(out / "clinical.tsv"),
-              "genomics": str(out / "genomics.tsv"), "gene_families": str(out / "gene_families.csv")}
+              "genomics": str(out / "genomics.tsv"), "gene_families": str(Path(gene_families).absolute())}
     if with_splits:
         cohort["splits"] = str(out / "splits")
     if features_dir is not None:

@@ -51,12 +51,13 @@ def test_config_is_complete_and_takes_settings_from_another_config(tmp_path: Pat
     settings = tmp_path / "settings.yaml"
     settings.write_text(yaml.safe_dump({"cohorts": {"other": {"generate": {}}}, "extract": {"encoder": "uni", "weights": "w.bin"},
                                         "train": {"epochs": 7, "models": ["memamba"]}}))
-    config = cohort_config("tcga_x", tmp_path / "out", True, tmp_path / "features", settings)
+    config = cohort_config("tcga_x", tmp_path / "out", tmp_path / "out" / "gene_families.gmt", True, tmp_path / "features", settings)
     assert list(config["cohorts"]) == ["tcga_x"] and config["cohorts"]["tcga_x"]["splits"] == str(tmp_path / "out" / "splits")
     assert config["cohorts"]["tcga_x"]["features"] == str(tmp_path / "features")
+    assert config["cohorts"]["tcga_x"]["gene_families"] == str(tmp_path / "out" / "gene_families.gmt")
     assert config["extract"]["encoder"] == "uni" and config["train"]["epochs"] == 7 and config["tile"]["patch_size"] == 256
     write_config(config, tmp_path / "config.yaml", "t.csv.zip")
     assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == config
     settings.write_text(yaml.safe_dump({"train": {"epochs": 0}}))
     with pytest.raises(ConfigError, match="settings.yaml: field 'train.epochs'"):
-        cohort_config("tcga_x", tmp_path / "out", False, None, settings)
+        cohort_config("tcga_x", tmp_path / "out", tmp_path / "f.csv", False, None, settings)
