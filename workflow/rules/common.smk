@@ -257,7 +257,7 @@ def check_cohort(cohort):
         _sheet(cohort, kind)
     if not Path(sheet_path(cohort, "gene_families")).exists():
         raise ConfigError(
-            f"{sheet_path(cohort, 'gene_families')}: gene-family table not found. " f"Fix: correct cohorts.{cohort}.gene_families in the config."
+            f"{sheet_path(cohort, 'gene_families')}: gene-family table not found. Fix: correct cohorts.{cohort}.gene_families in the config."
         )
     if published_splits(cohort):
         for path in published_fold_files(published_splits(cohort)):
