@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from memamba.data.bags import feature_files, read_features
-from memamba.errors import MemambaError
+from memamba.data.bags import PatchBags, feature_files
 from memamba.sheets import read_sheet
 
 log = logging.getLogger(__name__)
@@ -22,12 +21,13 @@ log = logging.getLogger(__name__)
 class Cohort:
     """Patients aligned by position. ``imputed`` names per patient the modality the
     ``missing_modality: impute`` policy filled in ("slides", "genomics" or ""): its bag is then
-    empty and its genomic row missing, and training gives it the training-fold mean."""
+    empty and its genomic row missing, and training gives it the training-fold mean. ``bags`` stay on disk
+    (:class:`memamba.data.bags.PatchBags`), read per batch while training."""
 
     patients: list[str]
     time: np.ndarray
     event: np.ndarray
-    bags: list[np.ndarray] | None
+    bags: PatchBags | None
     genomics: pd.DataFrame
     tokens: list[dict]
     genomic_kinds: dict[str, str]
@@ -77,7 +77,8 @@ def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLi
     """Read the sheets, patch features (``features_dir/{slide}.h5``) and genomics into a Cohort.
 
     All slides of a patient form one bag. ``features_dir`` holds one file per slide, ours or CLAM's/TRIDENT's
-    (:func:`memamba.data.bags.feature_file`); every file must have the same feature width. With
+    (:func:`memamba.data.bags.feature_file`); every file must have the same feature width. Only the files'
+    headers are read here: the features stay on disk until training reads them per batch. With
     ``features_dir`` None (a genomics-only model) no patch features are read and ``bags`` is None. Patients
     are chosen by :func:`complete_patients`.
     """
@@ -91,10 +92,7 @@ def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLi
     bags = None
     if features_dir is not None:
         files = feature_files(features_dir, [s for p in patients if p in by_patient for s in by_patient[p]])
-        per_slide = {slide: read_features(path) for slide, path in files.items()}
-        dim = _common_width(files, per_slide)
-        bags = [np.concatenate([per_slide[s] for s in by_patient[p]]) if p in by_patient else np.zeros((0, dim), np.float32)
-                for p in patients]
+        bags = PatchBags.from_files([[files[s] for s in by_patient[p]] if p in by_patient else [] for p in patients])
     clinical = clinical.set_index("patient_id").loc[patients]
     imputed = ["slides" if p not in by_patient else "genomics" if p not in genomics.index else "" for p in patients]
     return Cohort(
@@ -107,15 +105,3 @@ def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLi
         genomic_kinds=token_definition["kinds"],
         imputed=imputed,
     )
-
-
-def _common_width(files: dict[str, Path], features: dict[str, np.ndarray]) -> int:
-    """The feature width shared by every slide; a MemambaError names a file of another width."""
-    if not features:
-        raise MemambaError("no patient of the folds has a slide in the slide sheet. Fix: check the sheets' patient ids.")
-    first = next(iter(features))
-    for slide, matrix in features.items():
-        if matrix.shape[1] != features[first].shape[1]:
-            raise MemambaError(f"{files[slide]}: {matrix.shape[1]} features per patch, but {files[first]} has "
-                               f"{features[first].shape[1]}. Fix: every slide of a cohort needs features from the same encoder.")
-    return features[first].shape[1]

@@ -34,6 +34,12 @@ class Batch:
             return None if tensor is None else tensor.to(device, non_blocking=True)
         return Batch(move(self.patches), move(self.patch_mask), move(self.genomics))
 
+    def pin_memory(self) -> Batch:
+        """The same batch in page-locked memory (what a DataLoader with ``pin_memory`` calls), for fast copies to a GPU."""
+        def pin(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor.pin_memory()
+        return Batch(pin(self.patches), pin(self.patch_mask), pin(self.genomics))
+
 
 def collate(bags: Sequence[torch.Tensor] | None, genomics: Sequence[torch.Tensor] | torch.Tensor | None) -> Batch:
     """Stack patients into a Batch: bags (each (N_i, D), N_i >= 1) are right-padded with zeros."""

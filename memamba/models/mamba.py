@@ -41,6 +41,8 @@ class MambaBlock(nn.Module):
         A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(self.d_inner, 1)
         self.A_log = nn.Parameter(torch.log(A))
         self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.A_log._no_weight_decay = True   # mamba-ssm's mark: the optimiser leaves these out of weight decay
+        self.D._no_weight_decay = True
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -50,7 +52,7 @@ class MambaBlock(nn.Module):
         projected = self.x_proj(x.transpose(1, 2))                              # (b, L, dt_rank + 2n)
         dt, B, C = projected.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (dt @ self.dt_proj.weight.T).transpose(1, 2)                     # (b, d_inner, L)
-        y = selective_scan(x, delta, -torch.exp(self.A_log.float()), B.transpose(1, 2).contiguous(),
-                           C.transpose(1, 2).contiguous(), self.D.float(), z.contiguous(), self.dt_proj.bias.float(),
+        y = selective_scan(x, delta, -torch.exp(self.A_log), B.transpose(1, 2).contiguous(),
+                           C.transpose(1, 2).contiguous(), self.D, z.contiguous(), self.dt_proj.bias,
                            delta_softplus=True, backend=self.ssm_backend)
         return self.out_proj(y.transpose(1, 2))

@@ -48,9 +48,17 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     if backend == "mamba_ssm" and fused is None:
         raise MemambaError("ssm backend 'mamba_ssm' was asked for but mamba-ssm does not import. Fix: pip install "
                            "'memamba[cuda]' on a CUDA machine, or set models.NAME.ssm_backend to auto or torch.")
-    if backend == "mamba_ssm" or (backend == "auto" and fused is not None and u.is_cuda):
-        return fused(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    if resolved_backend(backend, u.device) == "mamba_ssm":
+        return fused(u, delta, A.float(), B, C, None if D is None else D.float(), z,
+                     None if delta_bias is None else delta_bias.float(), delta_softplus)
     return selective_scan_torch(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+
+
+def resolved_backend(backend: str, device: torch.device | str) -> str:
+    """The backend ``backend`` runs on for tensors on ``device``: ``auto`` is ``mamba_ssm`` on CUDA when it imports."""
+    if backend == "auto":
+        return "mamba_ssm" if torch.device(device).type == "cuda" and mamba_ssm_scan() is not None else "torch"
+    return backend
 
 
 @functools.cache
@@ -70,9 +78,15 @@ def selective_scan_torch(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, 
     """Two-level chunked selective scan; same arguments and result as :func:`selective_scan_reference`.
 
     ``chunk`` positions per chunk (default about sqrt(L), which makes the scan's two loops equally short).
+    The scan runs in float64 when any input is float64, else in float32 (bf16/fp16 inputs, as autocast gives
+    them, are widened first, as mamba-ssm's kernel does internally), with autocast off; the result has that dtype.
     """
-    delta = _prepare_delta(delta, delta_bias, delta_softplus)
-    return _finish(_SelectiveScan.apply(u, delta, A, B, C, chunk), u, D, z)
+    tensors = [t for t in (u, delta, A, B, C, D, z, delta_bias) if t is not None]
+    dtype = torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+    u, delta, A, B, C, D, z, delta_bias = (None if t is None else t.to(dtype) for t in (u, delta, A, B, C, D, z, delta_bias))
+    with torch.autocast(u.device.type, enabled=False):
+        delta = _prepare_delta(delta, delta_bias, delta_softplus)
+        return _finish(_SelectiveScan.apply(u, delta, A, B, C, chunk), u, D, z)
 
 
 BLOCK = 256
@@ -109,6 +123,11 @@ class _SelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy):  # noqa: ANN001, ANN205 - autograd's signature
+        with torch.autocast(dy.device.type, enabled=False):
+            return _SelectiveScan._backward(ctx, dy.to(ctx.saved_tensors[0].dtype))
+
+    @staticmethod
+    def _backward(ctx, dy):  # noqa: ANN001, ANN205 - autograd's signature
         u, delta, A, B, C, entry_states = ctx.saved_tensors
         carried = torch.zeros_like(entry_states[0])          # q at the first position of the following block
         d_A = torch.zeros_like(A)

@@ -17,11 +17,12 @@ from tqdm import tqdm
 
 from memamba.atomic import atomic_path
 from memamba.data.cohort import Cohort
-from memamba.models import Batch, ModelInputs, build_model, collate
+from memamba.models import ModelInputs, build_model
 from memamba.models.registry import variant_entry
 from memamba.survival.bins import discretise, fit_bin_edges
 from memamba.survival.loss import nll_survival_loss, risk_from_logits, survival_from_logits
 from memamba.survival.metrics import harrell_c
+from memamba.train.fold_data import FoldData, fit_patch_scaler, fold_batches, reading_workers
 from memamba.train.transforms import GenomicTransform, Standardiser, genomic_matrix
 
 log = logging.getLogger(__name__)
@@ -47,30 +48,6 @@ class FoldResult:
     state: dict[str, Any]
 
 
-@dataclass
-class FoldData:
-    """One fold's inputs with every fitted transform applied: rows are the cohort's patients."""
-
-    bags: list[torch.Tensor | None]
-    genomics: torch.Tensor
-    labels: torch.Tensor
-    censored: torch.Tensor
-    train_rows: np.ndarray
-    inner_val_rows: np.ndarray
-    val_rows: np.ndarray
-    state: dict[str, Any]
-
-    def batch(self, rows: np.ndarray) -> Batch:
-        """The patients at ``rows`` as one padded batch."""
-        return collate(None if self.bags[0] is None else [self.bags[i] for i in rows], self.genomics[rows])
-
-
-def _neutral_patch(patient: str, dim: int) -> np.ndarray:
-    """Stand-in bag for a patient without patches (no slide, or no tissue found): one patch at the training mean."""
-    log.warning("patient %s: no patches (no slide, or no tissue in any slide); using one neutral patch at the training mean", patient)
-    return np.zeros((1, dim), np.float32)
-
-
 def carve_inner_validation(cohort: Cohort, train_rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split the training part into (fit rows, inner validation rows), stratified by event; empty inner part at 0."""
     if fraction <= 0:
@@ -81,8 +58,10 @@ def carve_inner_validation(cohort: Cohort, train_rows: np.ndarray, fraction: flo
     return np.sort(fit), np.sort(inner)
 
 
-def prepare_fold(cohort: Cohort, split: pd.DataFrame, train_params: dict[str, Any], transform: GenomicTransform) -> FoldData:
-    """Bin edges, genomic transforms and feature scaling fitted on the training part (fit + inner validation)."""
+def prepare_fold(cohort: Cohort, split: pd.DataFrame, train_params: dict[str, Any], transform: GenomicTransform,
+                 workers: int = 0) -> FoldData:
+    """Bin edges, genomic transforms and feature scaling fitted on the training part (fit + inner validation);
+    ``workers`` processes read the patch features for the scaler."""
     present = set(cohort.patients)
     rows_of = {role: cohort.index_of([p for p in split.loc[split["role"] == role, "patient_id"] if p in present])
                for role in ("train", "val")}
@@ -92,14 +71,16 @@ def prepare_fold(cohort: Cohort, split: pd.DataFrame, train_params: dict[str, An
     genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, transform, training_part)
     genomic_scaler = Standardiser.fit(genomics[training_part])
     state: dict[str, Any] = {"genomic_mean": genomic_scaler.mean, "genomic_std": genomic_scaler.std, "bin_edges": edges}
-    bags: list[torch.Tensor | None] = [None] * len(cohort.patients)
+    patch_scaler = None
     if cohort.bags is not None:
-        patch_scaler = Standardiser.fit(np.concatenate([cohort.bags[i] for i in training_part]))
-        bags = [torch.from_numpy(patch_scaler(b) if len(b) else _neutral_patch(patient, b.shape[1]))
-                for patient, b in zip(cohort.patients, cohort.bags)]
+        patch_scaler = fit_patch_scaler(cohort.bags, training_part, workers)
         state.update({"patch_mean": patch_scaler.mean, "patch_std": patch_scaler.std})
-    return FoldData(bags, torch.from_numpy(genomic_scaler(genomics)), torch.from_numpy(discretise(cohort.time, edges)),
-                    torch.from_numpy(1 - cohort.event), fit_rows, inner_rows, rows_of["val"], state)
+        for patient in np.array(cohort.patients)[cohort.bags.sizes == 0]:
+            log.warning("patient %s: no patches (no slide, or no tissue in any slide); using one neutral patch at the training mean",
+                        patient)
+    return FoldData(cohort.bags, patch_scaler, torch.from_numpy(genomic_scaler(genomics)),
+                    torch.from_numpy(discretise(cohort.time, edges)), torch.from_numpy(1 - cohort.event), fit_rows, inner_rows,
+                    rows_of["val"], state)
 
 
 def sampling_weights(labels: np.ndarray, censored: np.ndarray) -> np.ndarray:
@@ -114,11 +95,12 @@ def _batches(rows: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [rows[start:start + batch_size] for start in range(0, len(rows), batch_size)]
 
 
-def _predict(model: torch.nn.Module, data: FoldData, rows: np.ndarray, device: torch.device, batch_size: int) -> torch.Tensor:
+def _predict(model: torch.nn.Module, data: FoldData, rows: np.ndarray, device: torch.device, batch_size: int,
+             workers: int) -> torch.Tensor:
     """Hazard logits (float32, on the CPU) of the patients at ``rows``, in that order."""
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(data.batch(chunk).to(device))[0].float() for chunk in _batches(rows, batch_size)]).cpu()
+        return torch.cat([model(batch)[0].float().cpu() for _, batch in fold_batches(data, _batches(rows, batch_size), workers, device)])
 
 
 def _c_index(cohort: Cohort, rows: np.ndarray, logits: torch.Tensor) -> float:
@@ -146,8 +128,9 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
     was written with the same ``fingerprint`` (a digest of the inputs and settings).
     """
     seed_everything(train_params["seed"])
-    data = prepare_fold(cohort, split, train_params, transform)
-    inputs = ModelInputs(patch_dim=0 if data.bags[0] is None else data.bags[0].shape[1],
+    workers = reading_workers(train_params.get("num_workers"), torch.device(device))
+    data = prepare_fold(cohort, split, train_params, transform, workers)
+    inputs = ModelInputs(patch_dim=data.patch_dim,
                          token_sizes=[len(t["features"]) for t in cohort.tokens], n_bins=train_params["n_bins"])
     entry = variant_entry(model_name, model_params)
     if entry.trainer == "sksurv":
@@ -156,8 +139,8 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
         model, logits, history, risk = fit_sksurv(build_model(model_name, inputs, model_params), cohort, data, train_params)
     else:
         model, history = _fit_torch(model_name, inputs, model_params, train_params, cohort, data, torch.device(device),
-                                    progress, checkpoint, fingerprint)
-        logits = _predict(model, data, np.arange(len(cohort.patients)), torch.device(device), train_params["batch_size"])
+                                    workers, progress, checkpoint, fingerprint)
+        logits = _predict(model, data, np.arange(len(cohort.patients)), torch.device(device), train_params["batch_size"], workers)
         risk = risk_from_logits(logits).numpy()
     data.state["inputs"] = inputs.__dict__
     return FoldResult(model, history, _predictions(cohort, data, split, logits, risk), data.state)
@@ -182,12 +165,20 @@ def _predictions(cohort: Cohort, data: FoldData, split: pd.DataFrame, logits: to
     })
 
 
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Optimiser groups: parameters marked ``_no_weight_decay`` (a Mamba block's ``A_log`` and ``D``, as mamba-ssm
+    marks them) get none, the others ``weight_decay``."""
+    trained = [p for p in model.parameters() if p.requires_grad]
+    exempt = [p for p in trained if getattr(p, "_no_weight_decay", False)]
+    decayed = [p for p in trained if not getattr(p, "_no_weight_decay", False)]
+    return [{"params": decayed, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]
+
+
 def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any], train_params: dict[str, Any],
-               cohort: Cohort, data: FoldData, device: torch.device, progress: bool,
+               cohort: Cohort, data: FoldData, device: torch.device, workers: int, progress: bool,
                checkpoint: str | Path | None, fingerprint: str) -> tuple[torch.nn.Module, pd.DataFrame]:
     model = build_model(model_name, inputs, model_params).to(device)
-    optimiser = OPTIMISERS[train_params["optimizer"]](model.parameters(), lr=train_params["lr"],
-                                                      weight_decay=train_params["weight_decay"])
+    optimiser = OPTIMISERS[train_params["optimizer"]](parameter_groups(model, train_params["weight_decay"]), lr=train_params["lr"])
     generator = np.random.default_rng(train_params["seed"])
     history: list[dict[str, float]] = []
     best = {"score": -np.inf, "epoch": 0, "state": None}
@@ -217,9 +208,9 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
         losses, seen = [], {}
         batches = _batches(order, train_params["batch_size"])
         optimiser.zero_grad()
-        for step, rows in enumerate(batches, start=1):
+        for step, (rows, batch) in enumerate(fold_batches(data, batches, workers, device), start=1):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits, auxiliary = model(data.batch(rows).to(device))
+                logits, auxiliary = model(batch)
                 loss = nll_survival_loss(logits.float(), data.labels[rows].to(device), data.censored[rows].to(device),
                                          train_params["alpha"]) + auxiliary
             (loss / train_params["accumulate"]).backward()
@@ -234,7 +225,7 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
         for name, rows in (("inner_val", data.inner_val_rows), ("val", data.val_rows)):
             if not len(rows):
                 continue
-            logits = _predict(model, data, rows, device, train_params["batch_size"])
+            logits = _predict(model, data, rows, device, train_params["batch_size"], workers)
             record[f"{name}_c_index"] = _c_index(cohort, rows, logits)
             if name == "inner_val":
                 record["inner_val_loss"] = _loss(logits, data, rows, train_params["alpha"])

@@ -19,7 +19,7 @@ from memamba.models.coxnet import CoxnetSpec
 from memamba.survival.metrics import harrell_c
 
 if TYPE_CHECKING:
-    from memamba.train.loop import FoldData
+    from memamba.train.fold_data import FoldData
 
 log = logging.getLogger(__name__)
 

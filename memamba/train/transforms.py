@@ -101,3 +101,39 @@ class Standardiser:
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         return np.nan_to_num((rows - self.mean) / self.std, nan=0.0).astype(np.float32)
+
+
+@dataclass
+class RunningMoments:
+    """Count, column means and summed squared deviations of the rows seen so far, in float64, merged exactly
+    (Chan, Golub and LeVeque's pairwise update), so that the patches of a whole training fold are standardised
+    from one streaming pass over their files without holding them together."""
+
+    count: int = 0
+    mean: np.ndarray | None = None
+    m2: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, rows: np.ndarray) -> RunningMoments:
+        """The moments of ``rows`` (N x D)."""
+        wide = np.asarray(rows, dtype=np.float64)
+        if not len(wide):
+            return cls()
+        mean = wide.mean(axis=0)
+        return cls(len(wide), mean, ((wide - mean) ** 2).sum(axis=0))
+
+    def merge(self, other: RunningMoments) -> RunningMoments:
+        """The moments of both row sets together."""
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        count = self.count + other.count
+        shift = other.mean - self.mean
+        return RunningMoments(count, self.mean + shift * other.count / count,
+                              self.m2 + other.m2 + shift ** 2 * self.count * other.count / count)
+
+    def standardiser(self) -> Standardiser:
+        """The column-wise standardiser of every row merged (constant columns get std 1)."""
+        std = np.sqrt(self.m2 / self.count)
+        return Standardiser(self.mean.astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32))

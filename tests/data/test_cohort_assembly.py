@@ -50,11 +50,11 @@ def test_load_cohort_joins_a_patients_slides_into_one_bag_and_imputes_by_policy(
     paths = _write_cohort(tmp_path)
     args = (paths["slides"], paths["clinical"], paths["features"], paths["genomics"], paths["tokens"])
     strict = load_cohort(*args)
-    assert strict.patients == ["P1"] and [len(b) for b in strict.bags] == [5]
-    np.testing.assert_array_equal(strict.bags[0][:, 0], [97, 97, 97, 98, 98])
+    assert strict.patients == ["P1"] and strict.bags.sizes.tolist() == [5]
+    np.testing.assert_array_equal(strict.bags.read(0)[:, 0], [97, 97, 97, 98, 98])
     kept = load_cohort(*args, missing_modality="impute")
     assert kept.patients == ["P1", "P2", "P3"] and kept.imputed == ["", "genomics", "slides"]
-    assert [b.shape for b in kept.bags] == [(5, 5), (4, 5), (0, 5)]
+    assert [kept.bags.read(i).shape for i in range(3)] == [(5, 5), (4, 5), (0, 5)] and kept.bags.sizes.tolist() == [5, 4, 0]
     assert np.isnan(kept.genomics.loc["P2", "G_cnv"]) and kept.genomics.loc["P3", "G_cnv"] == 2.0
     np.testing.assert_array_equal(kept.event, [1, 0, 1])
 
@@ -74,8 +74,8 @@ def test_ready_made_clam_features_load_without_slide_files_and_widths_must_agree
                 h5["features"], h5["coords"] = features, np.zeros((size, 2), np.int64)
     args = (paths["slides"], paths["clinical"], clam, paths["genomics"], paths["tokens"])
     kept = load_cohort(*args, missing_modality="impute")
-    np.testing.assert_array_equal(kept.bags[0][:, 0], [97, 97, 97, 98, 98])
-    assert [b.shape for b in kept.bags] == [(5, 5), (4, 5), (0, 5)]
+    np.testing.assert_array_equal(kept.bags.read(0)[:, 0], [97, 97, 97, 98, 98])
+    assert [kept.bags.read(i).shape for i in range(3)] == [(5, 5), (4, 5), (0, 5)] and kept.bags.sizes.tolist() == [5, 4, 0]
     torch.save(torch.ones(2, 7), clam / "pt_files" / "b.pt")
     with pytest.raises(MemambaError, match=r"b\.pt: 7 features per patch, but .*a\.h5 has 5\. Fix: every slide"):
         load_cohort(*args)

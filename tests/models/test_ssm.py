@@ -76,3 +76,19 @@ def test_backend_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == []  # auto keeps CPU tensors on the torch backend
     assert ssm.selective_scan(**args, delta_softplus=True, backend="mamba_ssm").shape == (1,)
     assert len(calls) == 1 and calls[0][0] is args["u"] and calls[0][-1] is True
+
+
+def test_scan_under_bf16_autocast_widens_bf16_inputs_and_returns_float32_gradients() -> None:
+    args = {name: tensor.detach().float() for name, tensor in _inputs(50).items()}
+    low = {name: (t.bfloat16() if name in ("u", "delta", "B", "C", "z") else t).requires_grad_() for name, t in args.items()}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = selective_scan_torch(**low, delta_softplus=True)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert {name: t.grad.dtype for name, t in low.items()} == {name: t.dtype for name, t in low.items()}
+    exact = {name: t.detach().double().requires_grad_() for name, t in low.items()}
+    reference = selective_scan_reference(**exact, delta_softplus=True)
+    reference.sum().backward()
+    torch.testing.assert_close(out.double(), reference, rtol=1e-4, atol=1e-4)
+    for name in low:
+        torch.testing.assert_close(low[name].grad.double(), exact[name].grad.to(low[name].dtype).double(), rtol=2e-2, atol=2e-2)

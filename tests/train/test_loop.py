@@ -1,11 +1,17 @@
+from pathlib import Path
+
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
+from memamba.data.bags import PatchBags
 from memamba.data.cohort import Cohort
+from memamba.errors import MemambaError
+from memamba.models import ModelInputs, build_model
 from memamba.survival.metrics import harrell_c
-from memamba.train.loop import train_fold
-from memamba.train.transforms import CountsVst, GenomicTransform, Standardiser, genomic_matrix, rna_to_log
+from memamba.train.loop import parameter_groups, train_fold
+from memamba.train.transforms import CountsVst, GenomicTransform, RunningMoments, Standardiser, genomic_matrix, rna_to_log
 
 TRAIN = {"epochs": 8, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins": 4, "seed": 0, "batch_size": 1,
          "accumulate": 1, "optimizer": "adam", "weighted_sampling": False, "amp": False, "inner_val_fraction": 0.0,
@@ -19,27 +25,31 @@ def _survival(rng: np.random.Generator, risk: np.ndarray, effect: float, censor_
     return np.minimum(event_time, censor), (event_time <= censor).astype(int)
 
 
-def _cohort(survival: tuple[np.ndarray, np.ndarray], genes: dict[str, np.ndarray], bags: list[np.ndarray]) -> Cohort:
-    """A Cohort of these patients with two CNV tokens, each half of the genes."""
+def _cohort(folder: Path, survival: tuple[np.ndarray, np.ndarray], genes: dict[str, np.ndarray], bags: list[np.ndarray]) -> Cohort:
+    """A Cohort of these patients with two CNV tokens, each half of the genes, and their bags in feature files in ``folder``."""
     patients = [f"P{i:03d}" for i in range(len(bags))]
+    for patient, bag in zip(patients, bags):
+        with h5py.File(folder / f"{patient}.h5", "w") as h5:
+            h5["features"] = bag
     names = list(genes)
     half = len(names) // 2
-    return Cohort(patients=patients, time=survival[0], event=survival[1], bags=bags, genomics=pd.DataFrame(genes, index=patients),
+    return Cohort(patients=patients, time=survival[0], event=survival[1],
+                  bags=PatchBags.from_files([[folder / f"{p}.h5"] for p in patients]), genomics=pd.DataFrame(genes, index=patients),
                   tokens=[{"name": "a", "features": names[:half]}, {"name": "b", "features": names[half:]}],
                   genomic_kinds={"cnv": "gistic"})
 
 
-def planted_cohort(n: int = 240, seed: int = 0) -> tuple[Cohort, np.ndarray]:
+def planted_cohort(folder: Path, n: int = 240, seed: int = 0) -> tuple[Cohort, np.ndarray]:
     """Genomic features and patch features carry a latent risk that sets exponential survival times."""
     rng = np.random.default_rng(seed)
     risk = rng.normal(size=n)
     survival = _survival(rng, risk, 1.5, (6, 120))
     genes = {f"G{j}_cnv": risk * (1 if j < 5 else 0) + rng.normal(0, 0.7, n) for j in range(10)}
     bags = [rng.normal(0.8 * r, 1.0, (int(rng.integers(5, 30)), 8)).astype(np.float32) for r in risk]
-    return _cohort(survival, genes, bags), risk
+    return _cohort(folder, survival, genes, bags), risk
 
 
-def planted_mil_cohort(n: int, seed: int = 0) -> tuple[Cohort, np.ndarray]:
+def planted_mil_cohort(folder: Path, n: int, seed: int = 0) -> tuple[Cohort, np.ndarray]:
     """A strong latent risk (hazard exp(3 r)) shown by the share of 'tumour' patches in each bag and by 4 of 12 genes."""
     rng = np.random.default_rng(seed)
     risk = rng.normal(size=n)
@@ -50,11 +60,11 @@ def planted_mil_cohort(n: int, seed: int = 0) -> tuple[Cohort, np.ndarray]:
         bag = rng.normal(0, 1.0, (int(rng.integers(20, 80)), 8)).astype(np.float32)
         bag[rng.random(len(bag)) < 1 / (1 + np.exp(-1.5 * r)), :2] += 1.5
         bags.append(bag)
-    return _cohort(survival, genes, bags), risk
+    return _cohort(folder, survival, genes, bags), risk
 
 
-def test_memamba_learns_a_planted_signal_to_c_index_above_0_8_on_held_out_patients() -> None:
-    cohort, risk = planted_mil_cohort(400)
+def test_memamba_learns_a_planted_signal_to_c_index_above_0_8_on_held_out_patients(tmp_path: Path) -> None:
+    cohort, risk = planted_mil_cohort(tmp_path, 400)
     params = {**TRAIN, "epochs": 10, "lr": 2e-3, "batch_size": 8}
     result = train_fold(cohort, _split(cohort, 100), "memamba", {"d_model": 16}, params, GenomicTransform(), progress=False)
     val = result.predictions[result.predictions["role"] == "val"]
@@ -64,15 +74,20 @@ def test_memamba_learns_a_planted_signal_to_c_index_above_0_8_on_held_out_patien
     assert achieved > 0.8, (achieved, oracle)
 
 
-def test_imputed_patients_get_finite_predictions_and_are_marked() -> None:
-    cohort, _ = planted_cohort(40)
-    cohort.bags[3] = np.zeros((0, 8), np.float32)
+def test_imputed_patients_get_finite_predictions_and_are_marked(tmp_path: Path) -> None:
+    cohort, _ = planted_cohort(tmp_path, 40)
+    _drop_bag(cohort, 3)
     cohort.genomics.iloc[5] = np.nan
     cohort.imputed = ["slides" if i == 3 else "genomics" if i == 5 else "" for i in range(40)]
     result = train_fold(cohort, _split(cohort, 10), "abmil-snn", {}, {**TRAIN, "epochs": 1, "batch_size": 4}, GenomicTransform(),
                         progress=False)
     assert np.isfinite(result.predictions["risk"]).all()
     assert result.predictions["imputed"].iloc[[3, 5]].tolist() == ["slides", "genomics"]
+
+
+def _drop_bag(cohort: Cohort, row: int) -> None:
+    """The patient at ``row`` loses its slides (as one without slides that ``missing_modality: impute`` keeps)."""
+    cohort.bags.files[row], cohort.bags.sizes[row] = [], 0
 
 
 def _split(cohort: Cohort, n_val: int) -> pd.DataFrame:
@@ -86,8 +101,8 @@ def _split(cohort: Cohort, n_val: int) -> pd.DataFrame:
     ("abmil-snn", {"hidden": 16}, 240, 8),
     ("coxnet", {}, 240, 1),
 ])
-def test_models_recover_a_planted_signal_on_held_out_patients(model: str, params: dict, patients: int, epochs: int) -> None:
-    cohort, risk = planted_cohort(patients)
+def test_models_recover_a_planted_signal_on_held_out_patients(tmp_path: Path, model: str, params: dict, patients: int, epochs: int) -> None:
+    cohort, risk = planted_cohort(tmp_path, patients)
     result = train_fold(cohort, _split(cohort, 60), model, params, {**TRAIN, "epochs": epochs}, transform=GenomicTransform(),
                         progress=False)
     val = result.predictions[result.predictions["role"] == "val"]
@@ -99,8 +114,8 @@ def test_models_recover_a_planted_signal_on_held_out_patients(model: str, params
         assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
 
 
-def test_validation_patients_never_shape_the_fitted_state() -> None:
-    cohort, _ = planted_cohort(120)
+def test_validation_patients_never_shape_the_fitted_state(tmp_path: Path) -> None:
+    cohort, _ = planted_cohort(tmp_path, 120)
     first = train_fold(cohort, _split(cohort, 40), "snn", {}, {**TRAIN, "epochs": 1}, 10.0, progress=False)
     cohort.time[:40] *= 100
     cohort.genomics.iloc[:40] += 50
@@ -111,8 +126,8 @@ def test_validation_patients_never_shape_the_fitted_state() -> None:
     np.testing.assert_allclose(first.predictions.loc[train_rows, "risk"], second.predictions.loc[train_rows, "risk"])
 
 
-def test_same_seed_same_predictions() -> None:
-    cohort, _ = planted_cohort(60)
+def test_same_seed_same_predictions(tmp_path: Path) -> None:
+    cohort, _ = planted_cohort(tmp_path, 60)
     runs = [train_fold(cohort, _split(cohort, 20), "abmil-snn", {}, {**TRAIN, "epochs": 2}, GenomicTransform(), progress=False)
             for _ in range(2)]
     np.testing.assert_allclose(runs[0].predictions["risk"], runs[1].predictions["risk"])
@@ -128,9 +143,9 @@ def test_transforms() -> None:
     np.testing.assert_allclose(with_missing(np.array([[np.nan, 10.0]])), [[0, 2]])
 
 
-def test_patient_without_patches_gets_a_neutral_bag_and_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    cohort, _ = planted_cohort(40)
-    cohort.bags[3] = np.zeros((0, 8), np.float32)
+def test_patient_without_patches_gets_a_neutral_bag_and_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cohort, _ = planted_cohort(tmp_path, 40)
+    _drop_bag(cohort, 3)
     result = train_fold(cohort, _split(cohort, 10), "abmil", {}, {**TRAIN, "epochs": 1}, 10.0, progress=False)
     assert np.isfinite(result.predictions["risk"]).all()
     assert "patient P003: no patches" in caplog.text
@@ -179,8 +194,8 @@ def test_low_expression_genes_are_chosen_on_training_samples() -> None:
     assert (vst(counts)["rare"] == 0).all()
 
 
-def test_early_stopping_chooses_the_epoch_on_the_inner_validation_part_only() -> None:
-    cohort, _ = planted_cohort(120)
+def test_early_stopping_chooses_the_epoch_on_the_inner_validation_part_only(tmp_path: Path) -> None:
+    cohort, _ = planted_cohort(tmp_path, 120)
     params = {**TRAIN, "epochs": 12, "inner_val_fraction": 0.25, "early_stopping_patience": 3}
     first = train_fold(cohort, _split(cohort, 30), "snn", {"hidden": 8}, params, GenomicTransform(), progress=False)
     roles = first.predictions["role"].value_counts()
@@ -196,7 +211,7 @@ def test_early_stopping_chooses_the_epoch_on_the_inner_validation_part_only() ->
 
 
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path) -> None:
-    cohort, _ = planted_cohort(60)
+    cohort, _ = planted_cohort(tmp_path, 60)
     split = _split(cohort, 20)
     whole = train_fold(cohort, split, "abmil-snn", {}, {**TRAIN, "epochs": 4}, GenomicTransform(), progress=False)
     state = tmp_path / "epoch_state.pt"
@@ -211,8 +226,8 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path) -> None:
     assert len(other.history) == 1
 
 
-def test_gradient_accumulation_equals_a_larger_batch() -> None:
-    cohort, _ = planted_cohort(48)
+def test_gradient_accumulation_equals_a_larger_batch(tmp_path: Path) -> None:
+    cohort, _ = planted_cohort(tmp_path, 48)
     split = _split(cohort, 16)
     params = {"hidden": 8, "dropout": 0.0}
     accumulated = train_fold(cohort, split, "snn", params, {**TRAIN, "epochs": 2, "batch_size": 1, "accumulate": 4},
@@ -232,13 +247,13 @@ def test_weighted_sampling_gives_every_bin_and_censoring_class_the_same_weight()
     np.testing.assert_allclose(totals, [0.25] * 4)
 
 
-def test_coxnet_survival_at_the_bin_ends_matches_scikit_survival_and_survives_huge_coefficients() -> None:
+def test_coxnet_survival_at_the_bin_ends_matches_scikit_survival_and_survives_huge_coefficients(tmp_path: Path) -> None:
     from sksurv.util import Surv
 
     from memamba.models.coxnet import CoxnetSpec
     from memamba.train.sksurv_fit import _estimator, survival_at_bin_ends
 
-    cohort, _ = planted_cohort(80)
+    cohort, _ = planted_cohort(tmp_path, 80)
     x = cohort.genomics.to_numpy()
     model = _estimator(CoxnetSpec(), alphas=[0.05], fit_baseline_model=True)
     model.fit(x, Surv.from_arrays(cohort.event.astype(bool), cohort.time))
@@ -250,8 +265,51 @@ def test_coxnet_survival_at_the_bin_ends_matches_scikit_survival_and_survives_hu
     assert np.isfinite(huge).all() and ((huge >= 0) & (huge <= 1)).all()
 
 
-def test_coxnet_with_too_few_patients_for_inner_cross_validation_still_fits(caplog: pytest.LogCaptureFixture) -> None:
-    cohort, _ = planted_cohort(8)
+def test_coxnet_with_too_few_patients_for_inner_cross_validation_still_fits(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cohort, _ = planted_cohort(tmp_path, 8)
     result = train_fold(cohort, _split(cohort, 4), "coxnet", {}, TRAIN, GenomicTransform(), progress=False)
     assert np.isfinite(result.predictions["risk"]).all()
     assert "too few for inner cross-validation" in caplog.text
+
+
+def test_streaming_moments_equal_those_of_all_rows_together() -> None:
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(3.0, 2.0, (n, 4)).astype(np.float32) for n in (1, 7, 0, 120, 33)]
+    parts[1][:, 2] = 5.0
+    moments = RunningMoments()
+    for part in parts:
+        moments = moments.merge(RunningMoments.of(part))
+    together = np.concatenate(parts).astype(np.float64)
+    scaler = moments.standardiser()
+    assert moments.count == len(together)
+    np.testing.assert_allclose(scaler.mean, together.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(scaler.std, together.std(axis=0), rtol=1e-6)
+
+
+def test_reading_workers_train_the_same_model_as_reading_in_process(tmp_path: Path) -> None:
+    cohort, _ = planted_cohort(tmp_path, 40)
+    _drop_bag(cohort, 2)
+    runs = [train_fold(cohort, _split(cohort, 10), "abmil", {}, {**TRAIN, "epochs": 2, "batch_size": 4, "num_workers": workers},
+                       GenomicTransform(), progress=False) for workers in (0, 2)]
+    np.testing.assert_array_equal(runs[0].predictions["risk"], runs[1].predictions["risk"])
+    np.testing.assert_array_equal(runs[0].state["patch_mean"], runs[1].state["patch_mean"])
+    together = np.concatenate([cohort.bags.read(row) for row in range(10, 40)])
+    np.testing.assert_allclose(runs[0].state["patch_mean"], together.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_damaged_feature_file_of_a_validation_patient_fails_with_its_name(tmp_path: Path, workers: int) -> None:
+    cohort, _ = planted_cohort(tmp_path, 30)
+    with h5py.File(cohort.bags.files[4][0], "r+") as h5:
+        h5["features"][0, 0] = np.nan
+    with pytest.raises(MemambaError, match=r"P004\.h5: 1 feature value\(s\) are NaN or infinite\. Fix: re-extract"):
+        train_fold(cohort, _split(cohort, 10), "abmil", {}, {**TRAIN, "epochs": 1, "num_workers": workers}, GenomicTransform(),
+                   progress=False)
+
+
+def test_weight_decay_leaves_out_the_ssm_parameters_mamba_ssm_marks() -> None:
+    model = build_model("memamba", ModelInputs(patch_dim=8, token_sizes=[3, 4]), {"d_model": 8})
+    names = {id(p): name for name, p in model.named_parameters()}
+    decayed, exempt = parameter_groups(model, 1e-4)
+    assert {names[id(p)].rsplit(".", 1)[1] for p in exempt["params"]} == {"A_log", "D"} and exempt["weight_decay"] == 0
+    assert len(decayed["params"]) + len(exempt["params"]) == len(names) and decayed["weight_decay"] == 1e-4
