@@ -1,12 +1,12 @@
 """Memory and time of one ME-Mamba training job as a TCGA-shaped cohort grows.
 
 A cohort is built from a real MCAT table (genomics, survival, slide ids; BLCA by default) with synthetic
-1024-d patch features (``--patches`` per slide, float32 HDF5, one file per diagnostic slide) for its first N
-patients, imported with ``memamba import-mcat --features``, tokenised with ``memamba genomics``, split 80/20
+1024-d patch features for its first N patients (``--patches`` per patient, shared out among the patient's
+diagnostic slides, float32 HDF5, one file per slide: so that only the number of patients changes between sizes), imported with ``memamba import-mcat --features``, tokenised with ``memamba genomics``, split 80/20
 and trained for one epoch with ``memamba train`` (CPU, batch 1, the demo's ME-Mamba size) - the commands the
 workflow runs, so the script measures any version of the code. Per size it prints the job's peak RSS (the
 whole process tree's, sampled every 50 ms, so reading workers count) and its wall seconds, then the ratio of
-the larger size to the smaller. A third job at ``--tcga-patches`` per slide with the smaller patient count
+the larger size to the smaller. A third job at ``--tcga-patches`` per patient with the smaller patient count
 projects the 1,000-patient x 10k-patch cohort: its RSS plus the per-patient growth of the first two sizes,
 scaled by the ratio of patches, for every patient beyond it (conservative: linear growth).
 Run: python benchmarks/tcga_scale.py --table ../shared/data/tcga/mcat_sig/tcga_blca_all_clean.csv.zip
@@ -75,17 +75,18 @@ def run_measured(command: list[str]) -> tuple[float, float]:
 
 
 def build_cohort(table: Path, patients: int, patches: int, work: Path) -> Path:
-    """Import the first ``patients`` patients of ``table`` with synthetic features; the work folder."""
+    """Import the first ``patients`` patients of ``table`` with ``patches`` synthetic features each; the work folder."""
     imported = read_mcat_table(table)
     kept = set(imported.clinical["patient_id"].iloc[:patients])
     slides = imported.slides[imported.slides["patient_id"].isin(kept) & imported.slides["slide_id"].str.contains("-DX")]
     features = work / "features"
     features.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for slide in slides["slide_id"]:
-        with h5py.File(features / f"{slide.removesuffix('.svs')}.h5", "w") as h5:
-            h5["features"] = rng.standard_normal((patches, 1024), dtype=np.float32)
-            h5["coords"] = np.zeros((patches, 2), np.int64)
+    for _, own in slides.groupby("patient_id"):
+        for slide, share in zip(own["slide_id"], np.array_split(np.arange(patches), len(own))):
+            with h5py.File(features / f"{slide.removesuffix('.svs')}.h5", "w") as h5:
+                h5["features"] = rng.standard_normal((len(share), 1024), dtype=np.float32)
+                h5["coords"] = np.zeros((len(share), 2), np.int64)
     cohort = work / "cohort"
     subprocess.run([sys.executable, "-m", "memamba.cli", "import-mcat", str(table), "--features", str(features), "-o", str(cohort)],
                    check=True, capture_output=True)
@@ -111,8 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--table", type=Path, required=True, help="an MCAT/PORPOISE tcga_*_all_clean.csv.zip table")
     parser.add_argument("--patients", type=int, nargs=2, default=[50, 200], help="the two cohort sizes")
-    parser.add_argument("--patches", type=int, default=2000, help="patches per slide at the two sizes")
-    parser.add_argument("--tcga-patches", type=int, default=10000, help="patches per slide of the projection job (0: skip)")
+    parser.add_argument("--patches", type=int, default=2000, help="patches per patient at the two sizes")
+    parser.add_argument("--tcga-patches", type=int, default=10000, help="patches per patient of the projection job (0: skip)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the features go (default: a temporary folder)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -122,7 +123,7 @@ def main() -> None:
             work = build_cohort(args.table, patients, patches, Path(tmp) / f"size{index}")
             rss, seconds = train_job(work)
             disk = sum(f.stat().st_size for f in (work / "features").iterdir()) / 2**30
-            rows.append({"patients": patients, "patches_per_slide": patches, "features_GiB": round(disk, 2),
+            rows.append({"patients": patients, "patches_per_patient": patches, "features_GiB": round(disk, 2),
                          "peak_rss_MiB": round(rss), "job_seconds": round(seconds, 1)})
             subprocess.run(["rm", "-rf", str(work / "features")], check=True)
     table = pd.DataFrame(rows)

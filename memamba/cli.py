@@ -255,11 +255,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     with atomic_path(out / "predictions.tsv") as tmp:
         result.predictions.to_csv(tmp, sep="\t", index=False)
     with atomic_path(out / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump({**settings, "device": device,
+        tmp.write_text(yaml.safe_dump({**settings, "device": device, "compute": result.compute,
                                        "bin_edges": [float(e) for e in result.state["bin_edges"]]}, sort_keys=False))
     epoch_state.unlink(missing_ok=True)
     kept = result.history[result.history["selected"]].iloc[-1]
-    print(f"{args.model}: {len(result.history)} epoch(s), kept epoch {int(kept.epoch)}, train c-index {kept.train_c_index:.3f}")
+    print(f"{args.model}: {len(result.history)} epoch(s), kept epoch {int(kept.epoch)}, train c-index {kept.train_c_index:.3f} "
+          f"({result.compute['device']}, {result.compute['precision']}, scan backend {result.compute['scan_backend']})")
 
 
 def _fitted(model: object) -> object:

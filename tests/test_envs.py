@@ -35,12 +35,13 @@ STAGE_MODULES = {
                  "data/bags.py"],
     "genomics": ["genomics"],
     "train": ["data", "models", "train", "survival", "report"],
+    "train-cuda": ["data", "models", "train", "survival", "report"],
 }
 
 
 # The slides env pins tiatoolbox's resolution (torch < 2.13 and its own versions of the rest); the other
 # envs pin the versions the test-suite runs with, and so agree with each other.
-TESTED_ENVS = ["features", "genomics", "train"]
+TESTED_ENVS = ["features", "genomics", "train", "train-cuda"]
 
 
 def _canonical(name: str) -> str:
@@ -103,9 +104,12 @@ def _third_party_imports(paths: list[Path]) -> set[str]:
 def test_every_rule_names_an_existing_env() -> None:
     rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
     n_rules = len(re.findall(r"^(?:rule|checkpoint) \w+:", rules, re.MULTILINE))
-    conda = re.findall(r'conda:\n\s+"\.\./\.\./envs/(\w+)\.yaml"', rules)
-    assert len(conda) == n_rules
-    assert {f"{name}.yaml" for name in conda} <= {p.name for p in ENVS}
+    conda = re.findall(r'conda:\n\s+"\.\./\.\./envs/([\w-]+)\.yaml"', rules)
+    chosen = re.findall(r'conda:\n\s+TRAIN_ENV\n', rules)
+    assert len(conda) + len(chosen) == n_rules and len(chosen) == 1
+    train_env = re.search(r'^TRAIN_ENV = "\.\./\.\./envs/([\w-]+)\.yaml" if .+ else "\.\./\.\./envs/([\w-]+)\.yaml"$', rules, re.M)
+    assert train_env.groups() == ("train-cuda", "train")
+    assert {f"{name}.yaml" for name in conda + list(train_env.groups())} <= {p.name for p in ENVS}
 
 
 @pytest.mark.parametrize("env_path", ENVS, ids=[p.stem for p in ENVS])
@@ -171,3 +175,15 @@ def test_conda_solves_the_env(env_path: Path) -> None:
                     "the envs are checked statically by the tests above")
     solve = subprocess.run([conda, "env", "create", "--dry-run", "--file", str(env_path)], capture_output=True, text=True)
     assert solve.returncode == 0, solve.stderr[-3000:]
+
+
+def test_the_gpu_env_adds_mamba_ssm_at_versions_the_cuda_extra_allows() -> None:
+    train, cuda = (yaml.safe_load((REPO / "envs" / f"{name}.yaml").read_text()) for name in ("train", "train-cuda"))
+    assert _pins(cuda) == _pins(train) and _installed_extras(cuda) == _installed_extras(train)
+    script = (REPO / "envs" / "train-cuda.post-deploy.sh").read_text()
+    installed = dict(re.findall(r'"([\w-]+)==([\w.]+)"', script))
+    assert set(installed) == {_canonical(Requirement(spec).name) for spec in EXTRAS["cuda"]}
+    for spec in EXTRAS["cuda"]:
+        requirement = Requirement(spec)
+        assert requirement.specifier.contains(installed[_canonical(requirement.name)])
+    assert "--no-build-isolation" in script and (REPO / "envs" / "train-cuda.post-deploy.sh").stat().st_mode & 0o111

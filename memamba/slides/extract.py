@@ -42,6 +42,7 @@ class ExtractParams:
     batch_size: int = 64
     num_workers: int = 0
     on_unreadable_patch: str = "error"
+    dtype: str = "float32"
 
 
 class PatchDataset(Dataset):
@@ -186,23 +187,25 @@ def features_up_to_date(out: str | os.PathLike, params: ExtractParams, sources: 
 
 
 def _provenance_params(params: ExtractParams) -> dict:
-    return {"encoder": params.encoder, "weights": params.weights, "on_unreadable_patch": params.on_unreadable_patch}
+    return {"encoder": params.encoder, "weights": params.weights, "on_unreadable_patch": params.on_unreadable_patch,
+            "dtype": params.dtype}
 
 
 def write_features(out: str | os.PathLike, result: SlideFeatures, params: ExtractParams,
                    sources: list[str | os.PathLike]) -> None:
     """Write ``features/{encoder}/{slide}.h5`` atomically with the encoder's provenance; ``coords`` carries the
-    tiling's attributes, CLAM's and TRIDENT's included (TRIDENT's feature-file layout)."""
+    tiling's attributes, CLAM's and TRIDENT's included (TRIDENT's feature-file layout). Features are stored in
+    ``params.dtype``."""
     out = Path(out)
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("features", data=result.features)
+        h5.create_dataset("features", data=result.features.astype(params.dtype))
         h5.create_dataset("coords", data=result.coords.reshape(-1, 2).astype(np.int64))
         tiling = {key: value for key, value in result.tiling.items() if key != "provenance"}
         h5["coords"].attrs.update({**tiling, **peer_attributes(tiling, slide_stem(out.stem))})
         attrs = h5["features"].attrs
         attrs["encoder"] = params.encoder
         attrs["weights_sha256"] = result.weights_sha256
-        attrs["dtype"] = str(result.features.dtype)
+        attrs["dtype"] = params.dtype
         attrs["mpp"] = float(result.tiling["target_mpp"])
         attrs["patch_size"] = int(result.tiling["patch_size"])
         attrs["normalisation"] = json.dumps(result.normalisation)

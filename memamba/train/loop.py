@@ -18,7 +18,9 @@ from tqdm import tqdm
 from memamba.atomic import atomic_path
 from memamba.data.cohort import Cohort
 from memamba.models import ModelInputs, build_model
+from memamba.models.mamba import MambaBlock
 from memamba.models.registry import variant_entry
+from memamba.models.ssm import resolved_backend
 from memamba.survival.bins import discretise, fit_bin_edges
 from memamba.survival.loss import nll_survival_loss, risk_from_logits, survival_from_logits
 from memamba.survival.metrics import harrell_c
@@ -46,6 +48,7 @@ class FoldResult:
     history: pd.DataFrame
     predictions: pd.DataFrame
     state: dict[str, Any]
+    compute: dict[str, str]
 
 
 def carve_inner_validation(cohort: Cohort, train_rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,13 +140,24 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
         from memamba.train.sksurv_fit import fit_sksurv
 
         model, logits, history, risk = fit_sksurv(build_model(model_name, inputs, model_params), cohort, data, train_params)
+        compute = {"device": "cpu", "precision": "float64 (scikit-survival)", "scan_backend": "none"}
     else:
         model, history = _fit_torch(model_name, inputs, model_params, train_params, cohort, data, torch.device(device),
                                     workers, progress, checkpoint, fingerprint)
         logits = _predict(model, data, np.arange(len(cohort.patients)), torch.device(device), train_params["batch_size"], workers)
         risk = risk_from_logits(logits).numpy()
+        compute = compute_settings(model, torch.device(device), train_params["amp"])
     data.state["inputs"] = inputs.__dict__
-    return FoldResult(model, history, _predictions(cohort, data, split, logits, risk), data.state)
+    log.info("%s trained on %s", model_name, ", ".join(f"{key} {value}" for key, value in compute.items()))
+    return FoldResult(model, history, _predictions(cohort, data, split, logits, risk), data.state, compute)
+
+
+def compute_settings(model: torch.nn.Module, device: torch.device, amp: bool) -> dict[str, str]:
+    """Where and how a torch model trains: device, precision (bf16 autocast on CUDA with ``amp``, else float32) and
+    the selective-scan backend its Mamba blocks run on ("none" without Mamba blocks)."""
+    backends = sorted({resolved_backend(block.ssm_backend, device) for block in model.modules() if isinstance(block, MambaBlock)})
+    return {"device": str(device), "precision": "bf16 autocast" if amp and device.type == "cuda" else "float32",
+            "scan_backend": "+".join(backends) or "none"}
 
 
 def _predictions(cohort: Cohort, data: FoldData, split: pd.DataFrame, logits: torch.Tensor, risk: np.ndarray) -> pd.DataFrame:

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from memamba.data.bags import read_features
 from memamba.errors import MemambaError
 from memamba.provenance import sha256_of
 from memamba.slides.encoders import build_encoder, list_encoders
-from memamba.slides.extract import ExtractParams, extract_features, write_features
+from memamba.slides.extract import ExtractParams, extract_features, features_up_to_date, write_features
 from memamba.slides.segment import SegmentParams, segment_slide
 from memamba.slides.tile import TileParams, tile_slide, write_patches
 
@@ -45,6 +46,15 @@ def test_extract_writes_features_with_provenance(demo_slide: Path, tmp_path: Pat
         assert attrs["encoder"] == "demo-stats" and attrs["weights_sha256"] == "none" and attrs["mpp"] == 1.0
         provenance = json.loads(attrs["provenance"])
         assert provenance["sources"][0]["path"] == str(demo_slide.resolve())
+    half = ExtractParams(batch_size=4, dtype="float16")
+    write_features(tmp_path / "half.h5", result, half, [demo_slide, tmp_path / "p.h5"])
+    assert not features_up_to_date(tmp_path / "half.h5", params, [demo_slide, tmp_path / "p.h5"])
+    with h5py.File(tmp_path / "half.h5") as h5:
+        assert h5["features"].dtype == np.float16 and h5["features"].attrs["dtype"] == "float16"
+    widened = read_features(tmp_path / "half.h5")
+    assert widened.dtype == np.float32
+    np.testing.assert_allclose(widened, result.features, rtol=1e-3, atol=1e-4)
+    assert (tmp_path / "half.h5").stat().st_size < (tmp_path / "f.h5").stat().st_size
 
 
 def test_slide_without_patches_gives_an_empty_feature_matrix(demo_slide: Path, tmp_path: Path) -> None:

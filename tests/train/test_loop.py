@@ -4,13 +4,14 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from memamba.data.bags import PatchBags
 from memamba.data.cohort import Cohort
 from memamba.errors import MemambaError
 from memamba.models import ModelInputs, build_model
 from memamba.survival.metrics import harrell_c
-from memamba.train.loop import parameter_groups, train_fold
+from memamba.train.loop import compute_settings, parameter_groups, train_fold
 from memamba.train.transforms import CountsVst, GenomicTransform, RunningMoments, Standardiser, genomic_matrix, rna_to_log
 
 TRAIN = {"epochs": 8, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins": 4, "seed": 0, "batch_size": 1,
@@ -313,3 +314,15 @@ def test_weight_decay_leaves_out_the_ssm_parameters_mamba_ssm_marks() -> None:
     decayed, exempt = parameter_groups(model, 1e-4)
     assert {names[id(p)].rsplit(".", 1)[1] for p in exempt["params"]} == {"A_log", "D"} and exempt["weight_decay"] == 0
     assert len(decayed["params"]) + len(exempt["params"]) == len(names) and decayed["weight_decay"] == 1e-4
+
+
+def test_the_run_records_its_precision_and_scan_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    import memamba.models.ssm as ssm
+
+    model = build_model("memamba", ModelInputs(patch_dim=8, token_sizes=[3, 4]), {"d_model": 8})
+    assert compute_settings(model, torch.device("cpu"), amp=True) == {"device": "cpu", "precision": "float32", "scan_backend": "torch"}
+    monkeypatch.setattr(ssm, "mamba_ssm_scan", lambda: ssm.selective_scan_torch)
+    assert compute_settings(model, torch.device("cuda"), amp=True) == {"device": "cuda", "precision": "bf16 autocast",
+                                                                       "scan_backend": "mamba_ssm"}
+    snn = build_model("snn", ModelInputs(patch_dim=0, token_sizes=[3, 4]), {})
+    assert compute_settings(snn, torch.device("cuda"), amp=False)["scan_backend"] == "none"

@@ -164,6 +164,10 @@ def training_gpus(wildcards):
     return gpus_per_job("train")
 
 
+TRAIN_ENV = "../../envs/train-cuda.yaml" if gpus_per_job("train") else "../../envs/train.yaml"
+"""The training jobs' conda env: with mamba-ssm's fused scan where they run on a card, else the pure-PyTorch scan."""
+
+
 def genomic_matrices(wildcards):
     """Every matrix file the cohort's genomics sheet lists (so that editing one reruns this stage)."""
     return sheet(wildcards.cohort, "genomics")["path"].tolist()

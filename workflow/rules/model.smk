@@ -73,7 +73,7 @@ rule train_fold:
     benchmark:
         "results/benchmarks/train/{cohort}/{model}/fold_{fold}.tsv"
     conda:
-        "../../envs/train.yaml"
+        TRAIN_ENV
     threads: 1
     resources:
         mem_mb=8000,
