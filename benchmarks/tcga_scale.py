@@ -1,14 +1,15 @@
 """Memory and time of one ME-Mamba training job as a TCGA-shaped cohort grows.
 
-A cohort is built from a real MCAT table (genomics, survival, slide ids; BLCA by default) with synthetic
-1024-d patch features for its first N patients (``--patches`` per patient, shared out among the patient's
-diagnostic slides, float32 HDF5, one file per slide: so that only the number of patients changes between sizes), imported with ``memamba import-mcat --features``, tokenised with ``memamba genomics``, split 80/20
-and trained for one epoch with ``memamba train`` (CPU, batch 1, the demo's ME-Mamba size) - the commands the
-workflow runs, so the script measures any version of the code. Per size it prints the job's peak RSS (the
-whole process tree's, sampled every 50 ms, so reading workers count) and its wall seconds, then the ratio of
-the larger size to the smaller. A third job at ``--tcga-patches`` per patient with the smaller patient count
-projects the 1,000-patient x 10k-patch cohort: its RSS plus the per-patient growth of the first two sizes,
-scaled by the ratio of patches, for every patient beyond it (conservative: linear growth).
+A cohort is built from a real MCAT table (genomics, survival, slide ids; BLCA by default) with synthetic 1024-d
+patch features for its first N patients (``--patches`` per patient, shared out among the patient's diagnostic
+slides, float32 HDF5, one file per slide: so that only the number of patients changes between sizes), imported
+with ``memamba import-mcat --features``, tokenised with ``memamba genomics``, split 80/20 and trained for one
+epoch with ``memamba train`` (CPU, batch 1, ME-Mamba at d_model 64) - the commands the workflow runs, so the
+script measures any version of the code. Per size it prints the job's peak RSS (the whole process tree's, sampled
+every 50 ms, so reading workers count) and its wall seconds, then the ratio of the larger size to the smaller. A
+third job at ``--tcga-patches`` per patient with the smaller patient count projects the 1,000-patient x 10k-patch
+cohort: its RSS plus the per-patient growth of the first two sizes, scaled by the ratio of patches, for every
+patient beyond it (conservative: linear growth).
 Run: python benchmarks/tcga_scale.py --table ../shared/data/tcga/mcat_sig/tcga_blca_all_clean.csv.zip
 """
 

@@ -10,6 +10,10 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memamba.slides.extract import ExtractParams
 
 
 def _optional_float(text: str) -> float | None:
@@ -61,11 +65,15 @@ def cmd_extract(args: argparse.Namespace) -> None:
     if args.list_encoders:
         print("\n".join(list_encoders()))
         return
-    if not (args.slide and args.patches and args.out):
-        raise SystemExit("memamba extract: SLIDE, --patches and -o are required (or --list-encoders)")
+    if not (args.slide and args.patches and args.out) and not (args.shard and args.manifest):
+        raise SystemExit("memamba extract: SLIDE, --patches and -o are required (or --shard and --manifest, or --list-encoders)")
     section = section_params("extract", args.params, overrides={"encoder": args.encoder, "weights": args.weights, "device": args.device})
     device = section.pop("device")
+    section.pop("slides_per_job")
     params = ExtractParams(**section)
+    if args.shard:
+        _extract_shard(args, params, device)
+        return
     sources = [args.slide, args.patches]
     if not args.force and features_up_to_date(args.out, params, sources):
         print(f"{Path(args.slide).name}: {args.out} is up to date with encoder {params.encoder}; skipped (--force redoes it)")
@@ -74,6 +82,27 @@ def cmd_extract(args: argparse.Namespace) -> None:
     write_features(args.out, result, params, sources)
     skipped = f", {len(result.skipped_coords)} unreadable patch(es) dropped" if len(result.skipped_coords) else ""
     print(f"{Path(args.slide).name}: features {result.features.shape} with encoder {params.encoder}{skipped}")
+
+
+def _extract_shard(args: argparse.Namespace, params: ExtractParams, device: str) -> None:
+    from memamba.slides.extract_shard import SlideJob, extract_shard, write_manifest
+
+    try:
+        jobs = [SlideJob(job["slide_id"], Path(job["slide"]), Path(job["patches"]), Path(job["out"])) for job in json.loads(args.shard)]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SystemExit(f"memamba extract: --shard must be a JSON list of {{slide_id, slide, patches, out}} objects ({exc})") from exc
+    manifest = extract_shard(jobs, params, device, progress=not args.quiet)
+    write_manifest(manifest, args.manifest)
+    counts = manifest["status"].value_counts()
+    print(f"{len(jobs)} slide(s) with encoder {params.encoder}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    for row in manifest[manifest["status"] == "failed"].itertuples():
+        print(f"  failed {row.slide_id}: {row.message}", file=sys.stderr)
+
+
+def cmd_take_features(args: argparse.Namespace) -> None:
+    from memamba.slides.extract_shard import take_features
+
+    print(f"{args.slide_id}: {take_features(args.manifest, args.slide_id, args.out)}")
 
 
 def cmd_export_clam(args: argparse.Namespace) -> None:
@@ -363,8 +392,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="extract even if OUT is up to date with the same encoder and inputs")
     p.add_argument("--list-encoders", action="store_true", help="print the registered encoders and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--shard", default=None, help="several slides in one job, the encoder loaded once: a JSON list of "
+                   "{slide_id, slide, patches, out}; each slide is skipped when OUT is up to date, and a failing slide is "
+                   "recorded in --manifest while the others go on")
+    p.add_argument("--manifest", default=None, help="with --shard: TSV written at the end (slide_id, features, status, message)")
     _add_params(p, "extract")
     p.set_defaults(func=cmd_extract)
+
+    p = commands.add_parser("take-features", help="publish one slide's features from an extraction shard",
+                            description="Link a slide's staged features (from 'memamba extract --shard') to OUT, or fail "
+                                        "with that slide's own extraction error.")
+    p.add_argument("manifest", help="the shard's manifest TSV")
+    p.add_argument("--slide-id", required=True, help="the slide's id")
+    p.add_argument("-o", "--out", required=True, help="where its features go")
+    p.set_defaults(func=cmd_take_features)
 
     p = commands.add_parser("export-clam", help="export features in CLAM's h5_files/ + pt_files/ + patches/ layout",
                             description="Copy features/{encoder}/{slide}.h5 files into CLAM's layout, named by the slide's "

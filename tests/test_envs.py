@@ -31,7 +31,8 @@ OPTIONAL_IMPORTS = {"mamba_ssm": "cuda"}
 # The memamba modules behind the sub-commands each env's rules run (cli.py imports them lazily).
 STAGE_MODULES = {
     "slides": ["demo", "slides/segment.py", "slides/tile.py", "slides/reader.py", "data/bags.py"],
-    "features": ["slides/extract.py", "slides/encoders.py", "slides/clam.py", "slides/reader.py", "slides/tile.py", "train/device.py",
+    "features": ["slides/extract.py", "slides/extract_shard.py", "slides/encoders.py", "slides/clam.py", "slides/reader.py",
+                 "slides/tile.py", "train/device.py",
                  "data/bags.py"],
     "genomics": ["genomics"],
     "train": ["data", "models", "train", "survival", "report"],
@@ -103,7 +104,7 @@ def _third_party_imports(paths: list[Path]) -> set[str]:
 
 def test_every_rule_names_an_existing_env() -> None:
     rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
-    n_rules = len(re.findall(r"^(?:rule|checkpoint) \w+:", rules, re.MULTILINE))
+    n_rules = len(re.findall(r"^\s*(?:rule|checkpoint) \w+:", rules, re.MULTILINE))
     conda = re.findall(r'conda:\n\s+"\.\./\.\./envs/([\w-]+)\.yaml"', rules)
     chosen = re.findall(r'conda:\n\s+TRAIN_ENV\n', rules)
     assert len(conda) + len(chosen) == n_rules and len(chosen) == 1

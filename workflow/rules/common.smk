@@ -59,6 +59,7 @@ wildcard_constraints:
     cohort=one_of(COHORTS),
     slide=r"[A-Za-z0-9._-]+",
     encoder=r"[A-Za-z0-9._-]+",
+    shard=r"[0-9]+",
     model=one_of(MODELS),
     fold=r"\d+",
 
@@ -119,6 +120,44 @@ def slide_feature_files(cohort):
     if ready_features(cohort):
         return _ready_feature_files(cohort)
     return {slide: f"results/{cohort}/features/{ENCODER}/{slide}.h5" for slide in slide_ids(cohort)}
+
+
+def extraction_shards(cohort):
+    """The cohort's slide ids in sheet order, cut into shards of ``extract.slides_per_job``."""
+    slides, size = slide_ids(cohort), config["extract"]["slides_per_job"]
+    return [slides[start : start + size] for start in range(0, len(slides), size)]
+
+
+def shard_slides(wildcards):
+    """The slide ids of shard ``wildcards.shard`` of ``wildcards.cohort``."""
+    shards = extraction_shards(wildcards.cohort)
+    if int(wildcards.shard) >= len(shards):
+        raise WorkflowError(f"cohort {wildcards.cohort} has {len(shards)} extraction shards, not shard {wildcards.shard}")
+    return shards[int(wildcards.shard)]
+
+
+def shard_manifest(wildcards):
+    """The manifest of the extraction shard that holds ``wildcards.slide``."""
+    for index, shard in enumerate(extraction_shards(wildcards.cohort)):
+        if wildcards.slide in shard:
+            return f"results/{wildcards.cohort}/features/{wildcards.encoder}/.shards/shard_{index}.tsv"
+    raise WorkflowError(f"slide {wildcards.slide!r} is not in {sheet_path(wildcards.cohort, 'slides')}")
+
+
+def shard_jobs(wildcards):
+    """``memamba extract --shard``'s JSON: per slide its id, slide file, patch file and staged feature file."""
+    folder = f"results/{wildcards.cohort}/features/{wildcards.encoder}"
+    return json.dumps(
+        [
+            {
+                "slide_id": slide,
+                "slide": str(slide_row(wildcards.cohort, slide)["path"]),
+                "patches": f"results/{wildcards.cohort}/patches/{slide}.h5",
+                "out": f"{folder}/.staged/{slide}.h5",
+            }
+            for slide in shard_slides(wildcards)
+        ]
+    )
 
 
 def features_folder(cohort):

@@ -53,25 +53,68 @@ rule tile:
         "memamba tile {input.slide:q} --tissue {input.tissue} -o {output} {params.mpp} --params {params.tile:q} > {log} 2>&1"
 
 
-rule extract:
-    input:
-        slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
-        patches="results/{cohort}/patches/{slide}.h5",
-    output:
-        "results/{cohort}/features/{encoder}/{slide}.h5",
-    log:
-        "results/logs/extract/{cohort}/{encoder}/{slide}.log",
-    benchmark:
-        "results/benchmarks/extract/{cohort}/{encoder}/{slide}.tsv"
-    conda:
-        "../../envs/features.yaml"
-    threads: 1 + config["extract"]["num_workers"]
-    resources:
-        mem_mb=8000,
-        runtime=120,
-        gpu=gpus_per_job("extract"),
-    params:
-        extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
-    shell:
-        "OMP_NUM_THREADS={threads} memamba extract {input.slide:q} --patches {input.patches} -o {output} --quiet"
-        " --params {params.extract:q} > {log} 2>&1"
+if config["extract"]["slides_per_job"] == 1:
+
+    rule extract:
+        input:
+            slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
+            patches="results/{cohort}/patches/{slide}.h5",
+        output:
+            "results/{cohort}/features/{encoder}/{slide}.h5",
+        log:
+            "results/logs/extract/{cohort}/{encoder}/{slide}.log",
+        benchmark:
+            "results/benchmarks/extract/{cohort}/{encoder}/{slide}.tsv"
+        conda:
+            "../../envs/features.yaml"
+        threads: 1 + config["extract"]["num_workers"]
+        resources:
+            mem_mb=8000,
+            runtime=120,
+            gpu=gpus_per_job("extract"),
+        params:
+            extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
+        shell:
+            "OMP_NUM_THREADS={threads} memamba extract {input.slide:q} --patches {input.patches} -o {output} --quiet"
+            " --params {params.extract:q} > {log} 2>&1"
+
+else:
+
+    # extract.slides_per_job > 1: one job encodes a shard of slides with its encoder loaded once, staging each
+    # slide's features and recording each slide's failure; a per-slide job publishes them (or fails alone).
+    rule extract_shard:
+        input:
+            slides=lambda wildcards: [slide_row(wildcards.cohort, s)["path"] for s in shard_slides(wildcards)],
+            patches=lambda wildcards: [f"results/{wildcards.cohort}/patches/{s}.h5" for s in shard_slides(wildcards)],
+        output:
+            "results/{cohort}/features/{encoder}/.shards/shard_{shard}.tsv",
+        log:
+            "results/logs/extract/{cohort}/{encoder}/shard_{shard}.log",
+        benchmark:
+            "results/benchmarks/extract/{cohort}/{encoder}/shard_{shard}.tsv"
+        conda:
+            "../../envs/features.yaml"
+        threads: 1 + config["extract"]["num_workers"]
+        resources:
+            mem_mb=8000,
+            runtime=120 * config["extract"]["slides_per_job"],
+            gpu=gpus_per_job("extract"),
+        params:
+            extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
+            shard=shard_jobs,
+        shell:
+            "OMP_NUM_THREADS={threads} memamba extract --shard {params.shard:q} --manifest {output} --quiet"
+            " --params {params.extract:q} > {log} 2>&1"
+
+    rule take_features:
+        input:
+            lambda wildcards: shard_manifest(wildcards),
+        output:
+            "results/{cohort}/features/{encoder}/{slide}.h5",
+        log:
+            "results/logs/extract/{cohort}/{encoder}/{slide}.log",
+        localrule: True
+        conda:
+            "../../envs/features.yaml"
+        shell:
+            "memamba take-features {input:q} --slide-id {wildcards.slide} -o {output} > {log} 2>&1"
