@@ -84,7 +84,8 @@ def _loaded(produce: Any, items: Sequence[Any], workers: int, pin: bool = False)
     """(item, produce(item)) for every item in order, computed by ``workers`` processes ahead of the consumer
     (in this process with 0)."""
     loader = DataLoader(_Loaded(produce, items), batch_size=None, shuffle=False, num_workers=workers, collate_fn=_as_is,
-                        pin_memory=pin, prefetch_factor=PREFETCH_BATCHES if workers else None)
+                        pin_memory=pin, prefetch_factor=PREFETCH_BATCHES if workers else None,
+                        generator=torch.Generator().manual_seed(0))      # its own seed source: the model's random stream is untouched
     for item, result in loader:
         if isinstance(result, MemambaError):
             raise result
