@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,21 @@ def test_text_values_from_snakemakes_nested_config_take_their_schema_types() -> 
     assert config["models"]["snn"] == {"hidden": 64, "dropout": 0.1, "activation": "elu"}
     with pytest.raises(ConfigError, match="tile.patch_size': 'big' is not of type 'integer'"):
         validate_config({"cohorts": {"x": {"generate": {}}}, "tile": {"patch_size": "big"}})
+
+
+@pytest.mark.parametrize("config, field", [
+    ({"train": {"models": ["x`touch PWNED`"]}, "models": {"x`touch PWNED`": {"base": "snn"}}}, "train.models.0"),
+    ({"train": {"models": ["snn"]}, "models": {"../../../escaped": {"base": "snn"}}}, "models"),
+    ({"extract": {"encoder": "-rf"}}, "extract.encoder"),
+    ({"cohorts": {"-x": {"generate": {}}}}, "cohorts"),
+])
+def test_names_that_would_reach_a_shell_or_leave_results_are_refused(config: dict, field: str) -> None:
+    with pytest.raises(ConfigError, match=rf"field '{re.escape(field)}': .* does not match .*Expected: .*starting with a letter or digit"):
+        validate_config({"cohorts": {"demo": {"generate": {}}}, **config})
+
+
+def test_slide_ids_start_with_a_letter_or_digit(tmp_path: Path) -> None:
+    for slide_id in ("-rf", ".A.h5.x"):
+        (tmp_path / "slides.tsv").write_text(f"patient_id\tslide_id\tpath\nP1\t{slide_id}\tx.svs\n")
+        with pytest.raises(ConfigError, match="slide_id"):
+            read_sheet(tmp_path / "slides.tsv", "slides", check_paths=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import pickle
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,7 @@ def _predict(model: torch.nn.Module, data: FoldData, rows: np.ndarray, device: t
 def _c_index(cohort: Cohort, rows: np.ndarray, logits: torch.Tensor) -> float:
     if len(rows) < 2 or not cohort.event[rows].any():
         return float("nan")
-    return harrell_c(cohort.time[rows], cohort.event[rows], risk_from_logits(logits).numpy())
+    return float(harrell_c(cohort.time[rows], cohort.event[rows], risk_from_logits(logits).numpy()))
 
 
 def _loss(logits: torch.Tensor, data: FoldData, rows: np.ndarray, alpha: float) -> float:
@@ -179,6 +180,21 @@ def _predictions(cohort: Cohort, data: FoldData, split: pd.DataFrame, logits: to
     })
 
 
+def _epoch_state(path: str | Path | None) -> dict[str, Any] | None:
+    """The resume state at ``path``, read with ``weights_only=True`` (tensors and plain data; nothing is unpickled);
+    None, with a warning, when there is none or it cannot be read that way (then training starts from epoch 1 and
+    overwrites it)."""
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        log.warning("%s cannot be read as a resume state without unpickling (%s): starting from epoch 1",
+                    path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return None
+    return saved if isinstance(saved, dict) and "fingerprint" in saved else None
+
+
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Optimiser groups: parameters marked ``_no_weight_decay`` (a Mamba block's ``A_log`` and ``D``, as mamba-ssm
     marks them) get none, the others ``weight_decay``."""
@@ -197,7 +213,7 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
     history: list[dict[str, float]] = []
     best = {"score": -np.inf, "epoch": 0, "state": None}
     start = 1
-    saved = torch.load(checkpoint, weights_only=False) if checkpoint is not None and Path(checkpoint).exists() else None
+    saved = _epoch_state(checkpoint)
     if saved is not None and saved["fingerprint"] != fingerprint:
         log.warning("%s was written for other inputs or settings: starting from epoch 1", checkpoint)
         saved = None

@@ -211,7 +211,8 @@ def test_early_stopping_chooses_the_epoch_on_the_inner_validation_part_only(tmp_
     assert not np.allclose(first.history["val_c_index"], second.history["val_c_index"])
 
 
-def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path) -> None:
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="memamba.train.loop")
     cohort, _ = planted_cohort(tmp_path, 60)
     split = _split(cohort, 20)
     whole = train_fold(cohort, split, "abmil-snn", {}, {**TRAIN, "epochs": 4}, GenomicTransform(), progress=False)
@@ -220,6 +221,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path) -> None:
                checkpoint=state, fingerprint="run")
     resumed = train_fold(cohort, split, "abmil-snn", {}, {**TRAIN, "epochs": 4}, GenomicTransform(), progress=False,
                          checkpoint=state, fingerprint="run")
+    assert "resuming abmil-snn from epoch 2" in caplog.text
     np.testing.assert_allclose(resumed.predictions["risk"], whole.predictions["risk"], rtol=1e-6)
     pd.testing.assert_frame_equal(resumed.history, whole.history)
     other = train_fold(cohort, split, "abmil-snn", {}, {**TRAIN, "epochs": 1}, GenomicTransform(), progress=False,
@@ -326,3 +328,24 @@ def test_the_run_records_its_precision_and_scan_backend(monkeypatch: pytest.Monk
                                                                        "scan_backend": "mamba_ssm"}
     snn = build_model("snn", ModelInputs(patch_dim=0, token_sizes=[3, 4]), {})
     assert compute_settings(snn, torch.device("cuda"), amp=False)["scan_backend"] == "none"
+
+
+class _Planted:
+    """What an attacker plants as epoch_state.pt: unpickling it would create ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (self.marker,))
+
+
+def test_a_planted_resume_state_is_never_unpickled(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cohort, _ = planted_cohort(tmp_path, 30)
+    marker, state = tmp_path / "PWNED", tmp_path / "epoch_state.pt"
+    torch.save({"fingerprint": "run", "payload": _Planted(marker)}, state)
+    result = train_fold(cohort, _split(cohort, 10), "snn", {}, {**TRAIN, "epochs": 1}, GenomicTransform(), progress=False,
+                        checkpoint=state, fingerprint="run")
+    assert not marker.exists() and len(result.history) == 1
+    assert "cannot be read as a resume state without unpickling" in caplog.text
+    assert torch.load(state, weights_only=True)["epoch"] == 1

@@ -180,3 +180,14 @@ def test_the_workflow_passes_snakemakes_lint_and_snakefmt(checkout: Path) -> Non
     snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or "snakefmt"
     formatted = subprocess.run([snakefmt, "--check", "Snakefile", "workflow"], capture_output=True, text=True, cwd=checkout)
     assert formatted.returncode == 0, formatted.stderr
+
+
+def test_a_model_name_with_shell_syntax_stops_the_run_before_any_job(checkout: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "PWNED"
+    name = f"x`touch {marker}`"
+    config = tmp_path / "hostile.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "train": {"models": [name], "epochs": 1}, "models": {name: {"base": "snn"}}}))
+    run = snakemake_at_root(checkout, "--configfile", str(config))
+    assert run.returncode != 0 and not marker.exists()
+    assert f"{config}: field 'train.models.0'" in run.stderr and "starting with a letter or digit" in run.stderr
+    assert not (checkout / "results" / "tiny").exists()

@@ -89,7 +89,7 @@ rule train_fold:
     shell:
         "OMP_NUM_THREADS={threads} memamba train --slides {input.slides:q} --clinical {input.clinical:q}"
         " --genomics {input.genomics} --tokens {input.tokens} --split {input.split} {params.features}"
-        " --model {wildcards.model} --model-params {params.model:q} --genomics-params {params.genomics:q}"
+        " --model {wildcards.model:q} --model-params {params.model:q} --genomics-params {params.genomics:q}"
         " --params {params.train:q} --missing-modality {params.missing_modality} --resume -o {params.outdir} --quiet > {log} 2>&1"
 
 
@@ -116,5 +116,6 @@ rule evaluate:
         runtime=15,
     params:
         outdir=lambda wildcards, output: Path(output.metrics).parent,
+        title=lambda wildcards: f"{wildcards.cohort} {wildcards.model}",
     shell:
-        "memamba evaluate {input} -o {params.outdir} --title '{wildcards.cohort} {wildcards.model}' > {log} 2>&1"
+        "memamba evaluate {input:q} -o {params.outdir:q} --title {params.title:q} > {log:q} 2>&1"

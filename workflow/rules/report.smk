@@ -19,7 +19,7 @@ rule summarise:
     params:
         oracle=oracle_options,
     shell:
-        "memamba summarise --cohort {wildcards.cohort} --metrics {input.metrics} {params.oracle} -o {output} > {log} 2>&1"
+        "memamba summarise --cohort {wildcards.cohort:q} --metrics {input.metrics} {params.oracle} -o {output} > {log} 2>&1"
 
 
 rule render_report:

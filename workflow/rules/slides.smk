@@ -27,7 +27,7 @@ rule segment:
         mpp=mpp_option,
         outdir=lambda wildcards, output: Path(output.geojson).parent,
     shell:
-        "memamba segment {input.slide:q} -o {params.outdir} --name {wildcards.slide} {params.mpp} --params {params.segment:q} > {log} 2>&1"
+        "memamba segment {input.slide:q} -o {params.outdir} --name {wildcards.slide:q} {params.mpp} --params {params.segment:q} > {log} 2>&1"
 
 
 rule tile:
@@ -117,4 +117,4 @@ else:
         conda:
             "../../envs/features.yaml"
         shell:
-            "memamba take-features {input:q} --slide-id {wildcards.slide} -o {output} > {log} 2>&1"
+            "memamba take-features {input:q} --slide-id {wildcards.slide:q} -o {output} > {log} 2>&1"
