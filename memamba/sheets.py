@@ -33,6 +33,9 @@ def _row_record(row: pd.Series, schema: dict[str, Any]) -> dict[str, Any]:
             except (TypeError, ValueError):
                 record[key] = value
                 continue
+            if not math.isfinite(number):       # inf, 1e400: kept as text, so the schema's type check names the cell
+                record[key] = value
+                continue
             value = int(number) if types == "integer" and number.is_integer() else number
         record[key] = value
     return record

@@ -120,3 +120,11 @@ def test_slide_ids_start_with_a_letter_or_digit(tmp_path: Path) -> None:
         (tmp_path / "slides.tsv").write_text(f"patient_id\tslide_id\tpath\nP1\t{slide_id}\tx.svs\n")
         with pytest.raises(ConfigError, match="slide_id"):
             read_sheet(tmp_path / "slides.tsv", "slides", check_paths=False)
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "-inf"])
+def test_a_survival_time_that_is_not_finite_is_named_with_its_row(tmp_path: Path, value: str) -> None:
+    (tmp_path / "clinical.tsv").write_text(f"patient_id\tsurvival_months\tevent\nP1\t12\t1\nP2\t{value}\t0\n")
+    with pytest.raises(ConfigError, match=rf"clinical\.tsv: row 3 \(patient_id=P2\): column 'survival_months': '{re.escape(value)}' "
+                                          r"is not of type 'number'\. Fix: expected follow-up time"):
+        read_sheet(tmp_path / "clinical.tsv", "clinical")

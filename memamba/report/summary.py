@@ -116,7 +116,8 @@ def write_report(summaries: list[str | os.PathLike], out_tsv: str | os.PathLike,
                  compute: pd.DataFrame | None = None) -> pd.DataFrame:
     """Concatenate per-cohort summaries into ``out_tsv`` and render ``out_html`` (with ``compute``, the
     per-stage table of :func:`memamba.report.compute.stage_compute`, when given)."""
-    table = pd.concat([pd.read_csv(p, sep="\t", keep_default_na=True) for p in summaries], ignore_index=True)
+    table = pd.concat([pd.read_csv(p, sep="\t", dtype={"cohort": str, "model": str}, keep_default_na=False, na_values=[""])
+                       for p in summaries], ignore_index=True)      # a cohort or model named NA or null stays a name
     with atomic_path(out_tsv) as tmp:
         table.drop(columns=["eval_dir"], errors="ignore").to_csv(tmp, sep="\t", index=False, float_format="%.4f")
     with atomic_path(out_html) as tmp:

@@ -53,3 +53,13 @@ def test_km_plot_is_a_png(tmp_path: Path) -> None:
     plot_km(risk_groups(_predictions()), "test", tmp_path / "km.png")
     with Image.open(tmp_path / "km.png") as image:
         assert image.format == "PNG" and image.size == (500, 400)
+
+
+def test_cohorts_and_models_named_na_or_null_stay_names_in_the_report(tmp_path: Path) -> None:
+    summary = pd.DataFrame({"cohort": ["NA", "NA", "null"], "model": ["null", "snn", "NA"], "folds": [5, 5, 5],
+                            "c_index_mean": [0.61, np.nan, 0.55], "c_index_sd": [0.05, np.nan, 0.04]})
+    summary.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    table = write_report([tmp_path / "s.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html")
+    assert table["cohort"].tolist() == ["NA", "NA", "null"] and table["model"].tolist() == ["null", "snn", "NA"]
+    assert np.isnan(table.loc[1, "c_index_mean"]) and table.loc[2, "c_index_mean"] == 0.55
+    assert "<h2>NA</h2>" in (tmp_path / "report.html").read_text()
