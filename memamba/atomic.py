@@ -1,41 +1,81 @@
-"""Atomic file writing: a file either exists complete or not at all."""
+"""Atomic file writing: a file (or a stage's set of files) either exists complete or not at all."""
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
+import re
+import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
+def _temp_prefix(final: Path) -> str:
+    """``.NAME.tmp-HOST-PID-``: a temporary file says which writer (host, process) it belongs to."""
+    return f".{final.name}.tmp-{_HOST}-{os.getpid()}-"
+
+
+def _remove_stale(final: Path) -> None:
+    """Remove temporary files of ``final`` whose writer on this host is no longer running (a SIGKILLed run).
+
+    Files of a live writer, or of a writer on another host (a shared file system), are left alone.
+    """
+    pattern = re.compile(rf"^\.{re.escape(final.name)}\.tmp-{re.escape(_HOST)}-(\d+)-")
+    for candidate in final.parent.iterdir():
+        match = pattern.match(candidate.name)
+        if match and not _running(int(match.group(1))):
+            candidate.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def atomic_paths(finals: Sequence[str | os.PathLike], suffixes: Sequence[str | None] | None = None) -> Iterator[list[Path]]:
+    """Yield one temporary path beside each of ``finals``; rename them all onto ``finals`` only if the block succeeds.
+
+    Each temporary file lives in its final file's directory (so each rename is atomic on POSIX), keeps the final
+    suffix (so writers that infer a format from the name keep working) and is unique to this writer. On any error,
+    including KeyboardInterrupt, every temporary file is removed and no final file is touched; the renames happen
+    only after the whole block has written everything. Temporary files left by a killed earlier writer on this host
+    are removed first.
+    """
+    paths = [Path(final) for final in finals]
+    temps: list[Path] = []
+    try:
+        for index, final in enumerate(paths):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(final)
+            suffix = suffixes[index] if suffixes is not None and suffixes[index] is not None else final.suffix
+            fd, name = tempfile.mkstemp(prefix=_temp_prefix(final), suffix=suffix, dir=final.parent)
+            os.close(fd)
+            temps.append(Path(name))
+        yield temps
+        mode = 0o666 & ~_current_umask()
+        for tmp, final in zip(temps, paths):
+            os.chmod(tmp, mode)
+            os.replace(tmp, final)
+    except BaseException:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``final``; rename it onto ``final`` only if the block succeeds.
-
-    The temporary file lives in the same directory (so the rename is atomic on POSIX) and keeps
-    the final suffix (so writers that infer a format from the name keep working). On any error,
-    including KeyboardInterrupt, the temporary file is removed and ``final`` is left untouched. Temporary
-    files of ``final`` left by a killed earlier run (SIGKILL gives no chance to clean up) are removed first:
-    each output has one writer at a time (one Snakemake job per output).
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{glob.escape(final.name)}.*"):
-        stale.unlink(missing_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=suffix if suffix is not None else final.suffix, dir=final.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Yield a temporary path beside ``final``; rename it onto ``final`` only if the block succeeds (see atomic_paths)."""
+    with atomic_paths([final], [suffix]) as temps:
+        yield temps[0]
 
 
 def _current_umask() -> int:

@@ -6,8 +6,10 @@ Heavy libraries are imported inside each command so that ``--help`` and the ligh
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,8 +18,18 @@ if TYPE_CHECKING:
     from memamba.slides.extract import ExtractParams
 
 
-def _optional_float(text: str) -> float | None:
-    return float(text) if text not in ("", "nan", "None") else None
+def _slide_mpp(text: str) -> float | None:
+    """A level-0 microns-per-pixel override (the sample sheet's range, 0.05 < mpp <= 20), or None for empty text."""
+    if text in ("", "None"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0.05 < value <= 20):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a microns-per-pixel value; expected a number above 0.05 "
+                                         "and at most 20 (e.g. 0.25 at 40x, 0.5 at 20x), or leave it out to trust the file")
+    return value
 
 
 def _add_params(parser: argparse.ArgumentParser, section: str) -> None:
@@ -293,7 +305,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _fitted(model: object) -> object:
-    """What the checkpoint keeps of a fitted model: a torch model's state dict, or the estimator itself."""
+    """What the checkpoint keeps of a fitted model: a torch model's state dict, or Coxnet's plain-data fit."""
     return model.state_dict() if hasattr(model, "state_dict") else model
 
 
@@ -364,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slide", help="slide file (SVS, TIFF, NDPI, ... anything OpenSlide opens)")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.add_argument("--name", help="base name of the outputs (default: the slide file's stem)")
-    p.add_argument("--mpp", type=_optional_float, default=None, help="level-0 microns per pixel, overriding the file's")
+    p.add_argument("--mpp", type=_slide_mpp, default=None, help="level-0 microns per pixel, overriding the file's")
     _add_params(p, "segment")
     p.set_defaults(func=cmd_segment)
 
@@ -374,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slide", help="slide file")
     p.add_argument("--tissue", required=True, help="GeoJSON from 'memamba segment'")
     p.add_argument("-o", "--out", required=True, help="output HDF5 file")
-    p.add_argument("--mpp", type=_optional_float, default=None, help="level-0 microns per pixel, overriding the file's")
+    p.add_argument("--mpp", type=_slide_mpp, default=None, help="level-0 microns per pixel, overriding the file's")
     p.add_argument("--target-mpp", type=float, default=None, help="patch resolution in microns per pixel (default 0.5)")
     p.add_argument("--patch-size", type=int, default=None, help="patch width and height in pixels at --target-mpp (default 256)")
     _add_params(p, "tile")
@@ -555,7 +567,25 @@ def main(argv: list[str] | None = None) -> int:
     except MemambaError as exc:
         print(f"memamba {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in _SYSTEM_FIXES:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"memamba {args.command}: error: {where}{exc.strerror}. Fix: {_SYSTEM_FIXES[exc.errno]}.", file=sys.stderr)
+        return 2
     return 0
+
+
+_SYSTEM_FIXES = {
+    errno.ENOSPC: "free space on that file system (or point the output elsewhere) and rerun; no partial output was kept",
+    errno.EDQUOT: "free space within your quota (or point the output elsewhere) and rerun; no partial output was kept",
+    errno.EACCES: "give yourself permission to read or write it, or use another path",
+    errno.EPERM: "give yourself permission to read or write it, or use another path",
+    errno.EROFS: "write the output to a writable file system",
+    errno.EISDIR: "give the path of a file, not of a directory",
+    errno.ENOTDIR: "a part of that path is a file, not a directory: correct the path",
+    errno.ENOENT: "correct the path, or run the stage that writes it first",
+}
 
 
 if __name__ == "__main__":

@@ -136,7 +136,14 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: configuration file not found. Fix: pass an existing file with --configfile.")
-    config = yaml.safe_load(path.read_text()) or {}
+    fix = "write it as UTF-8 YAML mapping config keys to values (see config/config.yaml)"
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: not a readable YAML configuration ({detail}). Fix: {fix}.") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: holds a {type(config).__name__}, not a mapping of config keys. Fix: {fix}.")
     return validate_config(config, where=str(path))
 
 

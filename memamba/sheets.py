@@ -11,9 +11,11 @@ import jsonschema
 import pandas as pd
 
 from memamba.config import ConfigError, load_schema
+from memamba.readers import read_table
 
 SHEET_SCHEMAS = ("slides", "clinical", "genomics")
 _ID_COLUMNS = {"slides": "slide_id", "clinical": "patient_id", "genomics": "path"}
+_ROW_HOLDS = {"slides": "slide", "clinical": "patient", "genomics": "genomic matrix"}
 _UNIQUE_COLUMNS = {"slides": "slide_id", "clinical": "patient_id"}
 
 
@@ -57,8 +59,9 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
     schema = load_schema(kind)
     if kind == "slides" and not check_paths:
         schema = {**schema, "required": [c for c in schema["required"] if c != "path"]}
-    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True, comment=None)
-    frame.columns = [c.strip() for c in frame.columns]
+    layout = f"save it as tab-separated UTF-8 text with the header {list(schema['properties'])}"
+    frame = read_table(path, f"{kind} sheet", layout, sep="\t", dtype=str, keep_default_na=True, comment=None)
+    frame.columns = [str(c).strip() for c in frame.columns]
     problems: list[str] = []
     missing_columns = [c for c in schema["required"] if c not in frame.columns]
     if missing_columns:
@@ -66,6 +69,8 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
             f"{path}: missing column(s) {missing_columns}; found {list(frame.columns)}. "
             f"Fix: the {kind} sheet needs the tab-separated columns {list(schema['properties'])}."
         )
+    if frame.empty:
+        raise ConfigError(f"{path}: the {kind} sheet has a header but no rows. Fix: add one row per {_ROW_HOLDS[kind]}.")
     validator = jsonschema.Draft202012Validator(schema)
     records = []
     for index, row in frame.iterrows():

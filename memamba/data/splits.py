@@ -31,8 +31,13 @@ def make_splits(clinical: pd.DataFrame, folds: int, seed: int, time_bins: int) -
     Stratifies by event x time bin; where a stratum has fewer patients than folds, it falls back
     to stratifying by event only, then to a plain shuffled split, and logs which it used.
     """
+    if len(clinical) < 2:
+        raise ConfigError(f"{len(clinical)} patient(s) have every modality the models need, too few for any "
+                          "cross-validation. Fix: check that the clinical, slide and genomics sheets use the same "
+                          "patient ids (the log of the splits job lists who lacks what), or add patients.")
     if len(clinical) < folds:
-        raise ValueError(f"{len(clinical)} patients cannot make {folds} folds. Fix: lower splits.folds.")
+        raise ConfigError(f"{len(clinical)} patients cannot make {folds} folds. Fix: lower splits.folds to at most "
+                          f"{len(clinical)}.")
     patients = clinical["patient_id"].to_numpy()
     candidates = [("event x time bin", strata(clinical, time_bins)), ("event", clinical["event"].to_numpy())]
     for name, labels in candidates:

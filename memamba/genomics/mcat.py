@@ -20,6 +20,7 @@ import pandas as pd
 
 from memamba.config import ConfigError
 from memamba.data.splits import patient_of
+from memamba.readers import read_table
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def read_mcat_table(path: str | os.PathLike) -> McatImport:
     whose repeated rows disagree (genomics or survival) are reported.
     """
     path = Path(path)
-    table = pd.read_csv(path, low_memory=False)
+    table = read_table(path, "MCAT/PORPOISE table", "give the 'tcga_*_all_clean.csv(.zip)' file as published: UTF-8 CSV, "
+                       "a zip holding exactly that one CSV", low_memory=False)
     missing = [c for c in ("case_id", "slide_id", "survival_months", "censorship") if c not in table.columns]
     if missing:
         raise ConfigError(f"{path}: no column {missing}. Fix: give an MCAT/PORPOISE 'tcga_*_all_clean.csv(.zip)' table.")
@@ -77,6 +79,7 @@ def read_mcat_table(path: str | os.PathLike) -> McatImport:
     if conflicting:
         log.warning("%s: %d patient(s) have slide rows that disagree; the first row is used: %s", path, len(conflicting), conflicting[:10])
     per_patient = table.drop_duplicates("patient_id").set_index("patient_id")
+    check_survival_columns(per_patient, path)
     clinical = pd.DataFrame({"patient_id": per_patient.index, "survival_months": per_patient["survival_months"].to_numpy(),
                              "event": (1 - per_patient["censorship"]).astype(int).to_numpy()})
     slides = table[["slide_id", "patient_id"]].drop_duplicates("slide_id")
@@ -87,6 +90,23 @@ def read_mcat_table(path: str | os.PathLike) -> McatImport:
             block.columns = [c[: -len(suffix) - 1] for c in columns]
             matrices[suffix] = block.T.rename_axis("gene")
     return McatImport(clinical, slides, matrices, ignored, conflicting, table_columns)
+
+
+def check_survival_columns(per_patient: pd.DataFrame, path: Path) -> None:
+    """``censorship`` must be 0 (event) or 1 (censored) and ``survival_months`` a finite number >= 0, for every patient;
+    a ConfigError names the first offending patient, its value and how many there are."""
+    months = pd.to_numeric(per_patient["survival_months"], errors="coerce")
+    censorship = pd.to_numeric(per_patient["censorship"], errors="coerce")
+    for column, bad, expected in (
+        ("censorship", ~censorship.isin([0, 1]), "0 (event observed) or 1 (censored)"),
+        ("survival_months", ~(np.isfinite(months) & (months >= 0)), "a finite number of months >= 0"),
+    ):
+        if bad.any():
+            first = bad.index[bad.to_numpy()][0]
+            raise ConfigError(
+                f"{path}: column {column} of patient {first} is '{per_patient.loc[first, column]}' "
+                f"({int(bad.sum())} patient(s) so); expected {expected}. Fix: correct those rows or remove the patients."
+            )
 
 
 def mcat_token_sizes(columns: list[str], families: dict[str, list[str]]) -> dict[str, int]:

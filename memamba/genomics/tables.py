@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from memamba.config import ConfigError
+from memamba.readers import read_table, read_text
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,16 @@ def load_table(path: Path) -> pd.DataFrame:
     """The file as a frame whose index is its first column (TSV, CSV, either compressed, or parquet)."""
     name = path.name.lower()
     if name.endswith(".parquet"):
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: not a readable parquet file ({exc}). Fix: re-export the matrix.") from exc
         if isinstance(frame.index, pd.RangeIndex):
             frame = frame.set_index(frame.columns[0])
         return frame
     sep = "," if ".csv" in name else "\t"
-    return pd.read_csv(path, sep=sep, index_col=0, low_memory=False)
+    return read_table(path, "genomic matrix", f"save it as {'comma' if sep == ',' else 'tab'}-separated UTF-8 text, "
+                      "genes x samples with the gene ids in the first column", sep=sep, index_col=0, low_memory=False)
 
 
 def gene_index(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -74,6 +79,14 @@ def check_numeric(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         raise ConfigError(
             f"{path}: {count} missing value(s), first at gene {gene}, sample {sample}. "
             "Fix: impute or drop those genes/samples before running the genomics stage."
+        )
+    infinite = ~np.isfinite(numeric.to_numpy(np.float64))
+    if infinite.any():
+        row, column = (int(i[0]) for i in np.nonzero(infinite))
+        raise ConfigError(
+            f"{path}: {int(infinite.sum())} infinite value(s), first '{frame.iloc[row, column]}' at gene "
+            f"{numeric.index[row]}, sample {numeric.columns[column]}. Fix: the matrix must hold finite numbers; "
+            "replace them or leave the cells empty and impute."
         )
     return numeric.astype(np.float64)
 
@@ -123,6 +136,10 @@ def read_matrix(path: str | os.PathLike, orientation: str = "genes_x_samples") -
         frame = frame.T
     frame = gene_index(frame, path)
     frame.columns = [str(c) for c in frame.columns]
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ConfigError(f"{path}: no {'genes' if frame.shape[0] == 0 else 'sample columns'} found "
+                          f"({frame.shape[0]} rows x {frame.shape[1]} columns as read). Fix: give a genes x samples matrix "
+                          "(gene ids in the first column, one column per sample) or set its orientation.")
     if len(frame) and np.mean([bool(TCGA_BARCODE.match(g)) for g in frame.index]) > 0.5:
         raise ConfigError(f"{path}: the rows are sample barcodes, so the matrix is samples x genes. "
                           "Fix: set orientation to samples_x_genes in the genomics sheet.")
@@ -147,12 +164,12 @@ def read_gene_families(path: str | os.PathLike) -> dict[str, list[str]]:
     path = Path(path)
     if path.suffix.lower() == ".gmt":
         families = {}
-        for line in path.read_text().splitlines():
+        for line in read_text(path, "gene-set file", "save it as UTF-8 GMT text").splitlines():
             fields = [f.strip() for f in line.split("\t")]
             if len(fields) >= 3:
                 families[fields[0]] = list(dict.fromkeys(g for g in fields[2:] if g))
         if not families:
             raise ConfigError(f"{path}: no gene set found. Fix: a GMT line is NAME<tab>DESCRIPTION<tab>GENE<tab>GENE...")
         return families
-    table = pd.read_csv(path)
+    table = read_table(path, "gene-family file", "save it as UTF-8 CSV, one column of genes per family")
     return {str(family): list(dict.fromkeys(table[family].dropna().astype(str).str.strip())) for family in table.columns}

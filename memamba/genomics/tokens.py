@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from memamba.atomic import atomic_path
+from memamba.atomic import atomic_paths
+from memamba.config import ConfigError
 from memamba.genomics.tables import SUFFIX, check_kind, read_gene_families, read_matrix
 from memamba.provenance import provenance
 from memamba.sheets import read_sheet
@@ -17,14 +18,25 @@ from memamba.sheets import read_sheet
 log = logging.getLogger(__name__)
 
 
-def build_features(genomics_sheet: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Patient x feature matrix (columns ``GENE_rnaseq``, ``GENE_cnv``, ``GENE_mut``) and each modality's kind."""
+def build_features(genomics_sheet: str | os.PathLike, families_path: str | os.PathLike | None = None,
+                   ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Patient x feature matrix (columns ``GENE_rnaseq``, ``GENE_cnv``, ``GENE_mut``) and each modality's kind.
+
+    With ``families_path``, a matrix none of whose genes is in any family is an error (wrong gene ids or wrong file).
+    """
     sheet = read_sheet(genomics_sheet, "genomics")
+    family_genes = {g for genes in read_gene_families(families_path).values() for g in genes} if families_path else None
     blocks, kinds = [], {}
     for row in sheet.itertuples():
         orientation = getattr(row, "orientation", None)
         matrix = read_matrix(row.path, orientation if isinstance(orientation, str) else "genes_x_samples")
         check_kind(matrix, row.kind, row.path)
+        if family_genes is not None and family_genes.isdisjoint(matrix.index):
+            raise ConfigError(
+                f"{row.path}: none of its {len(matrix)} gene ids (first: {', '.join(map(str, matrix.index[:3]))}) is in "
+                f"a family of {families_path}. Fix: use the families' gene ids (e.g. {next(iter(sorted(family_genes)))}), "
+                "or correct this row of the genomics sheet."
+            )
         suffix = SUFFIX[row.modality]
         kinds[suffix] = row.kind
         blocks.append(matrix.T.add_suffix(f"_{suffix}"))
@@ -74,18 +86,16 @@ def write_genomics(genomics_sheet: str | os.PathLike, families_path: str | os.Pa
     """Write ``features.parquet``, ``tokens.json``, the token coverage report ``qc.tsv`` and the patient coverage
     report ``patients.tsv``; return the tokens."""
     out_dir = Path(out_dir)
-    features, kinds = build_features(genomics_sheet)
+    features, kinds = build_features(genomics_sheet, families_path)
     clinical_ids = set(read_sheet(clinical_sheet, "clinical", check_paths=False)["patient_id"]) if clinical_sheet else None
-    with atomic_path(out_dir / "patients.tsv") as tmp:
-        patient_coverage(features, kinds, clinical_ids).to_csv(tmp, sep="\t", index=False)
+    coverage = patient_coverage(features, kinds, clinical_ids)
     tokens = build_tokens(features, read_gene_families(families_path), kinds)
     tokens["provenance"] = provenance({}, [genomics_sheet, families_path])
-    with atomic_path(out_dir / "features.parquet") as tmp:
-        features.to_parquet(tmp)
     qc = pd.DataFrame([{"token": t["name"], "genes": t["n_genes"], "genes_missing": len(t["missing_genes"]),
                         "features": len(t["features"]), "missing": " ".join(t["missing_genes"])} for t in tokens["tokens"]])
-    with atomic_path(out_dir / "qc.tsv") as tmp:
-        qc.to_csv(tmp, sep="\t", index=False)
-    with atomic_path(out_dir / "tokens.json") as tmp:
-        tmp.write_text(json.dumps(tokens, indent=1))
+    with atomic_paths([out_dir / name for name in ("patients.tsv", "features.parquet", "qc.tsv", "tokens.json")]) as tmp:
+        coverage.to_csv(tmp[0], sep="\t", index=False)
+        features.to_parquet(tmp[1])
+        qc.to_csv(tmp[2], sep="\t", index=False)
+        tmp[3].write_text(json.dumps(tokens, indent=1))
     return tokens

@@ -21,7 +21,7 @@ from memamba.atomic import atomic_path
 from memamba.data.bags import slide_stem
 from memamba.errors import MemambaError, require_file
 from memamba.provenance import provenance_json
-from memamba.slides.encoders import Encoder, build_encoder
+from memamba.slides.encoders import Encoder, build_encoder, weights_digest
 from memamba.slides.reader import SlideError, open_slide, read_region_rgb
 from memamba.slides.tile import peer_attributes
 from memamba.train.device import pick_device
@@ -131,9 +131,7 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
         raise MemambaError(f"extract.on_unreadable_patch is {params.on_unreadable_patch!r}. "
                            f"Fix: use one of {list(UNREADABLE_PATCH_POLICIES)}.")
     encoder = encoder or build_encoder(params.encoder, params.weights, params.weights_sha256)
-    with h5py.File(require_file(patches_h5, "patch file", "run 'memamba tile' for this slide first"), "r") as h5:
-        coords = h5["coords"][:]
-        tiling = dict(h5["coords"].attrs)
+    coords, tiling = read_patch_grid(patches_h5)
     torch_device = pick_device(device)
     on_cuda = torch_device.type == "cuda"
     model = encoder.model.to(torch_device, memory_format=torch.channels_last if on_cuda else torch.preserve_format)
@@ -175,15 +173,39 @@ def extract_features(slide_path: str | os.PathLike, patches_h5: str | os.PathLik
                          encoder.weights_sha256)
 
 
+def read_patch_grid(patches_h5: str | os.PathLike) -> tuple[np.ndarray, dict]:
+    """The ``coords`` (N x 2) of a patch file written by ``memamba tile`` and its tiling attributes.
+
+    A file that is not HDF5, or lacks the coords or the tiling attributes, is a MemambaError naming it.
+    """
+    path = require_file(patches_h5, "patch file", "run 'memamba tile' for this slide first")
+    fix = "delete it and rerun 'memamba tile' for this slide (the workflow does so when the file is removed)"
+    try:
+        with h5py.File(path, "r") as h5:
+            coords = h5["coords"][:]
+            tiling = dict(h5["coords"].attrs)
+    except (OSError, KeyError) as exc:
+        raise MemambaError(f"{path}: not a patch file written by 'memamba tile' ({exc}). Fix: {fix}.") from exc
+    missing = [key for key in ("patch_size", "read_level", "read_size") if key not in tiling]
+    if coords.ndim != 2 or coords.shape[1] != 2 or missing:
+        raise MemambaError(f"{path}: coords of shape {coords.shape}, attributes {missing} missing. Fix: {fix}.")
+    return coords, tiling
+
+
 def features_up_to_date(out: str | os.PathLike, params: ExtractParams, sources: list[str | os.PathLike]) -> bool:
-    """Whether ``out`` holds features made with these parameters from these very inputs (same size and mtime)."""
+    """Whether ``out`` holds features made with these parameters from these very inputs (same size and mtime) and
+    with weights of the same content (SHA-256). A configured ``weights_sha256`` the weights file does not match is a
+    MemambaError, not a reason to skip."""
+    digest = weights_digest(params.encoder, params.weights, params.weights_sha256)
     try:
         with h5py.File(out, "r") as h5:
             recorded = json.loads(h5["features"].attrs["provenance"])
+            recorded_digest = str(h5["features"].attrs["weights_sha256"])
     except (OSError, KeyError, ValueError):
         return False
     current = json.loads(provenance_json(_provenance_params(params), sources))
-    return recorded["params"] == current["params"] and recorded["sources"] == current["sources"]
+    return (recorded["params"] == current["params"] and recorded["sources"] == current["sources"]
+            and recorded_digest == digest)
 
 
 def _provenance_params(params: ExtractParams) -> dict:

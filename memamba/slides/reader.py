@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +40,20 @@ def open_slide(path: str | os.PathLike) -> openslide.AbstractSlide:
         raise SlideError(f"{path}: slide file not found. Fix: correct the path in the slide sheet.")
     require_brightfield_rgb(path)
     try:
-        return openslide.OpenSlide(str(path))
+        slide = openslide.OpenSlide(str(path))
     except (openslide.OpenSlideError, openslide.OpenSlideUnsupportedFormatError) as exc:
         openslide_failure = exc
+    else:
+        evidence = fluorescence_evidence(slide.properties)
+        if evidence:
+            vendor = slide.properties.get(openslide.PROPERTY_NAME_VENDOR)
+            slide.close()
+            raise SlideError(
+                f"{path}: not a brightfield slide: its {vendor} metadata "
+                f"describe a fluorescence scan ({evidence}). memamba's patch encoders need RGB brightfield (H&E) images. "
+                "Fix: remove its row from the slide sheet, or supply the brightfield scan of that tissue."
+            )
+        return slide
     if tiatoolbox_available():
         try:
             return TiatoolboxSlide(path)
@@ -56,6 +69,29 @@ def open_slide(path: str | os.PathLike) -> openslide.AbstractSlide:
         "plain images) install tiatoolbox's readers with pip install 'memamba[tiatoolbox]'; or remove its row "
         "from the slide sheet."
     ) from openslide_failure
+
+
+_EXCITATION = re.compile(r"ExcitationWaveLength=(\d+)")
+_CHANNEL_NAME = re.compile(r";Name=([^\r;]*)")
+
+
+def fluorescence_evidence(properties: Mapping[str, str]) -> str | None:
+    """What in a slide's vendor metadata says it is a fluorescence scan, or None.
+
+    Hamamatsu NDPI: an excitation filter with a wavelength (``ExcitationWaveLength=387``; brightfield scans have
+    none); Leica SCN and others: an illumination-source property naming fluorescence. Such files are often stored as
+    8-bit RGB/YCbCr like brightfield ones, so the TIFF header alone does not tell.
+    """
+    for key, value in properties.items():
+        text = f"{key}={value}"
+        wavelength = _EXCITATION.search(text)
+        if wavelength and int(wavelength.group(1)) > 0:
+            channel = _CHANNEL_NAME.search(text)
+            named = f", channel {channel.group(1).strip()!r}" if channel else ""
+            return f"excitation wavelength {wavelength.group(1)} nm{named} in property {' '.join(key.replace(';', ' ').split())!r}"
+        if "illumination" in key.lower() and "fluoresc" in value.lower():
+            return f"{key} = {value}"
+    return None
 
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -121,7 +157,10 @@ def resolve_mpp(slide: openslide.AbstractSlide, path: str | os.PathLike, overrid
     5. otherwise a SlideError that says how to supply it.
     """
     if override is not None:
-        return ResolvedMpp(float(override), "sample sheet")
+        if not 0.05 < float(override) <= 20:
+            raise SlideError(f"{path}: mpp override {override} is not a microns-per-pixel value. "
+                             "Fix: give a number above 0.05 and at most 20 (0.25 at 40x, 0.5 at 20x), or none to trust the file.")
+        return ResolvedMpp(float(override), "override (sample sheet or --mpp)")
     props = slide.properties
     mpp_x, mpp_y = props.get(openslide.PROPERTY_NAME_MPP_X), props.get(openslide.PROPERTY_NAME_MPP_Y)
     vendor = props.get(openslide.PROPERTY_NAME_VENDOR)

@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 import openslide
 
-from memamba.atomic import atomic_path
-from memamba.errors import require_file
+from memamba.atomic import atomic_paths
+from memamba.errors import MemambaError, require_file
 from memamba.provenance import provenance
+from memamba.readers import read_json
 from memamba.slides.reader import ResolvedMpp, SlideError, best_level_for_mpp, open_slide, read_region_rgb, resolve_mpp
 from memamba.slides.tiatoolbox_reader import tiatoolbox_available
 
@@ -177,7 +178,7 @@ def to_geojson(result: TissueResult, source: str | os.PathLike, params: SegmentP
         "properties": {
             "level0_mpp": result.mpp.mpp,
             "mpp_source": result.mpp.source,
-            "otsu_threshold": result.threshold,
+            "otsu_threshold": float(result.threshold) if np.isfinite(result.threshold) else None,
             "provenance": provenance(asdict(params), [source]),
         },
     }
@@ -196,13 +197,23 @@ def overlay_png(result: TissueResult) -> np.ndarray:
 
 def write_segmentation(result: TissueResult, source: str | os.PathLike, params: SegmentParams, geojson_path: Path, png_path: Path) -> None:
     """Write the GeoJSON and the QC overlay PNG atomically."""
-    with atomic_path(png_path) as tmp:
-        cv2.imwrite(str(tmp), cv2.cvtColor(overlay_png(result), cv2.COLOR_RGB2BGR))
-    with atomic_path(geojson_path) as tmp:
-        tmp.write_text(json.dumps(to_geojson(result, source, params)))
+    with atomic_paths([png_path, geojson_path]) as (png_tmp, geojson_tmp):
+        if not cv2.imwrite(str(png_tmp), cv2.cvtColor(overlay_png(result), cv2.COLOR_RGB2BGR)):
+            raise MemambaError(f"{png_path}: the QC image could not be written. Fix: check that its folder is writable "
+                               "and has free space.")
+        geojson_tmp.write_text(json.dumps(to_geojson(result, source, params), allow_nan=False))
 
 
 def read_polygons(geojson_path: str | os.PathLike) -> list[list[np.ndarray]]:
     """Tissue polygons from a GeoJSON written by :func:`write_segmentation`."""
-    data = json.loads(require_file(geojson_path, "tissue GeoJSON", "run 'memamba segment' for this slide first").read_text())
-    return [[np.asarray(ring, np.float64) for ring in f["geometry"]["coordinates"]] for f in data["features"]]
+    path = require_file(geojson_path, "tissue GeoJSON", "run 'memamba segment' for this slide first")
+    fix = "delete it and rerun 'memamba segment' for this slide, or export polygons as a GeoJSON FeatureCollection"
+    data = read_json(path, "tissue GeoJSON", fix)
+    try:
+        polygons = [[np.asarray(ring, np.float64) for ring in f["geometry"]["coordinates"]] for f in data["features"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MemambaError(f"{path}: not a FeatureCollection of polygons ({type(exc).__name__}: {exc}). Fix: {fix}.") from exc
+    for rings in polygons:
+        if any(ring.ndim != 2 or ring.shape[1] != 2 or len(ring) < 3 or not np.isfinite(ring).all() for ring in rings):
+            raise MemambaError(f"{path}: a polygon ring is not a list of at least 3 finite [x, y] points. Fix: {fix}.")
+    return polygons

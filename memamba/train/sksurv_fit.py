@@ -81,11 +81,10 @@ def choose_alpha(spec: CoxnetSpec, x: np.ndarray, time: np.ndarray, event: np.nd
     return alphas[: int(np.argmax(scores)) + 1]
 
 
-def survival_at_bin_ends(linear_predictor: np.ndarray, event: np.ndarray, time: np.ndarray, predictor: np.ndarray,
-                         ends: np.ndarray) -> np.ndarray:
-    """S(end_k | x) = exp(-H0(end_k) exp(lp(x))) with Breslow's H0 fitted on the training part's linear
-    predictors (the estimator scikit-survival's BreslowEstimator implements), computed in log space so that no fit, however large its
-    coefficients, overflows or divides by an underflowed risk set."""
+def baseline_log_hazard(linear_predictor: np.ndarray, event: np.ndarray, time: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """log H0(end_k): Breslow's cumulative baseline hazard (the estimator scikit-survival's BreslowEstimator
+    implements) from the training part's linear predictors, in log space so that no fit, however large its
+    coefficients, overflows or divides by an underflowed risk set; -inf before the first event."""
     order = np.argsort(time, kind="stable")
     sorted_time, sorted_event, sorted_lp = time[order], event[order].astype(bool), linear_predictor[order]
     log_risk_set = np.logaddexp.accumulate(sorted_lp[::-1])[::-1]            # log sum exp(lp) over time >= t_i
@@ -93,14 +92,26 @@ def survival_at_bin_ends(linear_predictor: np.ndarray, event: np.ndarray, time: 
     log_increments = np.log(deaths) - log_risk_set[np.searchsorted(sorted_time, event_times, side="left")]
     log_hazard = np.logaddexp.accumulate(log_increments)
     index = np.searchsorted(event_times, ends, side="right") - 1
-    log_h0 = np.where(index >= 0, log_hazard[np.clip(index, 0, None)], -np.inf)
+    return np.where(index >= 0, log_hazard[np.clip(index, 0, None)], -np.inf)
+
+
+def survival_from_baseline(log_h0: np.ndarray, predictor: np.ndarray) -> np.ndarray:
+    """S(end_k | x) = exp(-H0(end_k) exp(lp(x))), patients x bin ends."""
     with np.errstate(over="ignore"):
         return np.exp(-np.exp(log_h0[None, :] + predictor[:, None]))
 
 
+def survival_at_bin_ends(linear_predictor: np.ndarray, event: np.ndarray, time: np.ndarray, predictor: np.ndarray,
+                         ends: np.ndarray) -> np.ndarray:
+    """S(end_k | x) for ``predictor`` with Breslow's H0 from the training part (``linear_predictor``, ``event``, ``time``)."""
+    return survival_from_baseline(baseline_log_hazard(linear_predictor, event, time, ends), predictor)
+
+
 def fit_sksurv(spec: CoxnetSpec, cohort: Cohort, data: FoldData,
-               train_params: dict[str, Any]) -> tuple[CoxnetSurvivalAnalysis, torch.Tensor, pd.DataFrame, np.ndarray]:
-    """Fit Coxnet on the training part (fit + inner validation patients); return the estimator, every
+               train_params: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor, pd.DataFrame, np.ndarray]:
+    """Fit Coxnet on the training part (fit + inner validation patients); return the fitted model as plain data
+    (``coefficients`` at the chosen ``alpha``, so risk = x @ coefficients, and ``log_baseline_hazard`` at the
+    bin ends: tensors and numbers, which a checkpoint loads without unpickling an estimator), every
     patient's hazard logits on the fold's time bins (from its survival function, for the Brier score and
     the KM groups), the history, and its risk: the linear predictor, scikit-survival's own risk score
     (the survival probabilities of a nearly unpenalised fit saturate at 0 or 1 and would tie)."""
@@ -114,7 +125,8 @@ def fit_sksurv(spec: CoxnetSpec, cohort: Cohort, data: FoldData,
         model = fit_path(spec, x[rows], Surv.from_arrays(event[rows].astype(bool), time[rows]), path)
     alpha = float(model.alphas_[-1])
     predictor = model.predict(x, alpha=alpha)
-    survival = survival_at_bin_ends(predictor[rows], event[rows], time[rows], predictor, data.state["bin_edges"][1:])
+    log_h0 = baseline_log_hazard(predictor[rows], event[rows], time[rows], np.asarray(data.state["bin_edges"][1:]))
+    survival = survival_from_baseline(log_h0, predictor)
     survival = np.clip(survival, 1e-6, 1.0)
     previous = np.concatenate([np.ones((len(survival), 1)), survival[:, :-1]], axis=1)
     hazard = np.clip(1 - survival / previous, 1e-6, 1 - 1e-6)
@@ -124,4 +136,7 @@ def fit_sksurv(spec: CoxnetSpec, cohort: Cohort, data: FoldData,
     history = pd.DataFrame([{"epoch": 1, "alpha": alpha, "nonzero_coefficients": nonzero,
                              "train_c_index": harrell_c(time[rows], event[rows], predictor[rows]),
                              "selected": True}])
-    return model, logits, history, predictor
+    coefficients, offset = model.coef_[:, -1], float(model.offset_[-1])     # predict(x, alpha_[-1]) = x @ coef - offset
+    fitted = {"coefficients": torch.from_numpy(np.array(coefficients, np.float64)), "offset": offset, "alpha": alpha,
+              "log_baseline_hazard": torch.from_numpy(np.asarray(log_h0, np.float64))}
+    return fitted, logits, history, predictor

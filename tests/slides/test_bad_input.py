@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tifffile
 
+from conftest import SHARED_DATA, needs_shared
 from memamba.demo.svs import render_slide, write_svs
 from memamba.slides.extract import ExtractParams, extract_features
-from memamba.slides.reader import SlideError, open_slide
+from memamba.slides.reader import SlideError, fluorescence_evidence, open_slide
 from memamba.slides.segment import SegmentParams, segment_slide
 from memamba.slides.tiatoolbox_reader import tiatoolbox_available
 from memamba.slides.tile import TileParams, tile_slide, write_patches
@@ -79,6 +80,22 @@ def test_non_rgb_slides_are_refused_before_openslide_invents_colours(tmp_path: P
         segment_slide(path, SEGMENT)
 
 
+@needs_shared
+def test_a_fluorescence_ndpi_stored_as_rgb_is_refused_from_its_vendor_metadata() -> None:
+    path = SHARED_DATA / "slides" / "fluorescence-DAPI-40x.ndpi"
+    with pytest.raises(SlideError, match=r"fluorescence-DAPI-40x\.ndpi: not a brightfield slide: its hamamatsu metadata "
+                                         r"describe a fluorescence scan \(excitation wavelength 387 nm, channel 'DAPI 2 "
+                                         r"\(387\)'.*Fix: remove its row"):
+        segment_slide(path, SEGMENT)
+
+
+def test_fluorescence_evidence_reads_the_vendors_illumination_and_ignores_brightfield() -> None:
+    assert fluorescence_evidence({"leica.illumination-source": "fluorescence"}) == \
+        "leica.illumination-source = fluorescence"
+    assert fluorescence_evidence({"leica.illumination-source": "brightfield", "aperio.AppMag": "20"}) is None
+    assert fluorescence_evidence({"hamamatsu.;NDP Shading Data\r;Version": "0004\r;ExcitationWaveLength=0\r"}) is None
+
+
 def test_a_tile_that_fails_to_decode_stops_the_slide_with_its_position(good_svs: Path, tmp_path: Path) -> None:
     damaged = _with_damaged_level0_tile(good_svs, tmp_path / "damaged.svs", tile_index=6)
     patches = _patches(damaged, tmp_path / "damaged.h5")
@@ -125,7 +142,7 @@ def test_tiatoolbox_reads_what_openslide_cannot(tmp_path: Path) -> None:
     with pytest.raises(SlideError, match="'mpp' column"):
         segment_slide(path, SEGMENT)
     result = segment_slide(path, SEGMENT, mpp_override=0.5)
-    assert result.mpp.source == "sample sheet" and len(result.polygons) == 1
+    assert result.mpp.source == "override (sample sheet or --mpp)" and len(result.polygons) == 1
     grid = tile_slide(path, result.polygons, TILE, mpp_override=0.5)
     assert len(grid.coords) and (grid.coords[:, 0] >= 300).all() and (grid.coords[:, 0] + 128 <= 1300).all()
 

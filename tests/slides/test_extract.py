@@ -214,3 +214,28 @@ def test_hub_references_download_once_and_explain_failures(tmp_path: Path, monke
         build_encoder("uni", "hf-hub:MahmoodLab/UNI2-h", depth=1)
     with pytest.raises(MemambaError, match="hf-hub:ORG/REPO"):
         build_encoder("uni", "hf-hub:UNI", depth=1)
+
+
+def test_features_are_redone_when_the_weights_content_changes_and_a_wrong_sha256_fails(demo_slide: Path, tmp_path: Path) -> None:
+    import dataclasses
+    import os
+
+    from memamba.provenance import sha256_of
+
+    weights = tmp_path / "resnet50.pth"
+    weights.write_bytes(b"A" * 4096)
+    params = ExtractParams(encoder="resnet50-trunc", weights=str(weights))
+    polygons = segment_slide(demo_slide, SegmentParams(seg_mpp=4.0, min_tissue_area_mm2=0.005)).polygons
+    tile = TileParams(target_mpp=1.0, patch_size=32)
+    write_patches(tile_slide(demo_slide, polygons, tile), tmp_path / "p.h5", tile, [demo_slide])
+    sources = [demo_slide, tmp_path / "p.h5"]
+    result = extract_features(demo_slide, tmp_path / "p.h5", ExtractParams(batch_size=4), device="cpu", progress=False)
+    write_features(tmp_path / "f.h5", dataclasses.replace(result, weights_sha256=sha256_of(weights)), params, sources)
+    assert features_up_to_date(tmp_path / "f.h5", params, sources)
+    stat = weights.stat()
+    weights.write_bytes(b"B" * 4096)                                # another release, same size, same mtime (cp -p)
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert not features_up_to_date(tmp_path / "f.h5", params, sources)
+    wrong = dataclasses.replace(params, weights_sha256=sha256_of(tmp_path / "p.h5"))
+    with pytest.raises(MemambaError, match=r"resnet50.pth: SHA-256 [0-9a-f]{64} differs from the expected .*weights_sha256"):
+        features_up_to_date(tmp_path / "f.h5", wrong, sources)

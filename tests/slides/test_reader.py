@@ -23,7 +23,7 @@ def _generic_tiff(path: Path, resolution=None, unit=None) -> Path:
 
 
 def test_sheet_override_wins(demo_slide: Path) -> None:
-    assert _mpp(demo_slide, 0.25).mpp == 0.25 and _mpp(demo_slide, 0.25).source == "sample sheet"
+    assert _mpp(demo_slide, 0.25).mpp == 0.25 and _mpp(demo_slide, 0.25).source == "override (sample sheet or --mpp)"
 
 
 def test_vendor_metadata(demo_slide: Path) -> None:

@@ -33,6 +33,10 @@ def test_blank_slide_yields_zero_tissue_and_a_warning(tmp_path: Path, caplog: py
         result = segment_slide(path, PARAMS)
     assert result.polygons == []
     assert "no tissue found" in caplog.text and "blank.svs" in caplog.text
+    write_segmentation(result, path, PARAMS, tmp_path / "blank.geojson", tmp_path / "blank.png")
+    strict = json.loads((tmp_path / "blank.geojson").read_text(), parse_constant=lambda name: pytest.fail(f"bare {name}"))
+    assert strict["features"] == [] and strict["properties"]["otsu_threshold"] is None
+    assert read_polygons(tmp_path / "blank.geojson") == []
 
 
 def test_physical_area_filter_drops_small_regions(demo_slide: Path) -> None:
@@ -65,4 +69,4 @@ def test_generic_tiff_with_a_default_dpi_is_refused_unless_the_sheet_gives_the_m
     assert "CropBreastSlide.tiff" in message and "264.6 microns per pixel" in message
     assert "96 per inch" in message and "'mpp' column" in message
     result = segment_slide(GENERIC_TIFF, SegmentParams(), mpp_override=0.5)
-    assert result.mpp.source == "sample sheet" and result.polygons
+    assert result.mpp.source == "override (sample sheet or --mpp)" and result.polygons

@@ -268,6 +268,23 @@ def test_coxnet_survival_at_the_bin_ends_matches_scikit_survival_and_survives_hu
     assert np.isfinite(huge).all() and ((huge >= 0) & (huge <= 1)).all()
 
 
+def test_a_coxnet_fit_is_kept_as_tensors_that_load_without_unpickling_and_reproduce_its_predictions(tmp_path: Path) -> None:
+    from memamba.train.loop import prepare_fold
+    from memamba.train.sksurv_fit import survival_from_baseline
+
+    cohort, _ = planted_cohort(tmp_path, 60)
+    split = _split(cohort, 15)
+    result = train_fold(cohort, split, "coxnet", {}, TRAIN, GenomicTransform(), progress=False)
+    torch.save(result.model, tmp_path / "checkpoint.pt")
+    fitted = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert set(fitted) == {"coefficients", "offset", "alpha", "log_baseline_hazard"}
+    x = prepare_fold(cohort, split, TRAIN, GenomicTransform()).genomics.numpy().astype(np.float64)
+    risk = x @ fitted["coefficients"].numpy() - fitted["offset"]
+    np.testing.assert_allclose(risk, result.predictions["risk"], rtol=1e-9, atol=1e-9)
+    survival = np.clip(survival_from_baseline(fitted["log_baseline_hazard"].numpy(), risk), 1e-6, 1.0)
+    np.testing.assert_allclose(survival, result.predictions.filter(like="survival_bin_").to_numpy(), rtol=1e-4, atol=1e-6)
+
+
 def test_coxnet_with_too_few_patients_for_inner_cross_validation_still_fits(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cohort, _ = planted_cohort(tmp_path, 8)
     result = train_fold(cohort, _split(cohort, 4), "coxnet", {}, TRAIN, GenomicTransform(), progress=False)

@@ -165,6 +165,12 @@ def features_folder(cohort):
     return ready_features(cohort) or f"results/{cohort}/features/{ENCODER}"
 
 
+def weights_input(wildcards):
+    """The local encoder weights file, an input of extraction so that replacing it redoes the features; else none."""
+    weights = config["extract"]["weights"]
+    return [] if weights is None or str(weights).startswith("hf-hub:") else [weights]
+
+
 def mpp_option(wildcards):
     """``--mpp X`` when the slide sheet overrides the slide's microns per pixel, else nothing."""
     mpp = slide_row(wildcards.cohort, wildcards.slide).get("mpp")

@@ -59,6 +59,7 @@ if config["extract"]["slides_per_job"] == 1:
         input:
             slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
             patches="results/{cohort}/patches/{slide}.h5",
+            weights=weights_input,
         output:
             "results/{cohort}/features/{encoder}/{slide}.h5",
         log:
@@ -86,6 +87,7 @@ else:
         input:
             slides=lambda wildcards: [slide_row(wildcards.cohort, s)["path"] for s in shard_slides(wildcards)],
             patches=lambda wildcards: [f"results/{wildcards.cohort}/patches/{s}.h5" for s in shard_slides(wildcards)],
+            weights=weights_input,
         output:
             "results/{cohort}/features/{encoder}/.shards/shard_{shard}.tsv",
         log:
