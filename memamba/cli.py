@@ -125,7 +125,7 @@ def cmd_export_clam(args: argparse.Namespace) -> None:
 
 
 def cmd_import_mcat(args: argparse.Namespace) -> None:
-    from memamba.data.mcat_cohort import cohort_config, cohort_name, select_slides, write_config, write_import
+    from memamba.data.mcat_cohort import cohort_config, cohort_name, families_copy_path, select_slides, write_config, write_import
     from memamba.data.splits import read_published_folds
     from memamba.genomics.mcat import describe_sizes, mcat_loader_columns, mcat_token_sizes, read_mcat_table, summarise_matrix
     from memamba.genomics.tables import read_gene_families
@@ -134,11 +134,11 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
     splits = read_published_folds(args.splits, set(result.clinical["patient_id"])) if args.splits else None
     selection = select_slides(result.slides, args.slide_dir, args.features, args.slide_types)
     out = Path(args.out)
-    families_copy = write_import(result, selection, out, splits, args.families)
-    name = args.cohort or cohort_name(args.table)
-    config = cohort_config(name, out, families_copy, splits is not None, args.features, args.settings)
-    write_config(config, out / "config.yaml", args.table)
     families = read_gene_families(args.families)
+    name = args.cohort or cohort_name(args.table)
+    config = cohort_config(name, out, families_copy_path(out, args.families), splits is not None, args.features, args.settings)
+    families_copy = write_import(result, selection, out, splits, args.families)
+    write_config(config, out / "config.yaml", args.table)
     columns = [f"{gene}_{suffix}" for suffix, matrix in result.matrices.items() for gene in matrix.index]
     loader = mcat_loader_columns(result.columns, families)
     print(f"{args.table}: {len(result.clinical)} patients ({int(result.clinical['event'].sum())} events), "
@@ -247,7 +247,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     import torch
     import yaml
 
-    from memamba.atomic import atomic_path
+    from memamba.atomic import atomic_paths
     from memamba.config import section_params
     from memamba.data.bags import feature_file
     from memamba.data.cohort import load_cohort
@@ -288,16 +288,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     result = train_fold(cohort, read_split(args.split), args.model, model_params, params, transform, device,
                         progress=not args.quiet, checkpoint=epoch_state if args.resume else None,
                         fingerprint=run_fingerprint(settings, inputs))
-    with atomic_path(out / "checkpoint.pt") as tmp:
+    with atomic_paths([out / name for name in ("checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml")]) as tmp:
         torch.save({"model": args.model, "model_params": model_params, "fitted": _fitted(result.model),
-                    "transforms": result.state}, tmp)
-    with atomic_path(out / "history.tsv") as tmp:
-        result.history.to_csv(tmp, sep="\t", index=False)
-    with atomic_path(out / "predictions.tsv") as tmp:
-        result.predictions.to_csv(tmp, sep="\t", index=False)
-    with atomic_path(out / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump({**settings, "device": device, "compute": result.compute,
-                                       "bin_edges": [float(e) for e in result.state["bin_edges"]]}, sort_keys=False))
+                    "transforms": result.state}, tmp[0])
+        result.history.to_csv(tmp[1], sep="\t", index=False)
+        result.predictions.to_csv(tmp[2], sep="\t", index=False)
+        tmp[3].write_text(yaml.safe_dump({**settings, "device": device, "compute": result.compute,
+                                          "bin_edges": [float(e) for e in result.state["bin_edges"]]}, sort_keys=False))
     epoch_state.unlink(missing_ok=True)
     kept = result.history[result.history["selected"]].iloc[-1]
     print(f"{args.model}: {len(result.history)} epoch(s), kept epoch {int(kept.epoch)}, train c-index {kept.train_c_index:.3f} "
@@ -310,16 +307,16 @@ def _fitted(model: object) -> object:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from memamba.atomic import atomic_path
+    from memamba.atomic import atomic_paths
     from memamba.report.plots import plot_km
     from memamba.survival.evaluate import fold_metrics, read_histories, read_predictions, risk_groups
 
     predictions = read_predictions(args.predictions)
     table = fold_metrics(predictions, read_histories(args.predictions))
     out = Path(args.out)
-    with atomic_path(out / "metrics.tsv") as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
-    plot_km(risk_groups(predictions), f"{args.title}: validation patients, all folds", out / "km.png")
+    with atomic_paths([out / "metrics.tsv", out / "km.png"]) as (metrics, km):
+        table.to_csv(metrics, sep="\t", index=False, float_format="%.4g")
+        plot_km(risk_groups(predictions), f"{args.title}: validation patients, all folds", km)
     mean, sd = table.set_index("fold").loc[["mean", "sd"], "c_index"]
     print(f"{args.title}: c-index {mean:.3f} +- {sd:.3f} over {len(args.predictions)} folds")
 

@@ -131,8 +131,8 @@ def validate_config(config: dict[str, Any], where: str = "config") -> dict[str, 
     return config
 
 
-def load_config(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate a YAML configuration file."""
+def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML file's top-level mapping (empty for an empty file); a ConfigError naming the file otherwise."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: configuration file not found. Fix: pass an existing file with --configfile.")
@@ -144,7 +144,12 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a readable YAML configuration ({detail}). Fix: {fix}.") from exc
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: holds a {type(config).__name__}, not a mapping of config keys. Fix: {fix}.")
-    return validate_config(config, where=str(path))
+    return config
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate a YAML configuration file."""
+    return validate_config(read_yaml_mapping(path), where=str(path))
 
 
 def section_params(section: str, params_json: str | None, where: str = "--params",

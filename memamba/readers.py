@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,11 @@ def read_table(path: str | os.PathLike, what: str, fix: str, **read_csv: Any) ->
     """``pd.read_csv(path, **read_csv)``, or a ConfigError naming ``path``, ``what`` it should be, the problem and ``fix``."""
     path = Path(path)
     try:
-        return pd.read_csv(path, **read_csv)
-    except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, pd.errors.ParserError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)          # rows longer than the header
+            return pd.read_csv(path, **read_csv)
+    except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, pd.errors.ParserError,
+            pd.errors.ParserWarning) as exc:
         raise ConfigError(f"{path}: this {what} {_problem(path, exc)}. Fix: {fix}.") from exc
 
 

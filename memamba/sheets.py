@@ -60,8 +60,12 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
     if kind == "slides" and not check_paths:
         schema = {**schema, "required": [c for c in schema["required"] if c != "path"]}
     layout = f"save it as tab-separated UTF-8 text with the header {list(schema['properties'])}"
-    frame = read_table(path, f"{kind} sheet", layout, sep="\t", dtype=str, keep_default_na=True, comment=None)
+    frame = read_table(path, f"{kind} sheet", layout, sep="\t", dtype=str, keep_default_na=True, comment=None,
+                       index_col=False)
     frame.columns = [str(c).strip() for c in frame.columns]
+    repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if repeated:
+        raise ConfigError(f"{path}: column(s) {repeated} appear more than once in the header. Fix: {layout}.")
     problems: list[str] = []
     missing_columns = [c for c in schema["required"] if c not in frame.columns]
     if missing_columns:

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from memamba.atomic import atomic_path, write_text_atomic
-from memamba.config import ConfigError, validate_config
+from memamba.config import ConfigError, read_yaml_mapping, validate_config
 from memamba.data.bags import feature_file, slide_stem
 from memamba.data.slide_files import match_slides
 from memamba.data.splits import write_splits
@@ -108,12 +108,17 @@ def write_import(result: McatImport, selection: SlideSelection, out_dir: str | o
         pd.DataFrame(sheet).to_csv(tmp, sep="\t", index=False)
     if splits is not None:
         write_splits(splits, out / "splits")
-    if families is None:
+    copy = families_copy_path(out, families)
+    if copy is None:
         return None
-    copy = out / f"gene_families{Path(families).suffix}"
     with atomic_path(copy) as tmp:
         shutil.copyfile(families, tmp)
     return copy
+
+
+def families_copy_path(out_dir: str | os.PathLike, families: str | os.PathLike | None) -> Path | None:
+    """Where the import keeps its copy of the gene-family table (``gene_families`` + its extension), or None."""
+    return None if families is None else Path(out_dir) / f"gene_families{Path(families).suffix}"
 
 
 def cohort_config(name: str, out_dir: str | os.PathLike, gene_families: str | os.PathLike, with_splits: bool,
@@ -126,7 +131,7 @@ def cohort_config(name: str, out_dir: str | os.PathLike, gene_families: str | os
     out = Path(out_dir).absolute()
     base: dict[str, Any] = {}
     if settings is not None:
-        base = yaml.safe_load(Path(settings).read_text()) or {}
+        base = read_yaml_mapping(settings)
         base.pop("cohorts", None)
     cohort = {"slides": str(out / "slides.tsv"), "clinical": str(out / "clinical.tsv"),
               "genomics": str(out / "genomics.tsv"), "gene_families": str(Path(gene_families).absolute())}

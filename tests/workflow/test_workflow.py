@@ -64,6 +64,19 @@ def test_second_run_has_nothing_to_do(finished_run: Path) -> None:
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_a_local_weights_file_is_an_input_of_extraction_so_replacing_it_redoes_the_features(
+        finished_run: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "resnet50.pth"
+    weights.write_bytes(b"weights")
+    plan = snakemake(finished_run, "-n", "--config", f"extract={{encoder: resnet50-trunc, weights: {weights}}}")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    jobs = re.findall(r"^rule (\w+):\n\s+input: (.*)$", plan.stdout + plan.stderr, flags=re.MULTILINE)
+    extract_inputs = [inputs for rule, inputs in jobs if rule == "extract"]
+    slides = len(list((finished_run / "results" / "tiny" / "patches").glob("*.h5")))
+    assert len(extract_inputs) == slides > 0 and all(str(weights) in inputs for inputs in extract_inputs)
+    assert not any(str(weights) in inputs for rule, inputs in jobs if rule != "extract")
+
+
 def test_deleting_one_slides_features_reruns_only_what_depends_on_it(finished_run: Path) -> None:
     results = finished_run / "results" / "tiny"
     victim = sorted((results / "features" / "demo-stats").glob("*.h5"))[0]
