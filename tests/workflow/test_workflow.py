@@ -102,6 +102,16 @@ def test_sheet_pointing_at_a_missing_slide_fails_at_start_up(finished_run: Path,
     assert not (workdir / "results").exists()
 
 
+def test_a_clinical_sheet_that_is_not_utf8_stops_the_run_at_start_up_naming_it(finished_run: Path, tmp_path: Path) -> None:
+    workdir = run_folder_for(copied_inputs(finished_run, tmp_path), tmp_path)
+    clinical = tmp_path / "clinical.tsv"
+    clinical.write_bytes(clinical.read_bytes().replace(b"DEMO-0001", b"D\xc9MO-0001"))
+    result = snakemake(workdir, "-n")
+    assert result.returncode != 0
+    assert f"{clinical}: this clinical sheet is not UTF-8 text (byte 0xc9" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and not (workdir / "results").exists()
+
+
 def test_keep_going_finishes_every_other_slide_and_names_the_broken_one(finished_run: Path, tmp_path: Path) -> None:
     sheet = copied_inputs(finished_run, tmp_path)
     broken_id = sheet.loc[2, "slide_id"]
