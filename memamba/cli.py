@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from memamba.errors import MemambaError
+
 if TYPE_CHECKING:
     from memamba.slides.extract import ExtractParams
 
@@ -78,7 +80,7 @@ def cmd_extract(args: argparse.Namespace) -> None:
         print("\n".join(list_encoders()))
         return
     if not (args.slide and args.patches and args.out) and not (args.shard and args.manifest):
-        raise SystemExit("memamba extract: SLIDE, --patches and -o are required (or --shard and --manifest, or --list-encoders)")
+        raise MemambaError("SLIDE, --patches and -o are required. Fix: give them (or --shard and --manifest, or --list-encoders).")
     section = section_params("extract", args.params, overrides={"encoder": args.encoder, "weights": args.weights, "device": args.device})
     device = section.pop("device")
     section.pop("slides_per_job")
@@ -102,7 +104,8 @@ def _extract_shard(args: argparse.Namespace, params: ExtractParams, device: str)
     try:
         jobs = [SlideJob(job["slide_id"], Path(job["slide"]), Path(job["patches"]), Path(job["out"])) for job in json.loads(args.shard)]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise SystemExit(f"memamba extract: --shard must be a JSON list of {{slide_id, slide, patches, out}} objects ({exc})") from exc
+        raise MemambaError(f"--shard is not a JSON list of {{slide_id, slide, patches, out}} objects ({exc}). "
+                           "Fix: pass such a list (the workflow writes it).") from exc
     manifest = extract_shard(jobs, params, device, progress=not args.quiet)
     write_manifest(manifest, args.manifest)
     counts = manifest["status"].value_counts()
@@ -266,14 +269,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     needed = ("slides", "clinical", "genomics", "tokens", "split", "model", "out")
     missing = [f"--{n.replace('_', '-')}" for n in needed if getattr(args, n) is None]
     if missing:
-        raise SystemExit(f"memamba train: missing {' '.join(missing)} (or use --list-models)")
+        raise MemambaError(f"missing {' '.join(missing)}. Fix: give them (or use --list-models).")
     params = section_params("train", args.params)
     model_params = json.loads(args.model_params) if args.model_params else {}
     genomics_params = section_params("genomics", args.genomics_params)
     transform = GenomicTransform(**genomics_params)
     uses_slides = "slides" in variant_entry(args.model, model_params).modalities
     if uses_slides and args.features_dir is None:
-        raise SystemExit(f"memamba train: model {args.model} uses slides: --features-dir is required")
+        raise MemambaError(f"model {args.model} uses slides. Fix: give --features-dir, the folder of its patch features.")
     features_dir = args.features_dir if uses_slides else None
     cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens, args.missing_modality)
     device = str(pick_device(params["device"]))
@@ -557,8 +560,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    from memamba.errors import MemambaError
-
     try:
         args.func(args)
     except MemambaError as exc:

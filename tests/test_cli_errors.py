@@ -142,6 +142,9 @@ CASES: dict[str, tuple[Case, str]] = {
     "import-mcat with censorship 2": (_mcat_table("2"), "column censorship of patient TCGA-AA-0001 is '2'"),
     "import-mcat zip with two members": (_mcat_table("0", members=2), "Multiple files found in ZIP file"),
     "non-UTF-8 configuration": (_latin1_config, "config.yaml: not a readable YAML configuration"),
+    "train without its inputs": (lambda w, d, s: ["train", "--model", "abmil"], "missing --slides --clinical"),
+    "an extraction shard that is not JSON": (
+        lambda w, d, s: ["extract", "--shard", "[{slide_id", "--manifest", str(w / "m.tsv")], "--shard is not a JSON list"),
 }
 
 
