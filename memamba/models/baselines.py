@@ -14,14 +14,23 @@ from memamba.models.registry import ModelInputs, register_model
 
 
 def snn_block(dim_in: int, dim_out: int, dropout: float) -> nn.Sequential:
-    """Self-normalising block: Linear -> SELU -> AlphaDropout (Klambauer et al., 2017)."""
-    return nn.Sequential(nn.Linear(dim_in, dim_out), nn.SELU(), nn.AlphaDropout(dropout))
+    """MCAT's ``SNN_Block``: Linear -> ELU -> AlphaDropout (its self-normalising block keeps ELU, not SELU)."""
+    return nn.Sequential(nn.Linear(dim_in, dim_out), nn.ELU(), nn.AlphaDropout(dropout))
+
+
+def init_max_weights(module: nn.Module) -> None:
+    """MCAT's ``init_max_weights``: every Linear weight ~ N(0, 1 / fan_in) (std 1/sqrt(fan_in)), biases zero."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, 0.0, layer.weight.shape[1] ** -0.5)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 class SNNEncoder(nn.Module):
-    """Self-normalising network: (b, F) genomic features -> (b, hidden) embeddings."""
+    """Self-normalising network: (b, F) genomic features -> (b, hidden) embeddings, ``depth`` blocks of ``hidden``."""
 
-    def __init__(self, dim_in: int, hidden: int = 64, depth: int = 2, dropout: float = 0.25) -> None:
+    def __init__(self, dim_in: int, hidden: int = 256, depth: int = 4, dropout: float = 0.25) -> None:
         super().__init__()
         dims = [dim_in] + [hidden] * depth
         self.layers = nn.Sequential(*(snn_block(a, b, dropout) for a, b in zip(dims[:-1], dims[1:])))
@@ -31,35 +40,42 @@ class SNNEncoder(nn.Module):
 
 
 class GatedAttentionPool(nn.Module):
-    """Gated attention pooling (Ilse et al., 2018): softmax over patches of w^T (tanh(Vx) * sigmoid(Ux)).
+    """Gated attention pooling (Ilse et al., 2018; CLAM/MCAT's ``Attn_Net_Gated``): softmax over patches of
+    w^T (tanh(Vx) * sigmoid(Ux)) + b, with dropout after each branch.
 
-    ``forward(x (b, N, d), mask (b, N) or None) -> (b, d)``; masked positions get zero weight.
-    ``w`` has no bias: a constant added to every score leaves the softmax unchanged, so it could never learn.
+    ``forward(x (b, N, d), mask (b, N) or None) -> (b, d)``; masked positions get zero weight. ``score_bias``: the
+    reference models have a bias ``b``, kept in the baselines for parity, though a constant added to every score
+    leaves the softmax unchanged (it never learns); ME-Mamba's pools go without it.
     """
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0, score_bias: bool = False) -> None:
         super().__init__()
-        self.tanh_branch = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh())
-        self.sigmoid_branch = nn.Sequential(nn.Linear(dim, hidden), nn.Sigmoid())
-        self.score = nn.Linear(hidden, 1, bias=False)
+        self.tanh_branch = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Dropout(dropout))
+        self.sigmoid_branch = nn.Sequential(nn.Linear(dim, hidden), nn.Sigmoid(), nn.Dropout(dropout))
+        self.score = nn.Linear(hidden, 1, bias=score_bias)
+
+    def scores(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention logits (b, N) before the softmax; masked positions -inf."""
+        scores = self.score(self.tanh_branch(x) * self.sigmoid_branch(x)).squeeze(-1)
+        return scores if mask is None else scores.masked_fill(~mask, float("-inf"))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        scores = self.score(self.tanh_branch(x) * self.sigmoid_branch(x)).squeeze(-1)
-        if mask is not None:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        return (torch.softmax(scores, dim=-1)[:, None] @ x)[:, 0]
+        return (torch.softmax(self.scores(x, mask), dim=-1)[:, None] @ x)[:, 0]
 
 
 class AttentionMILEncoder(nn.Module):
-    """Attention-based MIL: (b, N, D) padded patch features and their mask -> (b, hidden) embeddings."""
+    """MCAT's attention MIL (``MIL_Attention_FC_surv``, size 'small'): Linear(D, hidden) -> ReLU -> Dropout, gated
+    attention of width ``attention`` over the patches, then rho: Linear(hidden, attention) -> ReLU -> Dropout.
+    (b, N, D) padded patch features and their mask -> (b, attention) embeddings."""
 
-    def __init__(self, dim_in: int, hidden: int = 64, dropout: float = 0.25) -> None:
+    def __init__(self, dim_in: int, hidden: int = 512, attention: int = 256, dropout: float = 0.25) -> None:
         super().__init__()
         self.project = nn.Sequential(nn.Linear(dim_in, hidden), nn.ReLU(), nn.Dropout(dropout))
-        self.pool = GatedAttentionPool(hidden, hidden)
+        self.pool = GatedAttentionPool(hidden, attention, dropout, score_bias=True)
+        self.rho = nn.Sequential(nn.Linear(hidden, attention), nn.ReLU(), nn.Dropout(dropout))
 
     def forward(self, patches: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.project(patches), mask)
+        return self.rho(self.pool(self.project(patches), mask))
 
 
 class EmbeddingSurvivalModel(nn.Module):
@@ -82,22 +98,27 @@ class EmbeddingSurvivalModel(nn.Module):
 
 
 @register_model("snn", modalities=("genomics",))
-def snn(inputs: ModelInputs, hidden: int = 64, depth: int = 2, dropout: float = 0.25) -> nn.Module:
-    """SNN on all genomic features (MCAT's genomics-only baseline)."""
-    return EmbeddingSurvivalModel(None, SNNEncoder(sum(inputs.token_sizes), hidden, depth, dropout),
-                                  nn.Linear(hidden, inputs.n_bins))
+def snn(inputs: ModelInputs, hidden: int = 256, depth: int = 4, dropout: float = 0.25) -> nn.Module:
+    """MCAT's genomics-only SNN ('small': four ELU blocks of 256, AlphaDropout 0.25, its init) on all genomic features."""
+    model = EmbeddingSurvivalModel(None, SNNEncoder(sum(inputs.token_sizes), hidden, depth, dropout),
+                                   nn.Linear(hidden, inputs.n_bins))
+    init_max_weights(model)
+    return model
 
 
 @register_model("abmil", modalities=("slides",))
-def abmil(inputs: ModelInputs, hidden: int = 64, dropout: float = 0.25) -> nn.Module:
-    """Gated attention MIL on patch features (slides only)."""
-    return EmbeddingSurvivalModel(AttentionMILEncoder(inputs.patch_dim, hidden, dropout), None,
-                                  nn.Linear(hidden, inputs.n_bins))
+def abmil(inputs: ModelInputs, hidden: int = 512, attention: int = 256, dropout: float = 0.25) -> nn.Module:
+    """MCAT's attention MIL on patch features (slides only): 512-d projection, gated attention and rho of 256."""
+    return EmbeddingSurvivalModel(AttentionMILEncoder(inputs.patch_dim, hidden, attention, dropout), None,
+                                  nn.Linear(attention, inputs.n_bins))
 
 
 @register_model("abmil-snn", modalities=("slides", "genomics"))
-def abmil_snn(inputs: ModelInputs, hidden: int = 64, dropout: float = 0.25) -> nn.Module:
-    """Late fusion of ABMIL and SNN embeddings (a simple multimodal baseline)."""
-    head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, inputs.n_bins))
-    return EmbeddingSurvivalModel(AttentionMILEncoder(inputs.patch_dim, hidden, dropout),
-                                  SNNEncoder(sum(inputs.token_sizes), hidden, 2, dropout), head)
+def abmil_snn(inputs: ModelInputs, hidden: int = 512, attention: int = 256, omic_hidden: int = 256,
+              dropout: float = 0.25) -> nn.Module:
+    """MCAT's attention MIL with ``fusion='concat'``: the slide embedding and a two-block SNN embedding, concatenated,
+    through Linear -> ReLU -> Linear -> ReLU of width ``attention``, then the hazard head."""
+    head = nn.Sequential(nn.Linear(attention + omic_hidden, attention), nn.ReLU(), nn.Linear(attention, attention), nn.ReLU(),
+                         nn.Linear(attention, inputs.n_bins))
+    return EmbeddingSurvivalModel(AttentionMILEncoder(inputs.patch_dim, hidden, attention, dropout),
+                                  SNNEncoder(sum(inputs.token_sizes), omic_hidden, 2, dropout), head)

@@ -18,6 +18,18 @@ from memamba.models.experts import unbalanced_sinkhorn_plan
 from memamba.models.registry import ModelInputs, register_model
 
 
+@torch.no_grad()
+def motcat_plan(genomic_tokens: torch.Tensor, patch_tokens: torch.Tensor, epsilon: float, tau: float) -> torch.Tensor:
+    """MOTCat's transport plan (M genomic tokens, N patch tokens), as its ``OT_Attn_assem`` computes it: each token
+    minus its own minimum, squared Euclidean cost divided by its maximum, uniform marginals, entropic unbalanced
+    Sinkhorn in float64 (POT's ``sinkhorn_knopp_unbalanced`` with ``reg_type='entropy'``), no gradient. The plan is
+    used as it is: row i's mass (about 1/M, less where transport is dear) weights the patch tokens of summary i."""
+    path = patch_tokens.double() - patch_tokens.double().min(dim=-1, keepdim=True).values
+    genomic = genomic_tokens.double() - genomic_tokens.double().min(dim=-1, keepdim=True).values
+    cost = torch.cdist(genomic, path).pow(2)
+    return unbalanced_sinkhorn_plan(cost / cost.max().clamp_min(1e-12), epsilon, tau, iterations=1000, tolerance=1e-9)
+
+
 class CoAttentionSurvival(nn.Module):
     """MCAT's pipeline with the genomic-guided summary of the patches chosen by ``coupling``
     (``attention`` for MCAT, ``transport`` for MOTCat)."""
@@ -38,7 +50,8 @@ class CoAttentionSurvival(nn.Module):
             return nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
 
         self.path_encoder, self.genomic_encoder = encoder(), encoder()
-        self.path_pool, self.genomic_pool = GatedAttentionPool(dim, dim), GatedAttentionPool(dim, dim)
+        self.path_pool, self.genomic_pool = (GatedAttentionPool(dim, dim, dropout, score_bias=True)
+                                              for _ in range(2))
         self.path_rho = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))
         self.genomic_rho = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))
         self.fusion = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Linear(dim, dim), nn.ReLU())
@@ -47,11 +60,7 @@ class CoAttentionSurvival(nn.Module):
     def _summaries(self, genomic_tokens: torch.Tensor, patch_tokens: torch.Tensor) -> torch.Tensor:
         if self.coattention is not None:
             return self.coattention(genomic_tokens[None], patch_tokens[None], patch_tokens[None], need_weights=False)[0][0]
-        with torch.no_grad():
-            cost = torch.cdist(genomic_tokens, patch_tokens).pow(2)
-            plan = unbalanced_sinkhorn_plan(cost / cost.max().clamp_min(1e-12), self.ot_epsilon, self.ot_tau)
-            weights = plan / plan.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        return weights @ patch_tokens
+        return motcat_plan(genomic_tokens, patch_tokens, self.ot_epsilon, self.ot_tau).to(patch_tokens.dtype) @ patch_tokens
 
     def patient(self, patches: torch.Tensor, genomics: torch.Tensor) -> torch.Tensor:
         parts = torch.split(genomics, self.token_sizes)

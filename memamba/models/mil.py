@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from memamba.models.batch import Batch
-from memamba.models.mamba import MambaBlock
+from memamba.models.mamba import gated_scan, ssm_parameters
 from memamba.models.registry import ModelInputs, register_model
 
 
@@ -102,37 +102,62 @@ class TransMIL(nn.Module):
 
 
 class SRMamba(nn.Module):
-    """Sequence-reordering Mamba: one Mamba scan of the bag in its order, one of the bag read with a stride
-    of ``rate`` (position i*rate + j visited in order j, i), scattered back; the two are added."""
+    """MambaMIL's sequence-reordering Mamba (``SRMamba``): one input and one output projection; the projected sequence is
+    scanned in its order, and, with its own convolution, x/dt projections, A and D (the ``_b`` parameters), in the
+    reordered order: zero-padded to a multiple of ``rate`` and read with stride ``rate`` (position k*rate + w visited
+    as w*rows + k); the two gated outputs, the second put back in order, are added before the output projection."""
 
-    def __init__(self, dim: int, rate: int = 10, **mamba: int | str) -> None:
+    def __init__(self, d_model: int, rate: int = 10, d_state: int = 16, d_conv: int = 4, expand: int = 2,
+                 ssm_backend: str = "auto") -> None:
         super().__init__()
-        self.rate = rate
-        self.in_order = MambaBlock(dim, **mamba)
-        self.reordered = MambaBlock(dim, **mamba)
+        self.rate, self.ssm_backend = rate, ssm_backend
+        d_inner, dt_rank = expand * d_model, math.ceil(d_model / 16)
+        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=False)
+        self.conv1d, self.x_proj, self.dt_proj, self.A_log, self.D = ssm_parameters(d_inner, dt_rank, d_state, d_conv)
+        self.conv1d_b, self.x_proj_b, self.dt_proj_b, self.A_b_log, self.D_b = ssm_parameters(d_inner, dt_rank, d_state, d_conv)
+        self.out_proj = nn.Linear(d_inner, d_model, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        length = x.shape[1]
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        length = hidden.shape[1]
+        x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)                 # (b, d_inner, L) each
+        y = gated_scan(x, z, self.conv1d, self.x_proj, self.dt_proj, self.A_log, self.D, self.ssm_backend)
         rows = math.ceil(length / self.rate)
-        order = torch.arange(rows * self.rate, device=x.device).view(rows, self.rate).T.reshape(-1)
-        order = order[order < length]
-        restored = torch.empty_like(x)
-        restored[:, order] = self.reordered(x[:, order])
-        return self.in_order(x) + restored
+        pad = rows * self.rate - length
+        order = torch.arange(rows * self.rate, device=hidden.device).view(rows, self.rate).T.reshape(-1)
+        x_b, z_b = (F.pad(t, (0, pad))[..., order] for t in (x, z))
+        y_b = gated_scan(x_b, z_b, self.conv1d_b, self.x_proj_b, self.dt_proj_b, self.A_b_log, self.D_b, self.ssm_backend)
+        restored = torch.empty_like(y_b)
+        restored[..., order] = y_b
+        return self.out_proj((y + restored[..., :length]).transpose(1, 2))
+
+
+def xavier_init(module: nn.Module) -> None:
+    """MambaMIL's ``initialize_weights``, applied as it applies it, to every Linear of the model, its Mamba layers'
+    included: Xavier-normal weights, zero biases (so dt_proj's bias, dt's inverse softplus, becomes 0); LayerNorm 1, 0."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_normal_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.LayerNorm):
+            nn.init.ones_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
 
 class MambaMIL(nn.Module):
-    """MambaMIL: projection, residual SR-Mamba layers, LayerNorm, attention pooling, hazard head."""
+    """MambaMIL's survival setting: Linear -> GELU -> Dropout, residual pre-norm SR-Mamba layers, LayerNorm, attention
+    pooling (Linear 128, Tanh, Linear 1), hazard head; MambaMIL's initialisation."""
 
     def __init__(self, inputs: ModelInputs, dim: int = 512, layers: int = 2, rate: int = 10, dropout: float = 0.25,
                  d_state: int = 16, ssm_backend: str = "auto") -> None:
         super().__init__()
-        self.project = nn.Sequential(nn.Linear(inputs.patch_dim, dim), nn.ReLU(), nn.Dropout(dropout))
+        self.project = nn.Sequential(nn.Linear(inputs.patch_dim, dim), nn.GELU(), nn.Dropout(dropout))
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(layers))
         self.layers = nn.ModuleList(SRMamba(dim, rate, d_state=d_state, ssm_backend=ssm_backend) for _ in range(layers))
         self.final_norm = nn.LayerNorm(dim)
         self.attention = nn.Sequential(nn.Linear(dim, 128), nn.Tanh(), nn.Linear(128, 1))
         self.head = nn.Linear(dim, inputs.n_bins)
+        xavier_init(self)
 
     def patient(self, patches: torch.Tensor) -> torch.Tensor:
         h = self.project(patches)[None]
@@ -156,5 +181,5 @@ def transmil(inputs: ModelInputs, dim: int = 512, heads: int = 8, dropout: float
 @register_model("mambamil", modalities=("slides",))
 def mambamil(inputs: ModelInputs, dim: int = 512, layers: int = 2, rate: int = 10, dropout: float = 0.25,
              d_state: int = 16, ssm_backend: str = "auto") -> nn.Module:
-    """MambaMIL with SR-Mamba layers as published (512-d, 2 layers, reordering rate 10)."""
+    """MambaMIL's survival model as released (512-d, 2 SR-Mamba layers, reordering rate 10, GELU, dropout 0.25)."""
     return MambaMIL(inputs, dim, layers, rate, dropout, d_state, ssm_backend)
