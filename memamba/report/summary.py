@@ -14,7 +14,7 @@ from memamba import __version__
 from memamba.atomic import atomic_path
 from memamba.data.splits import read_split
 from memamba.sheets import read_sheet
-from memamba.survival.evaluate import OPTIMISTIC
+from memamba.survival.evaluate import OPTIMISTIC, SUMMARY_ROWS
 from memamba.survival.metrics import harrell_c
 
 ORACLE = "oracle (true risk)"
@@ -31,6 +31,7 @@ def _row(cohort: str, model: str, folds: pd.DataFrame, eval_dir: str = "") -> di
             values = folds[metric].to_numpy(float)
             row[f"{metric}_mean"] = np.nanmean(values) if np.isfinite(values).any() else float("nan")
             row[f"{metric}_sd"] = np.nanstd(values, ddof=1) if np.isfinite(values).sum() > 1 else float("nan")
+            row[f"{metric}_folds"] = int(np.isfinite(values).sum())
     row.update({f"c_index_fold_{k}": v for k, v in enumerate(folds["c_index"])})
     row["eval_dir"] = eval_dir
     return row
@@ -55,7 +56,7 @@ def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[s
     rows = []
     for path in metrics:
         table = pd.read_csv(path, sep="\t", dtype={"fold": str})
-        rows.append(_row(cohort, Path(path).parent.name, table[~table["fold"].isin(["mean", "sd"])], str(Path(path).parent)))
+        rows.append(_row(cohort, Path(path).parent.name, table[~table["fold"].isin(SUMMARY_ROWS)], str(Path(path).parent)))
     if truth is not None and splits and clinical is not None:
         survival = read_sheet(clinical, "clinical", check_paths=False).set_index("patient_id")
         rows.append(_row(cohort, ORACLE, pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival)})))
@@ -76,9 +77,18 @@ def _mean_sd(rows: pd.DataFrame) -> pd.DataFrame:
               OPTIMISTIC: "c at best epoch on the reported fold (optimistic)"}
     for metric, label in labels.items():
         if f"{metric}_mean" in rows:
-            shown[label] = [("" if not np.isfinite(m) else f"{m:.3f}" if not np.isfinite(sd) else f"{m:.3f} ± {sd:.3f}")
-                            for m, sd in zip(rows[f"{metric}_mean"], rows.get(f"{metric}_sd", np.nan))]
+            counts = rows.get(f"{metric}_folds", rows["folds"])
+            shown[label] = [_cell(m, sd, k, n) for m, sd, k, n in
+                            zip(rows[f"{metric}_mean"], rows.get(f"{metric}_sd", np.nan), counts, rows["folds"])]
     return shown
+
+
+def _cell(mean: float, sd: float, averaged: float, folds: float) -> str:
+    """'mean ± sd', with '(k of n folds)' where a metric is undefined in some folds."""
+    if not np.isfinite(mean):
+        return ""
+    text = f"{mean:.3f}" if not np.isfinite(sd) else f"{mean:.3f} ± {sd:.3f}"
+    return text if not np.isfinite(averaged) or averaged == folds else f"{text} ({int(averaged)} of {int(folds)} folds)"
 
 
 def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str:

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from memamba.survival.metrics import evaluation_times, harrell_c, integrated_brier, logrank_p, time_dependent_auc, uno_c
+from memamba.survival.metrics import brier_grid, evaluation_times, harrell_c, integrated_brier, logrank_p, time_dependent_auc, uno_c, uno_tau
 
 TRAINING_PART = ("train", "inner_val")
 OPTIMISTIC = "c_index_best_epoch_optimistic"
+SUMMARY_ROWS = ("mean", "sd", "n_folds")
 
 
 def read_predictions(paths: list[str | os.PathLike]) -> pd.DataFrame:
@@ -59,29 +60,34 @@ def one_fold(fold: pd.DataFrame, group: pd.DataFrame) -> dict[str, float]:
     val = fold[fold["role"] == "val"]
     train_args = (train["survival_months"].to_numpy(), train["event"].to_numpy())
     time, event, risk = val["survival_months"].to_numpy(), val["event"].to_numpy(), val["risk"].to_numpy()
-    quartiles = evaluation_times(*train_args, time)
+    tau = uno_tau(*train_args)
+    quartiles = evaluation_times(*train_args, time, tau)
     times = np.array(list(quartiles.values()))
     auc = time_dependent_auc(*train_args, time, event, risk, times)
+    grid = brier_grid(*train_args, time, tau)
     return {
         "n_patients": len(val),
         "n_events": int(event.sum()),
+        "tau": tau,
         "c_index": harrell_c(time, event, risk),
-        "uno_c": uno_c(*train_args, time, event, risk),
+        "uno_c": uno_c(*train_args, time, event, risk, tau),
         "mean_auc": float(np.nanmean(auc)) if len(auc) and np.isfinite(auc).any() else float("nan"),
-        "ibs": integrated_brier(*train_args, time, event, survival_at(val, times), times),
+        "ibs": integrated_brier(*train_args, time, event, survival_at(val, grid), grid),
         "logrank_p": logrank_p(time, event, group["group"].to_numpy()),
         **{f"auc_q{q}": value for q, value in zip(quartiles, auc)},
     }
 
 
 def fold_metrics(predictions: pd.DataFrame, histories: list[pd.DataFrame | None] | None = None) -> pd.DataFrame:
-    """One row per fold, then ``mean`` and ``sd`` rows.
+    """One row per fold, then ``mean``, ``sd`` and ``n_folds`` rows.
 
-    Columns: Harrell's c-index, Uno's c, time-dependent AUC at the quartiles of the training part's event
-    times (``auc_q1..3``) and their mean, integrated Brier score over those times, the log-rank p of
-    the high/low risk groups; with ``histories``, the optimistic best-epoch c-index on the reported fold
-    (``c_index_best_epoch_optimistic``: selected on the very patients it is measured on, for comparison
-    with published tables only).
+    Columns: ``tau`` (:func:`~memamba.survival.metrics.uno_tau`), Harrell's c-index, Uno's c truncated at tau,
+    time-dependent AUC at the quartiles of the training part's event times up to tau (``auc_q1..3``) and their mean,
+    the integrated Brier score over 100 times up to tau, the log-rank p of the high/low risk groups; with
+    ``histories``, the optimistic best-epoch c-index on the reported fold (``c_index_best_epoch_optimistic``:
+    selected on the very patients it is measured on, for comparison with published tables only). ``mean`` and ``sd``
+    (sample sd, ddof = 1) skip a fold where a metric is undefined; the ``n_folds`` row says how many folds each one
+    averages.
     """
     grouped = risk_groups(predictions)
     rows = []
@@ -92,9 +98,10 @@ def fold_metrics(predictions: pd.DataFrame, histories: list[pd.DataFrame | None]
             row[OPTIMISTIC] = float(history["val_c_index"].max())
         rows.append(row)
     table = pd.DataFrame(rows)
-    columns = ["fold", "n_patients", "n_events", "c_index", "uno_c", "mean_auc", "auc_q1", "auc_q2", "auc_q3", "ibs",
+    columns = ["fold", "n_patients", "n_events", "tau", "c_index", "uno_c", "mean_auc", "auc_q1", "auc_q2", "auc_q3", "ibs",
                "logrank_p", OPTIMISTIC]
     table = table[[c for c in columns if c in table.columns]]
     numeric = table.drop(columns="fold")
-    summary = pd.DataFrame([{"fold": "mean", **numeric.mean().to_dict()}, {"fold": "sd", **numeric.std(ddof=1).to_dict()}])
+    summary = pd.DataFrame([{"fold": "mean", **numeric.mean().to_dict()}, {"fold": "sd", **numeric.std(ddof=1).to_dict()},
+                            {"fold": "n_folds", **numeric.notna().sum().to_dict()}])
     return pd.concat([table, summary], ignore_index=True)

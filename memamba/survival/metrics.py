@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sksurv.compare import compare_survival
 from sksurv.metrics import concordance_index_censored, concordance_index_ipcw, cumulative_dynamic_auc, integrated_brier_score
-from sksurv.nonparametric import kaplan_meier_estimator
+from sksurv.nonparametric import CensoringDistributionEstimator, kaplan_meier_estimator
 from sksurv.util import Surv
 
 
@@ -30,45 +30,78 @@ def _surv(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     return Surv.from_arrays(np.asarray(event, bool), np.asarray(time, float))
 
 
-def evaluation_times(train_time: np.ndarray, train_event: np.ndarray, test_time: np.ndarray) -> dict[int, float]:
+CENSORING_FLOOR = 0.1
+
+
+def uno_tau(train_time: np.ndarray, train_event: np.ndarray, floor: float = CENSORING_FLOOR) -> float:
+    """The truncation time of Uno's c and the end of the AUC / Brier time range: the last training time at which the
+    training part's censoring survival (Kaplan-Meier of the censorings) is still at least ``floor``. Beyond it the
+    inverse-probability weights 1/G(t)^2 rest on a handful of patients (or G is 0 and they are undefined)."""
+    censoring = CensoringDistributionEstimator().fit(_surv(train_time, train_event))
+    times = np.unique(np.asarray(train_time, float))
+    kept = times[censoring.predict_proba(times) >= floor]
+    return float(kept.max()) if len(kept) else float(times.min())
+
+
+def _censored_after(time: np.ndarray, event: np.ndarray, limit: float) -> np.ndarray:
+    """Test outcomes with events after ``limit`` marked censored: exact for Uno's c truncated at ``limit`` and for the
+    AUC and Brier score at times <= ``limit`` (such a patient only ever counts as a control / still alive there), and it
+    keeps scikit-survival from asking for censoring weights beyond the training follow-up."""
+    return _surv(time, np.asarray(event, bool) & (np.asarray(time, float) <= limit))
+
+
+def evaluation_times(train_time: np.ndarray, train_event: np.ndarray, test_time: np.ndarray,
+                     tau: float | None = None) -> dict[int, float]:
     """The quartiles (1, 2, 3) of the training part's event times that lie inside the test patients' follow-up
-    (scikit-survival needs time points in [min, max) of the test times), keyed by quartile number."""
+    (scikit-survival needs time points in [min, max) of the test times) and not after ``tau``, keyed by quartile."""
     quartiles = np.quantile(np.asarray(train_time, float)[np.asarray(train_event, bool)], [0.25, 0.5, 0.75])
-    return {q: float(t) for q, t in zip((1, 2, 3), quartiles) if np.min(test_time) <= t < np.max(test_time)}
+    limit = np.inf if tau is None else tau
+    return {q: float(t) for q, t in zip((1, 2, 3), quartiles) if np.min(test_time) <= t < np.max(test_time) and t <= limit}
+
+
+def brier_grid(train_time: np.ndarray, train_event: np.ndarray, test_time: np.ndarray, tau: float,
+               points: int = 100) -> np.ndarray:
+    """``points`` evenly spaced times for the integrated Brier score: from the training part's first event time (or
+    the first test time, if later) to ``tau`` or just before the last test time, whichever is earlier."""
+    start = max(float(np.min(np.asarray(train_time, float)[np.asarray(train_event, bool)])), float(np.min(test_time)))
+    stop = min(tau, float(np.nextafter(np.max(test_time), -np.inf)))
+    return np.linspace(start, stop, points) if stop > start else np.array([])
 
 
 def uno_c(train_time: np.ndarray, train_event: np.ndarray, time: np.ndarray, event: np.ndarray, risk: np.ndarray,
           tau: float | None = None) -> float:
-    """Uno's inverse-probability-of-censoring weighted c-index, censoring distribution from the training part,
-    truncated at ``tau`` (default: the last training time). NaN where it is undefined."""
-    train = _surv(train_time, train_event)
-    limit = float(np.max(train_time)) if tau is None else tau
-    keep = np.asarray(time, float) < np.max(train_time)
+    """Uno's c: scikit-survival's ``concordance_index_ipcw`` over every test patient, the censoring distribution from
+    the training part, truncated at ``tau`` (default :func:`uno_tau`): patients followed beyond it keep zero weight as
+    cases and stay comparators. NaN where it is undefined (no comparable pair)."""
+    limit = uno_tau(train_time, train_event) if tau is None else tau
     try:
-        return float(concordance_index_ipcw(train, _surv(np.asarray(time)[keep], np.asarray(event)[keep]),
-                                            np.asarray(risk, float)[keep], tau=limit)[0])
-    except ValueError:
+        return float(concordance_index_ipcw(_surv(train_time, train_event), _censored_after(time, event, limit),
+                                            np.asarray(risk, float), tau=limit)[0])
+    except (ValueError, ZeroDivisionError):
         return float("nan")
 
 
 def time_dependent_auc(train_time: np.ndarray, train_event: np.ndarray, time: np.ndarray, event: np.ndarray,
                        risk: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Cumulative/dynamic AUC of ``risk`` at each of ``times`` (scikit-survival); NaN where undefined."""
+    """Cumulative/dynamic AUC of ``risk`` at each of ``times`` (scikit-survival); events after the last of ``times``
+    count as censored there (exact: they are controls at every one of ``times``). NaN where undefined."""
     if len(times) == 0:
         return np.array([])
     try:
-        return cumulative_dynamic_auc(_surv(train_time, train_event), _surv(time, event), np.asarray(risk, float), times)[0]
+        test = _censored_after(time, event, float(np.max(times)))
+        return cumulative_dynamic_auc(_surv(train_time, train_event), test, np.asarray(risk, float), times)[0]
     except ValueError:
         return np.full(len(times), np.nan)
 
 
 def integrated_brier(train_time: np.ndarray, train_event: np.ndarray, time: np.ndarray, event: np.ndarray,
                      survival: np.ndarray, times: np.ndarray) -> float:
-    """Integrated Brier score of the predicted survival probabilities ``survival`` (patients x ``times``);
-    needs at least two time points, NaN otherwise."""
+    """Integrated Brier score of the predicted survival probabilities ``survival`` (patients x ``times``), as
+    scikit-survival integrates it (trapezoid over ``times``, divided by their range); needs two time points."""
     if len(times) < 2:
         return float("nan")
     try:
-        return float(integrated_brier_score(_surv(train_time, train_event), _surv(time, event), survival, times))
+        test = _censored_after(time, event, float(np.max(times)))
+        return float(integrated_brier_score(_surv(train_time, train_event), test, survival, times))
     except ValueError:
         return float("nan")

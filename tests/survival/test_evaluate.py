@@ -32,7 +32,7 @@ def _fold_predictions(seed: int, informed: bool, folds: int = 3, n: int = 60) ->
 def test_a_model_that_knows_every_time_scores_perfectly_and_beats_an_uninformed_one() -> None:
     informed = fold_metrics(_fold_predictions(0, informed=True)).set_index("fold")
     uninformed = fold_metrics(_fold_predictions(0, informed=False)).set_index("fold")
-    assert informed.index.tolist() == ["0", "1", "2", "mean", "sd"]
+    assert informed.index.tolist() == ["0", "1", "2", "mean", "sd", "n_folds"]
     assert (informed.loc[["0", "1", "2"], "n_patients"] == 20).all()
     assert informed.loc["mean", "c_index"] == pytest.approx(1.0) and informed.loc["sd", "c_index"] == pytest.approx(0.0)
     assert informed.loc["mean", "uno_c"] == pytest.approx(1.0)

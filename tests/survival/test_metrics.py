@@ -1,0 +1,57 @@
+"""Uno's c, the time-dependent AUC and the Brier grid against their definitions, on folds whose validation part
+holds the longest follow-up (a patient followed beyond every training patient)."""
+
+import numpy as np
+import pytest
+from sksurv.nonparametric import CensoringDistributionEstimator
+from sksurv.util import Surv
+
+from memamba.survival.metrics import brier_grid, integrated_brier, time_dependent_auc, uno_c, uno_tau
+
+rng = np.random.default_rng(7)
+TRAIN_TIME = np.round(rng.uniform(1, 40, 60), 1)
+TRAIN_EVENT = rng.random(60) < 0.6
+TIME = np.append(np.round(rng.uniform(1, 38, 19), 1), 55.0)       # the last patient: beyond the training follow-up
+EVENT = np.append(rng.random(19) < 0.6, True)
+RISK = -TIME + rng.normal(0, 8, 20)
+
+
+def _censoring(time: np.ndarray) -> np.ndarray:
+    return CensoringDistributionEstimator().fit(Surv.from_arrays(TRAIN_EVENT, TRAIN_TIME)).predict_proba(time)
+
+
+def test_uno_c_keeps_patients_beyond_tau_as_comparators_and_matches_its_definition() -> None:
+    tau = uno_tau(TRAIN_TIME, TRAIN_EVENT)
+    assert tau <= TRAIN_TIME.max() and _censoring(np.array([tau]))[0] >= 0.1
+    numerator = denominator = 0.0
+    for i in range(len(TIME)):
+        if not EVENT[i] or TIME[i] >= tau:
+            continue
+        weight = _censoring(np.array([TIME[i]]))[0] ** -2
+        for j in range(len(TIME)):
+            if TIME[i] < TIME[j]:
+                denominator += weight
+                numerator += weight * ((RISK[i] > RISK[j]) + 0.5 * (RISK[i] == RISK[j]))
+    assert uno_c(TRAIN_TIME, TRAIN_EVENT, TIME, EVENT, RISK) == pytest.approx(numerator / denominator, rel=1e-12)
+    moved = RISK.copy()
+    moved[-1] = RISK.max() + 1                                   # the longest survivor now looks like the sickest
+    assert uno_c(TRAIN_TIME, TRAIN_EVENT, TIME, EVENT, moved) < uno_c(TRAIN_TIME, TRAIN_EVENT, TIME, EVENT, RISK)
+
+
+def test_td_auc_is_defined_with_an_event_after_the_training_follow_up_and_matches_its_definition() -> None:
+    times = np.array([8.0, 15.0, 25.0])
+    auc = time_dependent_auc(TRAIN_TIME, TRAIN_EVENT, TIME, EVENT, RISK, times)
+    for t, value in zip(times, auc):
+        cases = EVENT & (TIME <= t)
+        controls = TIME > t
+        weights = 1 / _censoring(TIME[cases])
+        concordant = (RISK[cases][:, None] > RISK[controls][None, :]) + 0.5 * (RISK[cases][:, None] == RISK[controls][None, :])
+        assert value == pytest.approx((weights[:, None] * concordant).sum() / (weights.sum() * controls.sum()), rel=1e-12)
+
+
+def test_the_brier_grid_is_dense_and_inside_every_range_it_must_respect() -> None:
+    tau = uno_tau(TRAIN_TIME, TRAIN_EVENT)
+    grid = brier_grid(TRAIN_TIME, TRAIN_EVENT, TIME, tau)
+    assert len(grid) == 100 and grid[0] >= TIME.min() and grid[-1] <= tau and grid[-1] < TIME.max()
+    survival = np.exp(-np.outer(np.exp(-TIME / 20), grid) / 20)
+    assert 0 < integrated_brier(TRAIN_TIME, TRAIN_EVENT, TIME, EVENT, survival, grid) < 0.25
