@@ -37,6 +37,24 @@ def test_unbalanced_plan_has_near_uniform_marginals_and_prefers_cheap_pairs() ->
     assert plan[2, 5] > 0.9 * plan[:, 5].sum()
 
 
+def test_the_batched_masked_plan_equals_pots_unbalanced_sinkhorn_patient_by_patient() -> None:
+    import numpy as np
+    import ot
+
+    generator = torch.Generator().manual_seed(1)
+    cost = torch.rand(3, 4, 9, generator=generator, dtype=torch.float64)
+    mask = torch.ones(3, 9, dtype=torch.bool)
+    mask[1, 6:] = False
+    mask[2, 2:] = False
+    plans = unbalanced_sinkhorn_plan(cost, 0.1, 0.5, iterations=20_000, tolerance=1e-13, column_mask=mask)
+    for patient in range(3):
+        real = int(mask[patient].sum())
+        expected = ot.unbalanced.sinkhorn_knopp_unbalanced(ot.unif(4), ot.unif(real), cost[patient, :, :real].numpy(), reg=0.1,
+                                                           reg_m=0.5, reg_type="entropy", numItermax=100_000, stopThr=1e-15)
+        np.testing.assert_allclose(plans[patient, :, :real].numpy(), expected, rtol=1e-7, atol=1e-13)
+        assert not plans[patient, :, real:].any()
+
+
 def test_mmd_is_zero_for_identical_sets_and_grows_with_a_shift() -> None:
     torch.manual_seed(0)
     x = torch.randn(50, 8)
