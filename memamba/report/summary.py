@@ -18,6 +18,7 @@ from memamba.survival.evaluate import OPTIMISTIC, SUMMARY_ROWS
 from memamba.survival.metrics import harrell_c
 
 ORACLE = "oracle (true risk)"
+PAIRED_WITH = "memamba"
 
 
 METRICS = ("c_index", "uno_c", "mean_auc", "ibs", "logrank_p", OPTIMISTIC)
@@ -60,7 +61,26 @@ def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[s
     if truth is not None and splits and clinical is not None:
         survival = read_sheet(clinical, "clinical", check_paths=False).set_index("patient_id")
         rows.append(_row(cohort, ORACLE, pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival)})))
-    return pd.DataFrame(rows)
+    return paired_with(pd.DataFrame(rows), PAIRED_WITH)
+
+
+def paired_with(table: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """``table`` with each model's paired comparison with ``reference`` over the same folds: the mean and sd of the
+    per-fold c-index differences (model minus reference) and in how many folds the model is ahead. Unchanged when
+    the reference model is not in the table."""
+    if reference not in set(table["model"]):
+        return table
+    folds = sorted((c for c in table.columns if c.startswith("c_index_fold_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+    base = table.loc[table["model"] == reference, folds].to_numpy(float)[0]
+    differences = table[folds].to_numpy(float) - base
+    finite = np.isfinite(differences)
+    table = table.copy()
+    table[f"c_index_minus_{reference}_mean"] = [np.nanmean(d) if f.any() else np.nan for d, f in zip(differences, finite)]
+    table[f"c_index_minus_{reference}_sd"] = [np.nanstd(d, ddof=1) if f.sum() > 1 else np.nan for d, f in zip(differences, finite)]
+    table[f"folds_ahead_of_{reference}"] = (differences > 0).sum(axis=1)
+    table.loc[table["model"] == reference, [f"c_index_minus_{reference}_mean", f"c_index_minus_{reference}_sd",
+                                            f"folds_ahead_of_{reference}"]] = np.nan
+    return table
 
 
 def _image_tag(path: Path) -> str:
@@ -80,6 +100,12 @@ def _mean_sd(rows: pd.DataFrame) -> pd.DataFrame:
             counts = rows.get(f"{metric}_folds", rows["folds"])
             shown[label] = [_cell(m, sd, k, n) for m, sd, k, n in
                             zip(rows[f"{metric}_mean"], rows.get(f"{metric}_sd", np.nan), counts, rows["folds"])]
+    paired = f"c_index_minus_{PAIRED_WITH}_mean"
+    if paired in rows and rows[paired].notna().any():
+        shown[f"Harrell's c − {PAIRED_WITH}, paired over folds (folds ahead)"] = [
+            "" if not np.isfinite(m) else f"{m:+.3f} ± {sd:.3f} ({int(k)} of {int(n)})"
+            for m, sd, k, n in zip(rows[paired], rows[f"c_index_minus_{PAIRED_WITH}_sd"],
+                                   rows[f"folds_ahead_of_{PAIRED_WITH}"], rows["folds"])]
     return shown
 
 

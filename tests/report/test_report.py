@@ -63,3 +63,19 @@ def test_cohorts_and_models_named_na_or_null_stay_names_in_the_report(tmp_path: 
     assert table["cohort"].tolist() == ["NA", "NA", "null"] and table["model"].tolist() == ["null", "snn", "NA"]
     assert np.isnan(table.loc[1, "c_index_mean"]) and table.loc[2, "c_index_mean"] == 0.55
     assert "<h2>NA</h2>" in (tmp_path / "report.html").read_text()
+
+
+def test_each_model_is_compared_with_memamba_fold_by_fold(tmp_path: Path) -> None:
+    for model, per_fold in (("memamba", [0.60, 0.70, 0.65]), ("abmil", [0.62, 0.66, 0.70]), ("snn", [0.5, 0.5, 0.5])):
+        out = tmp_path / "eval" / model
+        out.mkdir(parents=True)
+        pd.DataFrame({"fold": ["0", "1", "2", "mean", "sd", "n_folds"], "c_index": [*per_fold, 0, 0, 3]}).to_csv(
+            out / "metrics.tsv", sep="\t", index=False)
+    summary = cohort_summary("demo", sorted((tmp_path / "eval").glob("*/metrics.tsv"))).set_index("model")
+    np.testing.assert_allclose(summary.loc["abmil", "c_index_minus_memamba_mean"], (0.02 - 0.04 + 0.05) / 3)
+    np.testing.assert_allclose(summary.loc["abmil", "c_index_minus_memamba_sd"], np.std([0.02, -0.04, 0.05], ddof=1))
+    assert summary.loc["abmil", "folds_ahead_of_memamba"] == 2 and summary.loc["snn", "folds_ahead_of_memamba"] == 0
+    assert np.isnan(summary.loc["memamba", "c_index_minus_memamba_mean"])
+    summary.reset_index().to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    write_report([tmp_path / "s.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html")
+    assert "+0.010 ± 0.046 (2 of 3)" in (tmp_path / "report.html").read_text()
