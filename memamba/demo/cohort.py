@@ -1,4 +1,4 @@
-"""The demo cohort: latent risk -> slides, RNA-seq counts, CNV, mutations and survival."""
+"""The demo cohort: a slide part and a genomic part of the risk -> slides, RNA-seq counts, CNV, mutations; their sum -> survival."""
 
 from __future__ import annotations
 
@@ -78,24 +78,29 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     Contents: ``slides/*.svs`` (one or two per patient), the sample sheets ``slides.tsv``,
     ``clinical.tsv`` and ``genomics.tsv``, the matrices ``rna_counts.tsv``, ``cnv.tsv`` and
     ``mut.tsv`` (genes x patients), ``gene_families.csv`` (MCAT layout) and ``truth.tsv`` (the
-    latent risk, from which the oracle c-index is computed).
+    latent risk, from which the oracle c-index is computed, and its two parts).
+
+    The risk that sets survival is the sum of two independent parts, scaled to unit variance: the slides show only
+    ``slide_risk`` and the genomic tables carry only ``genomic_risk``, so a model needs both modalities to reach
+    the oracle, and each unimodal model is capped by its part's c-index.
     """
     out = Path(out)
     (out / "slides").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     patient_ids = [f"DEMO-{i:04d}" for i in range(1, patients + 1)]
-    risk = rng.normal(0, 1, patients)
+    slide_risk, genomic_risk = rng.normal(0, 1, (2, patients))
+    risk = (slide_risk + genomic_risk) / np.sqrt(2)
     time, event = _survival(rng, risk)
 
     slide_rows = []
-    for patient, patient_risk in zip(patient_ids, risk):
+    for patient, patient_risk in zip(patient_ids, slide_risk):
         for k in range(1 if rng.uniform() < 0.7 else 2):
             slide_id = f"{patient}-{k + 1:02d}"
             image = render_slide(rng, float(patient_risk), slide_size)
             write_svs(out / "slides" / f"{slide_id}.svs", image, mpp=DEMO_MPP)
             slide_rows.append({"patient_id": patient, "slide_id": slide_id, "path": f"slides/{slide_id}.svs", "mpp": ""})
 
-    for modality, frame in _genomics(rng, risk, patient_ids).items():
+    for modality, frame in _genomics(rng, genomic_risk, patient_ids).items():
         _write_tsv(frame, out / f"{modality if modality != 'rna' else 'rna_counts'}.tsv", index=True)
     families = _gene_table()
     with atomic_path(out / "gene_families.csv") as tmp:
@@ -108,5 +113,6 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
         "kind": ["counts", "gistic", "binary"],
         "path": ["rna_counts.tsv", "cnv.tsv", "mut.tsv"],
     }), out / "genomics.tsv")
-    _write_tsv(pd.DataFrame({"patient_id": patient_ids, "risk": np.round(risk, 6)}), out / "truth.tsv")
+    _write_tsv(pd.DataFrame({"patient_id": patient_ids, "risk": np.round(risk, 6), "slide_risk": np.round(slide_risk, 6),
+                             "genomic_risk": np.round(genomic_risk, 6)}), out / "truth.tsv")
     return out

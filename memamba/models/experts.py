@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -158,6 +159,13 @@ def rbf_mmd(x: torch.Tensor, y: torch.Tensor, x_mask: torch.Tensor | None = None
     return mmd if batched else mmd[0]
 
 
+def effective_patches(weights: torch.Tensor) -> torch.Tensor:
+    """exp(entropy) of each row of row-normalised transport weights (b, T, N) -> (b, T): N when a genomic token's
+    summary is the plain mean of N patches, 1 when it is a single patch."""
+    log_weights = torch.where(weights > 0, weights.clamp_min(1e-30).log(), torch.zeros_like(weights))
+    return torch.exp(-(weights * log_weights).sum(dim=-1))
+
+
 class SynergisticExpert(nn.Module):
     """Optimal-transport correspondence from genomic tokens to patch tokens, plus the MMD loss.
 
@@ -165,7 +173,8 @@ class SynergisticExpert(nn.Module):
     by its maximum over the patient's real patches; each genomic token receives the plan-weighted
     mean of the patch tokens. The MMD's kernel matrix is quadratic in the number of patch tokens, so
     it is estimated on at most ``mmd_max_patches`` of them (a fresh random subset each training step,
-    evenly spaced ones in evaluation), which keeps the whole model linear in the bag size.
+    evenly spaced ones in evaluation), which keeps the whole model linear in the bag size. In evaluation it records
+    each patient's effective number of patches per summary (:func:`effective_patches`; :meth:`transport_summary`).
     ``forward`` returns the summaries (b, T, d) and the MMD per patient (b,). Ablations: with
     ``use_ot`` False every summary is the plain mean of the real patch tokens; with ``use_mmd`` False
     the MMD is not computed (zeros).
@@ -177,6 +186,7 @@ class SynergisticExpert(nn.Module):
         self.epsilon, self.tau, self.iterations = epsilon, tau, iterations
         self.mmd_max_patches = mmd_max_patches
         self.use_ot, self.use_mmd = use_ot, use_mmd
+        self.spread: list[float] = []
 
     def forward(self, patch_tokens: torch.Tensor, patch_mask: torch.Tensor,
                 genomic_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,10 +198,23 @@ class SynergisticExpert(nn.Module):
             else:
                 plan = patch_mask[:, None, :].expand(-1, genomic_tokens.shape[1], -1).to(patch_tokens.dtype)
             weights = plan / plan.sum(dim=2, keepdim=True).clamp_min(1e-12)
+            if self.use_ot and not self.training:
+                spread = effective_patches(weights).mean(dim=1) / patch_mask.sum(dim=1).clamp_min(1)
+                self.spread.extend(spread.tolist())
         if not self.use_mmd:
             return weights @ patch_tokens, patch_tokens.new_zeros(len(patch_tokens))
         sample, sample_mask = self.mmd_sample(patch_tokens, patch_mask)
         return weights @ patch_tokens, rbf_mmd(sample, genomic_tokens, sample_mask)
+
+    def transport_summary(self) -> str | None:
+        """How concentrated the plans of the evaluation passes since the last call were, then forget them: the median
+        over patients of (effective number of patches per genomic token, exp of the weights' entropy) / (real
+        patches). 1 means every summary is the mean patch; None without evaluation passes."""
+        if not self.spread:
+            return None
+        values, self.spread = np.asarray(self.spread), []
+        return (f"median {np.median(values):.3f} of the patches per genomic token (range {values.min():.3f}-"
+                f"{values.max():.3f} over {len(values)} patients; 1 = the plain mean)")
 
     def mmd_sample(self, patch_tokens: torch.Tensor, patch_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """At most ``mmd_max_patches`` real patch tokens per patient (b, k, d) and which of them are real (b, k)."""

@@ -18,6 +18,7 @@ from memamba.survival.evaluate import OPTIMISTIC, SUMMARY_ROWS
 from memamba.survival.metrics import harrell_c
 
 ORACLE = "oracle (true risk)"
+PARTIAL_ORACLES = {"slide_risk": "oracle (slide part of the risk only)", "genomic_risk": "oracle (genomic part of the risk only)"}
 PAIRED_WITH = "memamba"
 
 
@@ -39,9 +40,9 @@ def _row(cohort: str, model: str, folds: pd.DataFrame, eval_dir: str = "") -> di
 
 
 def oracle_per_fold(splits: list[str | os.PathLike], truth_path: str | os.PathLike,
-                    clinical: pd.DataFrame) -> list[float]:
-    """Harrell's c-index of the true risk on each fold's validation patients (an upper reference)."""
-    truth = pd.read_csv(truth_path, sep="\t", dtype={"patient_id": str}).set_index("patient_id")["risk"]
+                    clinical: pd.DataFrame, column: str = "risk") -> list[float]:
+    """Harrell's c-index of the true risk (or of one of its parts, ``column``) on each fold's validation patients."""
+    truth = pd.read_csv(truth_path, sep="\t", dtype={"patient_id": str}).set_index("patient_id")[column]
     values = []
     for split in splits:
         val = read_split(split).query("role == 'val'")["patient_id"]
@@ -53,7 +54,8 @@ def oracle_per_fold(splits: list[str | os.PathLike], truth_path: str | os.PathLi
 def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[str | os.PathLike] = (),
                    truth: str | os.PathLike | None = None, clinical: str | os.PathLike | None = None) -> pd.DataFrame:
     """One row per model (from ``eval/{model}/metrics.tsv``), plus the oracle row when ``truth``,
-    ``splits`` and the ``clinical`` sheet are given."""
+    ``splits`` and the ``clinical`` sheet are given (and one per part of the risk that ``truth`` lists: the ceiling of
+    a model that sees only that modality)."""
     rows = []
     for path in metrics:
         table = pd.read_csv(path, sep="\t", dtype={"fold": str})
@@ -61,6 +63,9 @@ def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[s
     if truth is not None and splits and clinical is not None:
         survival = read_sheet(clinical, "clinical", check_paths=False).set_index("patient_id")
         rows.append(_row(cohort, ORACLE, pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival)})))
+        parts = [c for c in pd.read_csv(truth, sep="\t", nrows=0).columns if c in PARTIAL_ORACLES]
+        rows += [_row(cohort, PARTIAL_ORACLES[c], pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival, c)}))
+                 for c in parts]
     return paired_with(pd.DataFrame(rows), PAIRED_WITH)
 
 

@@ -145,9 +145,15 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
     else:
         model, history = _fit_torch(model_name, inputs, model_params, train_params, cohort, data, torch.device(device),
                                     workers, progress, checkpoint, fingerprint)
+        transport = [m for m in model.modules() if hasattr(m, "transport_summary")]
+        for expert in transport:
+            expert.transport_summary()                      # forget the evaluation passes made while training
         logits = _predict(model, data, np.arange(len(cohort.patients)), torch.device(device), train_params["batch_size"], workers)
         risk = risk_from_logits(logits).numpy()
         compute = compute_settings(model, torch.device(device), train_params["amp"])
+        spread = [summary for expert in transport if (summary := expert.transport_summary())]
+        if spread:
+            compute["ot_effective_patches"] = spread[0]
     data.state["inputs"] = inputs.__dict__
     log.info("%s trained on %s", model_name, ", ".join(f"{key} {value}" for key, value in compute.items()))
     return FoldResult(model, history, _predictions(cohort, data, split, logits, risk), data.state, compute)

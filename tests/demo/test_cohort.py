@@ -50,3 +50,20 @@ def test_signal_families_follow_risk_and_noise_families_do_not() -> None:
     noise = correlation[[g for g in cnv.index if g.startswith(("CDM", "TF", "CaGF"))]]
     assert len(SIGNAL_FAMILIES) == 3
     assert signal.mean() > 0.4 and noise.mean() < 0.1
+
+
+def test_the_risk_has_a_slide_part_and_an_independent_genomic_part(tmp_path: Path) -> None:
+    from memamba.demo.cohort import generate_cohort
+
+    out = generate_cohort(tmp_path / "demo", patients=200, seed=5, slide_size=256)
+    truth = pd.read_csv(out / "truth.tsv", sep="\t").set_index("patient_id")
+    np.testing.assert_allclose(truth["risk"], (truth["slide_risk"] + truth["genomic_risk"]) / np.sqrt(2), atol=2e-6)
+    assert abs(np.corrcoef(truth["slide_risk"], truth["genomic_risk"])[0, 1]) < 0.15
+    cnv = pd.read_csv(out / "cnv.tsv", sep="\t", index_col=0)[truth.index]
+    signal = [g for g in cnv.index if g.startswith(("TSG", "O", "PK"))]
+    with_genomic = cnv.loc[signal].T.corrwith(truth["genomic_risk"]).abs().mean()
+    with_slide = cnv.loc[signal].T.corrwith(truth["slide_risk"]).abs().mean()
+    assert with_genomic > 0.4 and with_slide < 0.1
+    clinical = pd.read_csv(out / "clinical.tsv", sep="\t").set_index("patient_id").loc[truth.index]
+    c = {part: harrell_c(clinical["survival_months"], clinical["event"], truth[part]) for part in truth.columns}
+    assert c["risk"] > max(c["slide_risk"], c["genomic_risk"]) + 0.03, c

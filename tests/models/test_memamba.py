@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from memamba.models import ModelInputs, build_model, single
-from memamba.models.experts import DualScanLayer, SynergisticExpert, rbf_mmd, unbalanced_sinkhorn_plan
+from memamba.models.experts import DualScanLayer, SynergisticExpert, effective_patches, rbf_mmd, unbalanced_sinkhorn_plan
 
 INPUTS = ModelInputs(patch_dim=16, token_sizes=[5, 0, 7, 3], n_bins=4)
 
@@ -154,3 +154,18 @@ def test_unknown_ablation_values_are_refused() -> None:
         build_model("memamba", INPUTS, {"experts": "both"})
     with pytest.raises(ValueError, match="scan_orders must be one of"):
         build_model("memamba", INPUTS, {"scan_orders": "reverse"})
+
+
+def test_effective_patches_count_the_patches_a_summary_draws_on_and_evaluation_records_them() -> None:
+    uniform, single_patch = torch.full((1, 2, 8), 1 / 8), torch.zeros(1, 2, 8)
+    single_patch[..., 3] = 1
+    torch.testing.assert_close(effective_patches(uniform), torch.full((1, 2), 8.0))
+    torch.testing.assert_close(effective_patches(single_patch), torch.ones(1, 2))
+    expert = SynergisticExpert().eval()
+    patches, mask = torch.randn(2, 9, 4), torch.ones(2, 9, dtype=torch.bool)
+    mask[1, 5:] = False
+    expert(patches, mask, torch.randn(2, 3, 4))
+    summary = expert.transport_summary()
+    assert summary is not None and "over 2 patients" in summary and expert.transport_summary() is None
+    expert.train()(patches, mask, torch.randn(2, 3, 4))
+    assert expert.transport_summary() is None                  # training steps are not recorded

@@ -44,7 +44,8 @@ def test_outputs_follow_the_documented_contracts(finished_run: Path) -> None:
     metrics = pd.read_csv(results / "tiny" / "eval" / "snn" / "metrics.tsv", sep="\t")
     assert {"c_index", "uno_c", "ibs", "logrank_p", "c_index_best_epoch_optimistic"} <= set(metrics.columns)
     summary = pd.read_csv(results / "summary.tsv", sep="\t")
-    assert summary["model"].tolist() == ["snn", "abmil", "coxnet", "snn-wide", "oracle (true risk)"]
+    assert summary["model"].tolist() == ["snn", "abmil", "coxnet", "snn-wide", "oracle (true risk)",
+                                         "oracle (slide part of the risk only)", "oracle (genomic part of the risk only)"]
     assert summary[["c_index_fold_0", "c_index_fold_1"]].notna().all().all()
     assert summary["c_index_mean"].between(0, 1).all()
     assert "eval_dir" not in summary.columns
