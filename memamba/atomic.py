@@ -31,12 +31,13 @@ def _remove_stale(final: Path) -> None:
 
 
 def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (one of another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
