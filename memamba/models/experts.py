@@ -102,6 +102,9 @@ class GenomicsExpert(nn.Module):
         return tokens
 
 
+COST_SCALES = ("median", "max")
+
+
 def unbalanced_sinkhorn_plan(cost: torch.Tensor, epsilon: float, tau: float, iterations: int = 100,
                              tolerance: float = 1e-5, column_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Entropic unbalanced optimal-transport plans (KL-relaxed marginals), log-domain Sinkhorn.
@@ -169,21 +172,24 @@ def effective_patches(weights: torch.Tensor) -> torch.Tensor:
 class SynergisticExpert(nn.Module):
     """Optimal-transport correspondence from genomic tokens to patch tokens, plus the MMD loss.
 
-    The plan is computed without gradient (as MOTCat does) on the squared-Euclidean cost normalised
-    by its maximum over the patient's real patches; each genomic token receives the plan-weighted
-    mean of the patch tokens. The MMD's kernel matrix is quadratic in the number of patch tokens, so
-    it is estimated on at most ``mmd_max_patches`` of them (a fresh random subset each training step,
-    evenly spaced ones in evaluation), which keeps the whole model linear in the bag size. In evaluation it records
-    each patient's effective number of patches per summary (:func:`effective_patches`; :meth:`transport_summary`).
-    ``forward`` returns the summaries (b, T, d) and the MMD per patient (b,). Ablations: with
-    ``use_ot`` False every summary is the plain mean of the real patch tokens; with ``use_mmd`` False
-    the MMD is not computed (zeros).
+    The plan is computed without gradient (as MOTCat does) on the squared-Euclidean cost divided by its median over
+    the patient's real (token, patch) pairs (``cost_scale="median"``: the plan's concentration does not change with
+    the bag's size or with a few far-off patches; ``"max"`` divides by the maximum, as MOTCat does, so that one
+    far-off patch, e.g. an artefact, flattens every plan of the patient); each genomic token receives the
+    plan-weighted mean of the patch tokens. The MMD's kernel matrix is quadratic in the number of patch tokens, so it
+    is estimated on at most ``mmd_max_patches`` of them (a fresh random subset each training step, evenly spaced ones
+    in evaluation), which keeps the whole model linear in the bag size. In evaluation it records each patient's
+    effective number of patches per summary (:func:`effective_patches`; :meth:`transport_summary`). ``forward``
+    returns the summaries (b, T, d) and the MMD per patient (b,). Ablations: with ``use_ot`` False every summary is
+    the plain mean of the real patch tokens; with ``use_mmd`` False the MMD is not computed (zeros).
     """
 
     def __init__(self, epsilon: float = 0.1, tau: float = 0.5, iterations: int = 100, mmd_max_patches: int = 1024,
-                 use_ot: bool = True, use_mmd: bool = True) -> None:
+                 use_ot: bool = True, use_mmd: bool = True, cost_scale: str = "median") -> None:
         super().__init__()
-        self.epsilon, self.tau, self.iterations = epsilon, tau, iterations
+        if cost_scale not in COST_SCALES:
+            raise ValueError(f"ot_cost_scale must be one of {COST_SCALES}, not {cost_scale!r}")
+        self.epsilon, self.tau, self.iterations, self.cost_scale = epsilon, tau, iterations, cost_scale
         self.mmd_max_patches = mmd_max_patches
         self.use_ot, self.use_mmd = use_ot, use_mmd
         self.spread: list[float] = []
@@ -193,7 +199,7 @@ class SynergisticExpert(nn.Module):
         with torch.no_grad():
             if self.use_ot:
                 cost = torch.cdist(genomic_tokens, patch_tokens).pow(2).masked_fill(~patch_mask[:, None, :], 0.0)
-                cost = cost / cost.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+                cost = cost / self.cost_unit(cost, patch_mask).clamp_min(1e-12)
                 plan = unbalanced_sinkhorn_plan(cost, self.epsilon, self.tau, self.iterations, column_mask=patch_mask)
             else:
                 plan = patch_mask[:, None, :].expand(-1, genomic_tokens.shape[1], -1).to(patch_tokens.dtype)
@@ -205,6 +211,13 @@ class SynergisticExpert(nn.Module):
             return weights @ patch_tokens, patch_tokens.new_zeros(len(patch_tokens))
         sample, sample_mask = self.mmd_sample(patch_tokens, patch_mask)
         return weights @ patch_tokens, rbf_mmd(sample, genomic_tokens, sample_mask)
+
+    def cost_unit(self, cost: torch.Tensor, patch_mask: torch.Tensor) -> torch.Tensor:
+        """Each patient's cost unit (b, 1, 1): the median or the maximum over its real (token, patch) pairs."""
+        if self.cost_scale == "max":
+            return cost.amax(dim=(1, 2), keepdim=True)
+        real = cost.masked_fill(~patch_mask[:, None, :], float("nan"))
+        return real.flatten(1).nanmedian(dim=1).values[:, None, None]
 
     def transport_summary(self) -> str | None:
         """How concentrated the plans of the evaluation passes since the last call were, then forget them: the median

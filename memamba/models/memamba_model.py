@@ -27,7 +27,8 @@ class MEMamba(nn.Module):
     The model needs both modalities for every patient; a patient who lacks one is handled before
     the model by the cohort's ``missing_modality`` policy (left out, or given the training mean).
 
-    Ablations are config values: ``use_ot`` False (summaries are the mean patch token), ``mmd_weight``
+    Ablations are config values: ``use_ot`` False (summaries are the mean patch token), ``ot_cost_scale`` ``max``
+    (MOTCat's cost normalisation instead of the median), ``mmd_weight``
     0 (no MMD), ``scan_orders`` ``conventional`` or ``attention`` (one scan per layer), ``experts``
     ``genomics`` or ``pathology`` (that expert alone, straight into the backbone).
     """
@@ -35,7 +36,8 @@ class MEMamba(nn.Module):
     def __init__(self, inputs: ModelInputs, d_model: int = 64, pathology_layers: int = 1, genomics_layers: int = 1,
                  backbone_layers: int = 1, d_state: int = 16, d_conv: int = 4, expand: int = 2, dropout: float = 0.1,
                  ot_epsilon: float = 0.1, ot_tau: float = 0.5, mmd_weight: float = 0.1, mmd_max_patches: int = 1024,
-                 ssm_backend: str = "auto", use_ot: bool = True, scan_orders: str = "dual", experts: str = "all") -> None:
+                 ssm_backend: str = "auto", use_ot: bool = True, scan_orders: str = "dual", experts: str = "all",
+                 ot_cost_scale: str = "median") -> None:
         super().__init__()
         if experts not in EXPERT_SETS:
             raise ValueError(f"experts must be one of {EXPERT_SETS}, not {experts!r}")
@@ -46,7 +48,7 @@ class MEMamba(nn.Module):
         self.genomics = GenomicsExpert(inputs.token_sizes, d_model, genomics_layers, dropout, scan_orders=scan_orders,
                                        **mamba) if experts != "pathology" else None
         self.synergy = SynergisticExpert(ot_epsilon, ot_tau, mmd_max_patches=mmd_max_patches, use_ot=use_ot,
-                                         use_mmd=mmd_weight > 0) if experts == "all" else None
+                                         use_mmd=mmd_weight > 0, cost_scale=ot_cost_scale) if experts == "all" else None
         self.backbone = MambaBackbone(d_model, backbone_layers, dropout, **mamba)
         self.head = nn.Linear(d_model, inputs.n_bins)
         self.mmd_weight = mmd_weight

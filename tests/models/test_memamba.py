@@ -129,7 +129,7 @@ def test_mmd_uses_a_bounded_sample_of_real_patch_tokens() -> None:
 
 @pytest.mark.parametrize("ablation,auxiliary_is_zero", [
     ({"use_ot": False}, False), ({"mmd_weight": 0.0}, True), ({"scan_orders": "conventional"}, False),
-    ({"scan_orders": "attention"}, False), ({"experts": "genomics"}, True), ({"experts": "pathology"}, True),
+    ({"scan_orders": "attention"}, False), ({"ot_cost_scale": "max"}, False), ({"experts": "genomics"}, True), ({"experts": "pathology"}, True),
 ])
 def test_ablations_are_config_variants_that_train_every_parameter(ablation: dict, auxiliary_is_zero: bool) -> None:
     torch.manual_seed(0)
@@ -149,11 +149,40 @@ def test_without_ot_every_summary_is_the_mean_patch_token() -> None:
     torch.testing.assert_close(summaries[0], patches[0, :6].mean(0).expand(3, 4))
 
 
+def _spread(expert: SynergisticExpert, patches: torch.Tensor, genes: torch.Tensor) -> float:
+    """Median fraction of the patches each genomic token's summary draws on, from one evaluation pass."""
+    expert.eval()(patches, torch.ones(patches.shape[:2], dtype=torch.bool), genes)
+    return float(expert.transport_summary().split()[1])
+
+
+def test_one_far_off_patch_flattens_maxnormalised_plans_but_not_mediannormalised_ones() -> None:
+    torch.manual_seed(0)
+    patches, genes = torch.randn(1, 1000, 16), torch.randn(1, 6, 16)
+    artefact = torch.cat([patches, torch.full((1, 1, 16), 40.0)], dim=1)
+    median_scaled, max_scaled = SynergisticExpert(cost_scale="median"), SynergisticExpert(cost_scale="max")
+    assert _spread(median_scaled, patches, genes) < 0.7
+    assert abs(_spread(median_scaled, artefact, genes) - _spread(median_scaled, patches, genes)) < 0.03
+    assert _spread(max_scaled, artefact, genes) > 0.99            # every summary ~ the mean patch
+
+
+def test_mediannormalised_plans_are_as_concentrated_for_a_bag_twice_as_large() -> None:
+    torch.manual_seed(0)
+    patches, genes = torch.randn(1, 500, 16), torch.randn(1, 6, 16)
+    expert = SynergisticExpert()
+    mask = torch.ones(1, 500, dtype=torch.bool)
+    twice = torch.cat([patches, patches], dim=1)
+    torch.testing.assert_close(expert(twice, torch.ones(1, 1000, dtype=torch.bool), genes)[0],
+                               expert(patches, mask, genes)[0], rtol=1e-4, atol=1e-5)
+    assert _spread(expert, twice, genes) == pytest.approx(_spread(expert, patches, genes), abs=1e-3)
+
+
 def test_unknown_ablation_values_are_refused() -> None:
     with pytest.raises(ValueError, match="experts must be one of"):
         build_model("memamba", INPUTS, {"experts": "both"})
     with pytest.raises(ValueError, match="scan_orders must be one of"):
         build_model("memamba", INPUTS, {"scan_orders": "reverse"})
+    with pytest.raises(ValueError, match="ot_cost_scale must be one of"):
+        build_model("memamba", INPUTS, {"ot_cost_scale": "mean"})
 
 
 def test_effective_patches_count_the_patches_a_summary_draws_on_and_evaluation_records_them() -> None:
