@@ -247,7 +247,6 @@ def cmd_published_split(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    import torch
     import yaml
 
     from memamba.atomic import atomic_paths
@@ -259,6 +258,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from memamba.models.registry import variant_entry
     from memamba.provenance import run_fingerprint
     from memamba.sheets import read_sheet
+    from memamba.train.checkpoint import fold_checkpoint, save_checkpoint
     from memamba.train.device import pick_device
     from memamba.train.loop import train_fold
     from memamba.train.transforms import GenomicTransform
@@ -292,8 +292,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                         progress=not args.quiet, checkpoint=epoch_state if args.resume else None,
                         fingerprint=run_fingerprint(settings, inputs))
     with atomic_paths([out / name for name in ("checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml")]) as tmp:
-        torch.save({"model": args.model, "model_params": model_params, "fitted": _fitted(result.model),
-                    "transforms": result.state}, tmp[0])
+        save_checkpoint(fold_checkpoint(args.model, model_params, _fitted(result.model), result.state, cohort, transform), tmp[0])
         result.history.to_csv(tmp[1], sep="\t", index=False)
         result.predictions.to_csv(tmp[2], sep="\t", index=False)
         tmp[3].write_text(yaml.safe_dump({**settings, "device": device, "compute": result.compute,
@@ -307,6 +306,26 @@ def cmd_train(args: argparse.Namespace) -> None:
 def _fitted(model: object) -> object:
     """What the checkpoint keeps of a fitted model: a torch model's state dict, or Coxnet's plain-data fit."""
     return model.state_dict() if hasattr(model, "state_dict") else model
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from memamba.atomic import atomic_path
+    from memamba.data.cohort import load_cohort
+    from memamba.survival.metrics import harrell_c
+    from memamba.train.checkpoint import load_checkpoint
+    from memamba.train.device import pick_device
+    from memamba.train.predict import predict_cohort
+
+    checkpoints = {path: load_checkpoint(path) for path in args.checkpoint}
+    cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, args.missing_modality)
+    table = predict_cohort(checkpoints, cohort, pick_device(args.device), args.batch_size)
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    model = next(iter(checkpoints.values())).model
+    known = "event" in table and bool(table["event"].any())
+    score = f", Harrell's c-index {harrell_c(table['survival_months'].to_numpy(), table['event'].to_numpy(), table['risk'].to_numpy()):.3f}" \
+        if known else ""
+    print(f"{model}: {len(table)} patients scored by {len(checkpoints)} fold(s){score} -> {args.out}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -522,6 +541,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_params(p, "train")
     p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("predict", help="apply trained folds to a cohort (its own patients or a new cohort)",
+                            description="Score every patient of a cohort with one fold's checkpoint, or with several "
+                                        "(risk averaged over them), applying the transforms stored in the checkpoint "
+                                        "(feature scaling, counts VST, token layout, time bins) as they were fitted on "
+                                        "the fold's training part. Inputs whose token layout, gene set, kinds of "
+                                        "genomic tables, feature width or encoder differ from training are refused. "
+                                        "Writes per-patient risk and survival per bin to -o.")
+    p.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint.pt of one fold or of several")
+    p.add_argument("--slides", required=True, help="slide sheet of the cohort to score")
+    p.add_argument("--clinical", default=None, help="its clinical sheet, when survival is known (adds survival_months and event)")
+    p.add_argument("--features-dir", default=None, help="folder of its per-slide features (models that use slides)")
+    p.add_argument("--genomics", required=True, help="its features.parquet from 'memamba genomics'")
+    p.add_argument("--tokens", required=True, help="its tokens.json")
+    p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
+                   help="a patient lacking slides or genomics: leave out, or give it the training-fold mean")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--batch-size", type=int, default=1, help="patients per forward pass")
+    p.add_argument("-o", "--out", required=True, help="output predictions TSV")
+    p.set_defaults(func=cmd_predict)
 
     p = commands.add_parser("evaluate", help="per-fold metrics and Kaplan-Meier plot of one model",
                             description="Compute Harrell's c-index and the log-rank p of risk groups on each fold's "

@@ -158,6 +158,21 @@ class PatchBags:
     def __len__(self) -> int:
         return len(self.files)
 
+    def encoder(self) -> str | None:
+        """The encoder the feature files record (memamba's ``features`` attribute ``encoder``); None when no file
+        records one (CLAM's, TRIDENT's, ``.pt`` files). A MemambaError names two files of different encoders."""
+        recorded: dict[str, Path] = {}
+        for path in (p for paths in self.files for p in paths if p.suffix == ".h5"):
+            with h5py.File(path, "r") as h5:
+                name = h5["features"].attrs.get("encoder")
+            if name is not None:
+                recorded.setdefault(str(name), path)
+        if len(recorded) > 1:
+            (first, one), (second, other) = list(recorded.items())[:2]
+            raise MemambaError(f"{other}: features of encoder {second}, but {one} has {first}. "
+                               "Fix: every slide of a cohort needs features from the same encoder.")
+        return next(iter(recorded), None)
+
     def read(self, index: int) -> np.ndarray:
         """The bag (N x D float32) of the patient at ``index``: its slides' patches in sheet order; (0, D) for none."""
         parts = [read_features(path) for path in self.files[index]]

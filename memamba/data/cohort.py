@@ -72,7 +72,7 @@ def complete_patients(clinical: pd.DataFrame, slides: pd.DataFrame, genomics_pat
     return kept
 
 
-def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLike, features_dir: str | os.PathLike | None,
+def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLike | None, features_dir: str | os.PathLike | None,
                 genomics_parquet: str | os.PathLike, tokens_json: str | os.PathLike, missing_modality: str = "exclude") -> Cohort:
     """Read the sheets, patch features (``features_dir/{slide}.h5``) and genomics into a Cohort.
 
@@ -80,12 +80,17 @@ def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLi
     (:func:`memamba.data.bags.feature_file`); every file must have the same feature width. Only the files'
     headers are read here: the features stay on disk until training reads them per batch. With
     ``features_dir`` None (a genomics-only model) no patch features are read and ``bags`` is None. Patients
-    are chosen by :func:`complete_patients`.
+    are chosen by :func:`complete_patients`. Without a clinical sheet (a cohort to predict, survival unknown) the
+    patients are those of the slide sheet and the genomics, with NaN times and events 0.
     """
     slides = read_sheet(slides_sheet, "slides", check_paths=False)
-    clinical = read_sheet(clinical_sheet, "clinical", check_paths=False)
     genomics = pd.read_parquet(genomics_parquet)
     genomics.index = genomics.index.astype(str)
+    if clinical_sheet is None:
+        known = sorted(set(slides["patient_id"]) | set(genomics.index))
+        clinical = pd.DataFrame({"patient_id": known, "survival_months": np.nan, "event": 0})
+    else:
+        clinical = read_sheet(clinical_sheet, "clinical", check_paths=False)
     token_definition = json.loads(Path(tokens_json).read_text())
     patients = complete_patients(clinical, slides, set(genomics.index), missing_modality)
     by_patient = slides.groupby("patient_id")["slide_id"].apply(list)

@@ -26,7 +26,7 @@ from memamba.survival.bins import discretise, fit_bin_edges
 from memamba.survival.loss import nll_survival_loss, risk_from_logits, survival_from_logits
 from memamba.survival.metrics import harrell_c
 from memamba.train.fold_data import FoldData, fit_patch_scaler, fold_batches, reading_workers
-from memamba.train.transforms import GenomicTransform, Standardiser, genomic_matrix
+from memamba.train.transforms import GenomicTransform, Standardiser, fit_counts_vst, genomic_matrix
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,11 @@ def prepare_fold(cohort: Cohort, split: pd.DataFrame, train_params: dict[str, An
     training_part = rows_of["train"]
     fit_rows, inner_rows = carve_inner_validation(cohort, training_part, train_params["inner_val_fraction"], train_params["seed"])
     edges = fit_bin_edges(cohort.time[training_part], cohort.event[training_part], train_params["n_bins"])
-    genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, transform, training_part)
+    vst = fit_counts_vst(cohort.genomics, cohort.genomic_kinds, transform, training_part)
+    genomics = genomic_matrix(cohort.genomics, cohort.tokens, cohort.genomic_kinds, transform, vst)
     genomic_scaler = Standardiser.fit(genomics[training_part])
-    state: dict[str, Any] = {"genomic_mean": genomic_scaler.mean, "genomic_std": genomic_scaler.std, "bin_edges": edges}
+    state: dict[str, Any] = {"genomic_mean": genomic_scaler.mean, "genomic_std": genomic_scaler.std, "bin_edges": edges,
+                             "vst": vst}
     patch_scaler = None
     if cohort.bags is not None:
         patch_scaler = fit_patch_scaler(cohort.bags, training_part, workers)
@@ -99,7 +101,7 @@ def _batches(rows: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [rows[start:start + batch_size] for start in range(0, len(rows), batch_size)]
 
 
-def _predict(model: torch.nn.Module, data: FoldData, rows: np.ndarray, device: torch.device, batch_size: int,
+def predict_logits(model: torch.nn.Module, data: FoldData, rows: np.ndarray, device: torch.device, batch_size: int,
              workers: int) -> torch.Tensor:
     """Hazard logits (float32, on the CPU) of the patients at ``rows``, in that order."""
     model.eval()
@@ -148,7 +150,7 @@ def train_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_param
         transport = [m for m in model.modules() if hasattr(m, "transport_summary")]
         for expert in transport:
             expert.transport_summary()                      # forget the evaluation passes made while training
-        logits = _predict(model, data, np.arange(len(cohort.patients)), torch.device(device), train_params["batch_size"], workers)
+        logits = predict_logits(model, data, np.arange(len(cohort.patients)), torch.device(device), train_params["batch_size"], workers)
         risk = risk_from_logits(logits).numpy()
         compute = compute_settings(model, torch.device(device), train_params["amp"])
         spread = [summary for expert in transport if (summary := expert.transport_summary())]
@@ -261,7 +263,7 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
         for name, rows in (("inner_val", data.inner_val_rows), ("val", data.val_rows)):
             if not len(rows):
                 continue
-            logits = _predict(model, data, rows, device, train_params["batch_size"], workers)
+            logits = predict_logits(model, data, rows, device, train_params["batch_size"], workers)
             record[f"{name}_c_index"] = _c_index(cohort, rows, logits)
             if name == "inner_val":
                 record["inner_val_loss"] = _loss(logits, data, rows, train_params["alpha"])

@@ -101,6 +101,22 @@ def survival_from_baseline(log_h0: np.ndarray, predictor: np.ndarray) -> np.ndar
         return np.exp(-np.exp(log_h0[None, :] + predictor[:, None]))
 
 
+def logits_from_survival(survival: np.ndarray) -> torch.Tensor:
+    """The discrete-time hazard logits (patients x bins, float32) whose survival is ``survival`` at the bin ends
+    (clipped to [1e-6, 1] and hazards to [1e-6, 1 - 1e-6], so that every logit is finite)."""
+    survival = np.clip(survival, 1e-6, 1.0)
+    previous = np.concatenate([np.ones((len(survival), 1)), survival[:, :-1]], axis=1)
+    hazard = np.clip(1 - survival / previous, 1e-6, 1 - 1e-6)
+    return torch.from_numpy(np.log(hazard / (1 - hazard))).float()
+
+
+def coxnet_outputs(fitted: dict[str, Any], x: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+    """A fitted Coxnet's (as :func:`fit_sksurv` returns it) risk, the linear predictor, and hazard logits for the
+    standardised genomic features ``x`` (patients x features)."""
+    predictor = x.astype(np.float64) @ fitted["coefficients"].numpy() - fitted["offset"]
+    return predictor, logits_from_survival(survival_from_baseline(fitted["log_baseline_hazard"].numpy(), predictor))
+
+
 def survival_at_bin_ends(linear_predictor: np.ndarray, event: np.ndarray, time: np.ndarray, predictor: np.ndarray,
                          ends: np.ndarray) -> np.ndarray:
     """S(end_k | x) for ``predictor`` with Breslow's H0 from the training part (``linear_predictor``, ``event``, ``time``)."""
@@ -126,11 +142,7 @@ def fit_sksurv(spec: CoxnetSpec, cohort: Cohort, data: FoldData,
     alpha = float(model.alphas_[-1])
     predictor = model.predict(x, alpha=alpha)
     log_h0 = baseline_log_hazard(predictor[rows], event[rows], time[rows], np.asarray(data.state["bin_edges"][1:]))
-    survival = survival_from_baseline(log_h0, predictor)
-    survival = np.clip(survival, 1e-6, 1.0)
-    previous = np.concatenate([np.ones((len(survival), 1)), survival[:, :-1]], axis=1)
-    hazard = np.clip(1 - survival / previous, 1e-6, 1 - 1e-6)
-    logits = torch.from_numpy(np.log(hazard / (1 - hazard))).float()
+    logits = logits_from_survival(survival_from_baseline(log_h0, predictor))
     nonzero = int((model.coef_[:, -1] != 0).sum())
     log.info("coxnet: alpha %.4g, %d of %d features kept", alpha, nonzero, x.shape[1])
     history = pd.DataFrame([{"epoch": 1, "alpha": alpha, "nonzero_coefficients": nonzero,

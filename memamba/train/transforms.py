@@ -16,17 +16,28 @@ class GenomicTransform:
     min_mean_count: float = 1.0
 
 
+@dataclass
 class CountsVst:
     """pydeseq2's median-of-ratios size factors and variance-stabilising transform, fitted on training samples.
 
-    The geometric gene means (size-factor reference) and the dispersion trend come from the training
-    samples only; other samples are normalised against them (``vst_transform`` with new counts), so no
-    information flows from validation patients into the transform. Genes whose mean normalised count over
-    the training samples is below ``min_mean_count`` are set to 0 for everyone (a constant: the
-    standardisation then gives them no weight), so the token sizes stay the same in every fold.
+    The geometric gene means (size-factor reference, ``logmeans`` over ``filtered_genes``) and the dispersion
+    trend (``trend``: pydeseq2's parametric (a0, a1), or (mean dispersion,) when pydeseq2 falls back to a mean
+    trend) come from the training samples only; other samples are normalised
+    against them, so no information flows from validation patients into the transform. Genes whose mean
+    normalised count over the training samples is below ``min_mean_count`` (``low_expression``) are set to 0 for
+    everyone (a constant: the standardisation then gives them no weight), so the token sizes stay the same in
+    every fold. The fitted values are plain arrays, stored in a fold's checkpoint and applied again by
+    ``memamba predict``.
     """
 
-    def __init__(self, train_counts: pd.DataFrame, min_mean_count: float = 0.0) -> None:
+    logmeans: np.ndarray
+    filtered_genes: np.ndarray
+    trend: tuple[float, ...]
+    low_expression: np.ndarray
+
+    @classmethod
+    def fit(cls, train_counts: pd.DataFrame, min_mean_count: float = 0.0) -> CountsVst:
+        """Fit on the training samples' counts (samples x genes) with pydeseq2 (``vst_fit``, parametric trend)."""
         import logging
 
         from pydeseq2.dds import DeseqDataSet
@@ -34,19 +45,33 @@ class CountsVst:
         logging.getLogger("pydeseq2").setLevel(logging.WARNING)
         counts = train_counts.round().astype(np.int64)
         metadata = pd.DataFrame({"batch": "all"}, index=counts.index)
-        self.dds = DeseqDataSet(counts=counts, metadata=metadata, design="~1", quiet=True, n_cpus=1)
-        self.dds.vst_fit(use_design=False)
-        normalised = counts.to_numpy(np.float64) / self.dds.obs["size_factors"].to_numpy()[:, None]
-        self.low_expression = normalised.mean(axis=0) < min_mean_count
+        dds = DeseqDataSet(counts=counts, metadata=metadata, design="~1", quiet=True, n_cpus=1)
+        dds.vst_fit(use_design=False)
+        normalised = counts.to_numpy(np.float64) / dds.obs["size_factors"].to_numpy()[:, None]
+        trend = dds.uns["vst_trend_coeffs"] if dds.vst_fit_type == "parametric" else [dds.uns["mean_disp"]]
+        return cls(np.asarray(dds.logmeans, np.float64), np.asarray(dds.filtered_genes, bool),
+                   tuple(float(value) for value in trend), normalised.mean(axis=0) < min_mean_count)
 
     def __call__(self, counts: pd.DataFrame) -> pd.DataFrame:
-        """VST of every sample with counts; samples without RNA (all missing) stay missing."""
+        """VST of every sample with counts (pydeseq2's ``vst_transform`` with new counts); samples without RNA (all
+        missing) stay missing."""
+        from pydeseq2.preprocessing import deseq2_norm_transform
+
         present = counts.notna().all(axis=1)
         values = np.full(counts.shape, np.nan)
         if present.any():
-            values[present.to_numpy()] = self.dds.vst_transform(counts[present].round().to_numpy(np.int64))
+            normalised, _ = deseq2_norm_transform(counts[present].round().to_numpy(np.int64), self.logmeans, self.filtered_genes)
+            values[present.to_numpy()] = self._stabilised(normalised)
         values[:, self.low_expression] = 0.0
         return pd.DataFrame(values, index=counts.index, columns=counts.columns)
+
+    def _stabilised(self, normalised: np.ndarray) -> np.ndarray:
+        """pydeseq2's variance-stabilising formula for its parametric trend or its mean-dispersion fallback."""
+        if len(self.trend) == 1:
+            (dispersion,) = self.trend
+            return (2 * np.arcsinh(np.sqrt(dispersion * normalised)) - np.log(dispersion) - np.log(4)) / np.log(2)
+        a0, a1 = self.trend
+        return np.log2((1 + a1 + 2 * a0 * normalised + 2 * np.sqrt(a0 * normalised * (1 + a1 + a0 * normalised))) / (4 * a0))
 
 
 def rna_to_log(values: pd.DataFrame, kind: str, zscore_clip: float) -> pd.DataFrame:
@@ -61,21 +86,33 @@ def rna_to_log(values: pd.DataFrame, kind: str, zscore_clip: float) -> pd.DataFr
     return values
 
 
+def rna_columns(genomics: pd.DataFrame) -> list[str]:
+    """The RNA feature columns (``*_rnaseq``) of a genomics table."""
+    return [c for c in genomics.columns if c.endswith("_rnaseq")]
+
+
+def fit_counts_vst(genomics: pd.DataFrame, kinds: dict[str, str], transform: GenomicTransform,
+                   train_rows: np.ndarray) -> CountsVst | None:
+    """pydeseq2's VST fitted on the training patients at ``train_rows`` with RNA, when the RNA columns are raw counts;
+    None for any other kind (their transform needs no fitted state)."""
+    columns = rna_columns(genomics)
+    if not columns or kinds.get("rnaseq", "log") != "counts":
+        return None
+    train_counts = genomics[columns].iloc[train_rows]
+    return CountsVst.fit(train_counts[train_counts.notna().all(axis=1)], transform.min_mean_count)
+
+
 def genomic_matrix(genomics: pd.DataFrame, tokens: list[dict], kinds: dict[str, str], transform: GenomicTransform,
-                   train_rows: np.ndarray) -> np.ndarray:
-    """Patients x (token features concatenated in token order), RNA transformed: raw counts through pydeseq2's
-    VST fitted on ``train_rows`` (positions of the training patients), other kinds per sample."""
+                   vst: CountsVst | None) -> np.ndarray:
+    """Patients x (token features concatenated in token order), RNA transformed: raw counts through the fold's
+    ``vst`` (:func:`fit_counts_vst`), other kinds per sample."""
     transformed = genomics.copy()
-    rna_columns = [c for c in genomics.columns if c.endswith("_rnaseq")]
-    kind = kinds.get("rnaseq", "log")
-    if rna_columns and kind == "counts":
-        train_counts = genomics[rna_columns].iloc[train_rows]
-        vst = CountsVst(train_counts[train_counts.notna().all(axis=1)], transform.min_mean_count)
-        transformed[rna_columns] = vst(genomics[rna_columns])
-    elif rna_columns:
-        transformed[rna_columns] = rna_to_log(genomics[rna_columns], kind, transform.zscore_clip)
-    columns = [c for token in tokens for c in token["features"]]
-    return transformed[columns].to_numpy(np.float32)
+    columns = rna_columns(genomics)
+    if columns and vst is not None:
+        transformed[columns] = vst(genomics[columns])
+    elif columns:
+        transformed[columns] = rna_to_log(genomics[columns], kinds.get("rnaseq", "log"), transform.zscore_clip)
+    return transformed[[c for token in tokens for c in token["features"]]].to_numpy(np.float32)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from memamba.errors import MemambaError
 from memamba.models import ModelInputs, build_model
 from memamba.survival.metrics import harrell_c
 from memamba.train.loop import compute_settings, parameter_groups, train_fold
-from memamba.train.transforms import CountsVst, GenomicTransform, RunningMoments, Standardiser, genomic_matrix, rna_to_log
+from memamba.train.transforms import CountsVst, GenomicTransform, RunningMoments, Standardiser, fit_counts_vst, genomic_matrix, rna_to_log
 
 TRAIN = {"epochs": 8, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins": 4, "seed": 0, "batch_size": 1,
          "accumulate": 1, "optimizer": "adam", "weighted_sampling": False, "amp": False, "inner_val_fraction": 0.0,
@@ -162,12 +162,17 @@ def _nb_counts(rng: np.random.Generator, samples: int, genes: int = 300) -> pd.D
 def test_counts_vst_is_fitted_on_training_samples_only() -> None:
     rng = np.random.default_rng(0)
     train, val = _nb_counts(rng, 40), _nb_counts(rng, 10)
-    vst = CountsVst(train)
+    vst = CountsVst.fit(train)
     together = vst(val)
     alone = pd.concat([vst(val.iloc[[i]]) for i in range(len(val))])
     np.testing.assert_allclose(together.to_numpy(), alone.to_numpy())
+    from pydeseq2.dds import DeseqDataSet
+
+    dds = DeseqDataSet(counts=train, metadata=pd.DataFrame({"batch": "all"}, index=train.index), design="~1", quiet=True)
+    dds.vst_fit(use_design=False)
+    np.testing.assert_allclose(together.to_numpy(), dds.vst_transform(val.to_numpy()), rtol=1e-12)   # = pydeseq2's
     other_val = _nb_counts(np.random.default_rng(9), 10)
-    np.testing.assert_allclose(CountsVst(train)(train).to_numpy(), vst(train).to_numpy())
+    np.testing.assert_allclose(CountsVst.fit(train)(train).to_numpy(), vst(train).to_numpy())
     assert not np.allclose(vst(other_val).to_numpy(), together.to_numpy())
     deeper = vst(val * 4)
     expressed = train.mean() > 50
@@ -180,8 +185,10 @@ def test_raw_counts_reach_the_model_through_the_fold_vst() -> None:
     counts = _nb_counts(rng, 30, 50).add_suffix("_rnaseq")
     tokens = [{"name": "all", "features": list(counts.columns)}]
     train_rows = np.arange(20)
-    matrix = genomic_matrix(counts, tokens, {"rnaseq": "counts"}, GenomicTransform(min_mean_count=0.0), train_rows)
-    expected = CountsVst(counts.iloc[train_rows])(counts)
+    settings = GenomicTransform(min_mean_count=0.0)
+    vst = fit_counts_vst(counts, {"rnaseq": "counts"}, settings, train_rows)
+    matrix = genomic_matrix(counts, tokens, {"rnaseq": "counts"}, settings, vst)
+    expected = CountsVst.fit(counts.iloc[train_rows])(counts)
     np.testing.assert_allclose(matrix, expected.to_numpy(np.float32), rtol=1e-6)
 
 
@@ -190,7 +197,7 @@ def test_low_expression_genes_are_chosen_on_training_samples() -> None:
     counts = _nb_counts(rng, 30, 60)
     counts["rare"] = 0
     counts.loc[counts.index[25:], "rare"] = 500
-    vst = CountsVst(counts.iloc[:20], min_mean_count=1.0)
+    vst = CountsVst.fit(counts.iloc[:20], min_mean_count=1.0)
     assert vst.low_expression.tolist()[-1] and not vst.low_expression[:-1].all()
     assert (vst(counts)["rare"] == 0).all()
 
