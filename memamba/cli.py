@@ -328,6 +328,20 @@ def cmd_predict(args: argparse.Namespace) -> None:
     print(f"{model}: {len(table)} patients scored by {len(checkpoints)} fold(s){score} -> {args.out}")
 
 
+def cmd_heatmap(args: argparse.Namespace) -> None:
+    from memamba.data.cohort import load_cohort
+    from memamba.report.heatmaps import write_patient_scores
+    from memamba.train.checkpoint import load_checkpoint
+    from memamba.train.device import pick_device
+    from memamba.train.predict import check_compatible
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, "exclude")
+    check_compatible(checkpoint, args.checkpoint, cohort)
+    for path in write_patient_scores(checkpoint, cohort, args.patient, args.out, pick_device(args.device)):
+        print(f"{args.patient}: patch scores of {checkpoint.model} -> {path}")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from memamba.atomic import atomic_paths
     from memamba.report.plots import plot_km
@@ -561,6 +575,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1, help="patients per forward pass")
     p.add_argument("-o", "--out", required=True, help="output predictions TSV")
     p.set_defaults(func=cmd_predict)
+
+    p = commands.add_parser("heatmap", help="a trained fold's per-patch scores for one patient's slides",
+                            description="Score every patch of one patient with the fold's own model (attention "
+                                        "weights, co-attention or transport per genomic family, ME-Mamba's "
+                                        "attention-scan scores) and write one HDF5 file per slide: `coords` and one "
+                                        "dataset per head, as CLAM's heatmap files.")
+    p.add_argument("--checkpoint", required=True, help="one fold's checkpoint.pt")
+    p.add_argument("--patient", required=True, help="the patient's id")
+    p.add_argument("--slides", required=True, help="slide sheet")
+    p.add_argument("--clinical", default=None, help="clinical sheet (optional)")
+    p.add_argument("--features-dir", required=True, help="folder of per-slide .h5 features (with coords)")
+    p.add_argument("--genomics", required=True, help="features.parquet")
+    p.add_argument("--tokens", required=True, help="tokens.json")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("-o", "--out", required=True, help="output folder ({slide}.h5 per slide)")
+    p.set_defaults(func=cmd_heatmap)
 
     p = commands.add_parser("evaluate", help="per-fold metrics and Kaplan-Meier plot of one model",
                             description="Compute Harrell's c-index and the log-rank p of risk groups on each fold's "

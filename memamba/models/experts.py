@@ -196,14 +196,8 @@ class SynergisticExpert(nn.Module):
 
     def forward(self, patch_tokens: torch.Tensor, patch_mask: torch.Tensor,
                 genomic_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = self.transport_weights(patch_tokens, patch_mask, genomic_tokens)
         with torch.no_grad():
-            if self.use_ot:
-                cost = torch.cdist(genomic_tokens, patch_tokens).pow(2).masked_fill(~patch_mask[:, None, :], 0.0)
-                cost = cost / self.cost_unit(cost, patch_mask).clamp_min(1e-12)
-                plan = unbalanced_sinkhorn_plan(cost, self.epsilon, self.tau, self.iterations, column_mask=patch_mask)
-            else:
-                plan = patch_mask[:, None, :].expand(-1, genomic_tokens.shape[1], -1).to(patch_tokens.dtype)
-            weights = plan / plan.sum(dim=2, keepdim=True).clamp_min(1e-12)
             if self.use_ot and not self.training:
                 spread = effective_patches(weights).mean(dim=1) / patch_mask.sum(dim=1).clamp_min(1)
                 self.spread.extend(spread.tolist())
@@ -211,6 +205,18 @@ class SynergisticExpert(nn.Module):
             return weights @ patch_tokens, patch_tokens.new_zeros(len(patch_tokens))
         sample, sample_mask = self.mmd_sample(patch_tokens, patch_mask)
         return weights @ patch_tokens, rbf_mmd(sample, genomic_tokens, sample_mask)
+
+    @torch.no_grad()
+    def transport_weights(self, patch_tokens: torch.Tensor, patch_mask: torch.Tensor, genomic_tokens: torch.Tensor) -> torch.Tensor:
+        """The row-normalised plan (b, T, N): how much of each genomic token's summary each patch makes up (the plain
+        mean of the real patches with ``use_ot`` False); no gradient."""
+        if self.use_ot:
+            cost = torch.cdist(genomic_tokens, patch_tokens).pow(2).masked_fill(~patch_mask[:, None, :], 0.0)
+            cost = cost / self.cost_unit(cost, patch_mask).clamp_min(1e-12)
+            plan = unbalanced_sinkhorn_plan(cost, self.epsilon, self.tau, self.iterations, column_mask=patch_mask)
+        else:
+            plan = patch_mask[:, None, :].expand(-1, genomic_tokens.shape[1], -1).to(patch_tokens.dtype)
+        return plan / plan.sum(dim=2, keepdim=True).clamp_min(1e-12)
 
     def cost_unit(self, cost: torch.Tensor, patch_mask: torch.Tensor) -> torch.Tensor:
         """Each patient's cost unit (b, 1, 1): the median or the maximum over its real (token, patch) pairs."""

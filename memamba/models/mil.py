@@ -159,12 +159,16 @@ class MambaMIL(nn.Module):
         self.head = nn.Linear(dim, inputs.n_bins)
         xavier_init(self)
 
-    def patient(self, patches: torch.Tensor) -> torch.Tensor:
+    def pooled(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attention pool's weights over the patient's patches (N,) and the tokens they weight (N, dim)."""
         h = self.project(patches)[None]
         for norm, layer in zip(self.norms, self.layers):
             h = h + layer(norm(h))
         h = self.final_norm(h)[0]
-        weights = torch.softmax(self.attention(h).squeeze(-1), dim=0)
+        return torch.softmax(self.attention(h).squeeze(-1), dim=0), h
+
+    def patient(self, patches: torch.Tensor) -> torch.Tensor:
+        weights, h = self.pooled(patches)
         return self.head(weights @ h)
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

@@ -57,21 +57,31 @@ def check_compatible(checkpoint: FoldCheckpoint, source: str, cohort: Cohort) ->
         raise MemambaError(f"{source}: this cohort's inputs differ from the fold's training inputs: {difference}. {SAME_INPUTS_FIX}")
 
 
-def fold_outputs(checkpoint: FoldCheckpoint, cohort: Cohort, device: torch.device, batch_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Every patient's risk (n,) and survival at the fold's bin ends (n, bins) from one fold's checkpoint."""
+def fold_inputs(checkpoint: FoldCheckpoint, cohort: Cohort) -> FoldData:
+    """The cohort's patients as the fold's model reads them: genomics through the fold's VST and scaling, bags scaled
+    by the fold's patch scaler as they are read (every patient in the ``val_rows``)."""
     genomics = checkpoint.genomic_scaler(genomic_matrix(cohort.genomics, checkpoint.tokens, checkpoint.genomic_kinds,
                                                         checkpoint.genomic_transform, checkpoint.vst))
-    entry = variant_entry(checkpoint.model, checkpoint.model_params)
-    if entry.trainer == "sksurv":
-        risk, logits = coxnet_outputs(checkpoint.fitted, genomics)
-        return risk, survival_from_logits(logits)[1].numpy()
+    rows, nothing = np.arange(len(cohort.patients)), np.zeros(0, dtype=int)
+    bags = cohort.bags if "slides" in variant_entry(checkpoint.model, checkpoint.model_params).modalities else None
+    labels = torch.zeros(len(rows), dtype=torch.long)
+    return FoldData(bags, checkpoint.patch_scaler, torch.from_numpy(genomics), labels, labels, nothing, nothing, rows, {})
+
+
+def fold_model(checkpoint: FoldCheckpoint) -> torch.nn.Module:
+    """The fold's torch model with its trained weights, in eval mode."""
     model = build_model(checkpoint.model, checkpoint.inputs, checkpoint.model_params)
     model.load_state_dict(checkpoint.fitted)
-    rows, nothing = np.arange(len(cohort.patients)), np.zeros(0, dtype=int)
-    bags = cohort.bags if "slides" in entry.modalities else None
-    labels = torch.zeros(len(rows), dtype=torch.long)
-    data = FoldData(bags, checkpoint.patch_scaler, torch.from_numpy(genomics), labels, labels, nothing, nothing, rows, {})
-    logits = predict_logits(model.to(device), data, rows, device, batch_size, workers=0)
+    return model.eval()
+
+
+def fold_outputs(checkpoint: FoldCheckpoint, cohort: Cohort, device: torch.device, batch_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Every patient's risk (n,) and survival at the fold's bin ends (n, bins) from one fold's checkpoint."""
+    data = fold_inputs(checkpoint, cohort)
+    if variant_entry(checkpoint.model, checkpoint.model_params).trainer == "sksurv":
+        risk, logits = coxnet_outputs(checkpoint.fitted, data.genomics.numpy())
+        return risk, survival_from_logits(logits)[1].numpy()
+    logits = predict_logits(fold_model(checkpoint).to(device), data, data.val_rows, device, batch_size, workers=0)
     return risk_from_logits(logits).numpy(), survival_from_logits(logits)[1].numpy()
 
 

@@ -60,3 +60,24 @@ def test_predict_refuses_another_gene_set_in_one_line(finished_run: Path, tmp_pa
     assert len(lines) == 1 and lines[0].startswith("memamba predict: error: ")
     assert "lacks 1 of the training features" in lines[0] and str(checkpoint) in lines[0] and "Fix:" in lines[0]
     assert not out.exists()
+
+
+def test_heatmap_writes_one_score_per_patch_per_head_for_each_slide(finished_run: Path, tmp_path: Path) -> None:
+    import h5py
+
+    results = finished_run / "results"
+    fold = results / "tiny" / "models" / "abmil" / "fold_0"
+    sheet = pd.read_csv(results / "tiny" / "input" / "slides.tsv", sep="\t")
+    patient = sheet["patient_id"].value_counts().index[0]                    # the patient with the most slides
+    assert main(["heatmap", "--checkpoint", str(fold / "checkpoint.pt"), "--patient", patient, *_inputs(results),
+                 "-o", str(tmp_path)]) == 0
+    slides = sheet.loc[sheet["patient_id"] == patient, "slide_id"]
+    total = 0.0
+    for slide in slides:
+        with h5py.File(tmp_path / f"{slide}.h5") as h5, \
+                h5py.File(results / "tiny" / "features" / "demo-stats" / f"{slide}.h5") as features:
+            np.testing.assert_array_equal(h5["coords"][:], features["coords"][:])
+            assert h5["attention_scores"].shape == (len(h5["coords"]),) and json.loads(h5.attrs["heads"]) == ["attention_scores"]
+            assert h5["coords"].attrs["patch_size_level0"] == features["coords"].attrs["patch_size_level0"]
+            total += float(h5["attention_scores"][:].sum())
+    assert total == pytest.approx(1.0, abs=1e-4)                              # one softmax over the patient's bag
