@@ -1,5 +1,5 @@
 # memamba: raw slides + genomic tables -> cross-validated survival models, per cohort.
-# Targets (README, "Running parts of the pipeline"): all (the default), features, genomics, train, report, and any
+# Targets (README, "Running parts of the pipeline"): all (the default), features, genomics, train, report, heatmaps, and any
 # file such as results/{cohort}/summary.tsv. The default target lists every intermediate file too, so that a
 # deleted one (say one slide's features) is rebuilt, and then exactly the jobs that consume it rerun.
 from snakemake.utils import min_version
@@ -47,6 +47,11 @@ rule genomics:
 rule train:
     input:
         lambda wildcards: stage_files("train"),
+
+
+rule heatmaps:
+    input:
+        lambda wildcards: heatmap_folders(),
 
 
 rule report:

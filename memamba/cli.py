@@ -329,17 +329,54 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_heatmap(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from memamba.atomic import atomic_path
+    from memamba.data.bags import slide_stem
     from memamba.data.cohort import load_cohort
-    from memamba.report.heatmaps import write_patient_scores
+    from memamba.report.attributions import plot_attributions
+    from memamba.report.fold_heatmaps import draw_patients, fold_attributions, planted_table
+    from memamba.report.heatmap_render import RenderSettings
+    from memamba.report.heatmaps import FoldScorer, extreme_patients
+    from memamba.sheets import read_sheet
     from memamba.train.checkpoint import load_checkpoint
     from memamba.train.device import pick_device
     from memamba.train.predict import check_compatible
 
+    if not args.patient and args.predictions is None:
+        raise MemambaError("no patient chosen. Fix: give --patient ID..., or --predictions PREDICTIONS.tsv (with --count).")
+    if (args.tumours or args.attributions) and args.predictions is None:
+        raise MemambaError("--tumours and --attributions score the fold's validation patients. Fix: give --predictions too.")
+    settings = RenderSettings(args.thumbnail_size, args.scaling, args.blur, args.alpha, args.colormap, args.top_k)
     checkpoint = load_checkpoint(args.checkpoint)
     cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, "exclude")
     check_compatible(checkpoint, args.checkpoint, cohort)
-    for path in write_patient_scores(checkpoint, cohort, args.patient, args.out, pick_device(args.device)):
-        print(f"{args.patient}: patch scores of {checkpoint.model} -> {path}")
+    predictions = None if args.predictions is None else pd.read_csv(args.predictions, sep="\t")
+    patients = {p: "chosen" for p in args.patient} if args.patient else extreme_patients(predictions, args.count)
+    slide_paths = None
+    if args.render:
+        sheet = read_sheet(args.slides, "slides")
+        slide_paths = {key: Path(path) for slide_id, path in zip(sheet["slide_id"], sheet["path"])
+                       for key in (slide_id, slide_stem(slide_id))}
+    scorer = FoldScorer(checkpoint, cohort, pick_device(args.device))
+    index = draw_patients(scorer, patients, slide_paths, args.out, settings)
+    print(f"{checkpoint.model}: patch scores of {len(patients)} patient(s), {len(index)} slide(s) -> {args.out}")
+    if args.tumours:
+        validation = [p for p in predictions.loc[predictions["role"] == "val", "patient_id"] if p in cohort.patients]
+        table = planted_table(scorer, validation, args.tumours)
+        with atomic_path(Path(args.out) / "planted_auc.tsv") as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+        for row in table.itertuples():
+            print(f"  planted-patch AUC of {row.head}: {row.planted_auc:.3f} ({row.patches} patches of {row.patients} patients)")
+    if args.attributions:
+        validation = [p for p in predictions.loc[predictions["role"] == "val", "patient_id"] if p in cohort.patients]
+        attributions = fold_attributions(scorer, validation)
+        out = Path(args.out)
+        with atomic_path(out / "attributions.tsv") as tmp:
+            attributions.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        plot_attributions(attributions, f"{checkpoint.model}: gene families, {len(validation)} validation patients",
+                          out / "attributions.png")
+        print(f"  genomic attributions of {len(validation)} validation patients -> {out / 'attributions.tsv'}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -383,6 +420,17 @@ def cmd_report(args: argparse.Namespace) -> None:
     if compute is not None:
         print("\ncompute per stage (from " + str(args.benchmarks) + "):")
         print(compute.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def _add_cohort_inputs(parser: argparse.ArgumentParser) -> None:
+    """The inputs of a cohort scored by trained folds (predict, heatmap) and the device."""
+    parser.add_argument("--slides", required=True, help="slide sheet of the cohort to score")
+    parser.add_argument("--clinical", default=None, help="its clinical sheet, when survival is known (adds survival_months and event)")
+    parser.add_argument("--features-dir", default=None, help="folder of its per-slide features (models that use slides; "
+                                                             "heatmaps need .h5 files with coords)")
+    parser.add_argument("--genomics", required=True, help="its features.parquet from 'memamba genomics'")
+    parser.add_argument("--tokens", required=True, help="its tokens.json")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -564,14 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "genomic tables, feature width or encoder differ from training are refused. "
                                         "Writes per-patient risk and survival per bin to -o.")
     p.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint.pt of one fold or of several")
-    p.add_argument("--slides", required=True, help="slide sheet of the cohort to score")
-    p.add_argument("--clinical", default=None, help="its clinical sheet, when survival is known (adds survival_months and event)")
-    p.add_argument("--features-dir", default=None, help="folder of its per-slide features (models that use slides)")
-    p.add_argument("--genomics", required=True, help="its features.parquet from 'memamba genomics'")
-    p.add_argument("--tokens", required=True, help="its tokens.json")
+    _add_cohort_inputs(p)
     p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
                    help="a patient lacking slides or genomics: leave out, or give it the training-fold mean")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--batch-size", type=int, default=1, help="patients per forward pass")
     p.add_argument("-o", "--out", required=True, help="output predictions TSV")
     p.set_defaults(func=cmd_predict)
@@ -582,14 +625,26 @@ def build_parser() -> argparse.ArgumentParser:
                                         "attention-scan scores) and write one HDF5 file per slide: `coords` and one "
                                         "dataset per head, as CLAM's heatmap files.")
     p.add_argument("--checkpoint", required=True, help="one fold's checkpoint.pt")
-    p.add_argument("--patient", required=True, help="the patient's id")
-    p.add_argument("--slides", required=True, help="slide sheet")
-    p.add_argument("--clinical", default=None, help="clinical sheet (optional)")
-    p.add_argument("--features-dir", required=True, help="folder of per-slide .h5 features (with coords)")
-    p.add_argument("--genomics", required=True, help="features.parquet")
-    p.add_argument("--tokens", required=True, help="tokens.json")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("-o", "--out", required=True, help="output folder ({slide}.h5 per slide)")
+    p.add_argument("--patient", nargs="*", default=[], help="the patients to draw")
+    p.add_argument("--predictions", default=None, help="the fold's predictions.tsv: draw its --count validation patients "
+                                                       "of highest and of lowest risk (when no --patient is given)")
+    p.add_argument("--count", type=int, default=2, help="validation patients per end of the risk ranking")
+    p.add_argument("--attributions", action="store_true",
+                   help="also write attributions.tsv and .png: each gene family's integrated-gradients contribution to "
+                        "the risk of every validation patient of --predictions (models that read genomics)")
+    p.add_argument("--tumours", default=None, help="the demo's tumour_regions.tsv: also write planted_auc.tsv, each "
+                                                   "head's AUC for the tumour patches over all validation patients")
+    _add_cohort_inputs(p)
+    p.add_argument("--render", action="store_true", help="also draw {slide}.{head}.png over the slide's thumbnail "
+                                                         "and {slide}.{head}.gallery.png (needs the slide files)")
+    p.add_argument("--scaling", choices=["percentile", "minmax"], default="percentile",
+                   help="colours by each patch's percentile among the slide's (CLAM's way) or linearly min to max")
+    p.add_argument("--blur", type=float, default=0.0, help="Gaussian blur, sigma in patch widths (0: none)")
+    p.add_argument("--alpha", type=float, default=0.5, help="opacity of the scores over the tissue")
+    p.add_argument("--colormap", default="coolwarm", help="a matplotlib colour map")
+    p.add_argument("--top-k", type=int, default=8, help="patches in each gallery row (highest and lowest scores)")
+    p.add_argument("--thumbnail-size", type=int, default=2048, help="longest side of the thumbnail, pixels")
+    p.add_argument("-o", "--out", required=True, help="output folder ({slide}.h5 per slide, and the pictures)")
     p.set_defaults(func=cmd_heatmap)
 
     p = commands.add_parser("evaluate", help="per-fold metrics and Kaplan-Meier plot of one model",

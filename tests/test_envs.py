@@ -35,14 +35,15 @@ STAGE_MODULES = {
                  "slides/tile.py", "train/device.py",
                  "data/bags.py"],
     "genomics": ["genomics"],
-    "train": ["data", "models", "train", "survival", "report"],
-    "train-cuda": ["data", "models", "train", "survival", "report"],
+    "train": ["data", "models", "train", "survival", "report/compute.py", "report/plots.py", "report/summary.py"],
+    "train-cuda": ["data", "models", "train", "survival", "report/compute.py", "report/plots.py", "report/summary.py"],
+    "heatmaps": ["data", "models", "train", "survival", "report", "demo", "slides/reader.py"],
 }
 
 
 # The slides env pins tiatoolbox's resolution (torch < 2.13 and its own versions of the rest); the other
 # envs pin the versions the test-suite runs with, and so agree with each other.
-TESTED_ENVS = ["features", "genomics", "train", "train-cuda"]
+TESTED_ENVS = ["features", "genomics", "train", "train-cuda", "heatmaps"]
 
 
 def _canonical(name: str) -> str:

@@ -1,4 +1,4 @@
-"""A trained fold's per-patch scores for one patient's slides, one HDF5 file per slide in CLAM's heatmap convention:
+"""A trained fold's per-patch scores for a patient's slides, one HDF5 file per slide in CLAM's heatmap convention:
 ``coords`` (level-0 top-left corners, with the tiling's attributes) and one dataset per head of the same length
 (``attention_scores``; ``transport/<family>``, ``coattention/<family>``, ``attention_scan_layer_k``)."""
 
@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import torch
 
 from memamba.atomic import atomic_path
@@ -18,6 +20,16 @@ from memamba.errors import MemambaError
 from memamba.models.patch_scores import patch_scores
 from memamba.train.checkpoint import FoldCheckpoint
 from memamba.train.predict import fold_inputs, fold_model
+
+
+@dataclass
+class SlideScores:
+    """One slide's patches and every head's score for them."""
+
+    feature_file: Path
+    coords: np.ndarray
+    coords_attrs: dict
+    scores: dict[str, np.ndarray]
 
 
 def _coords(path: Path) -> tuple[np.ndarray, dict]:
@@ -31,35 +43,58 @@ def _coords(path: Path) -> tuple[np.ndarray, dict]:
         return h5["coords"][:], dict(h5["coords"].attrs)
 
 
-def _dataset_name(head: str) -> str:
+class FoldScorer:
+    """A fold's model and the cohort's inputs as it reads them, scoring one patient's patches at a time."""
+
+    def __init__(self, checkpoint: FoldCheckpoint, cohort: Cohort, device: torch.device) -> None:
+        self.checkpoint, self.cohort, self.device = checkpoint, cohort, device
+        self.data = fold_inputs(checkpoint, cohort)
+        self.model = fold_model(checkpoint).to(device)
+        self.families = [token["name"] for token in checkpoint.tokens]
+
+    def slides(self, patient: str) -> list[SlideScores]:
+        """Every head's scores for each slide of ``patient`` (split from its bag in slide-sheet order)."""
+        if patient not in self.cohort.patients:
+            raise MemambaError(f"patient {patient} is not in the cohort given (it needs slides and genomics). "
+                               "Fix: check the patient id against the sheets.")
+        row = self.cohort.patients.index(patient)
+        files = [] if self.cohort.bags is None else self.cohort.bags.files[row]
+        if not files:
+            raise MemambaError(f"patient {patient} has no slide features. Fix: give --features-dir with its slides' features.")
+        batch = self.data.batch(np.array([row])).to(self.device)
+        scores = {head: score.numpy() for head, score in patch_scores(self.model, batch, self.families).items()}
+        result, start = [], 0
+        for path in map(Path, files):
+            coords, attrs = _coords(path)
+            result.append(SlideScores(path, coords, attrs, {head: s[start:start + len(coords)] for head, s in scores.items()}))
+            start += len(coords)
+        return result
+
+
+def dataset_name(head: str) -> str:
+    """The HDF5 dataset of a head: ``kind/family`` with any '/' inside the family name replaced by '_'."""
     kind, _, family = head.partition("/")
     return f"{kind}/{family.replace('/', '_')}" if family else kind
 
 
-def write_patient_scores(checkpoint: FoldCheckpoint, cohort: Cohort, patient: str, out_dir: str | os.PathLike,
-                         device: torch.device) -> list[Path]:
-    """Score ``patient``'s patches with the fold's model and write ``out_dir/{slide}.h5`` for each of its slides (the
-    feature file's name); return the files written."""
-    if patient not in cohort.patients:
-        raise MemambaError(f"patient {patient} is not in the cohort given (it needs survival, slides and genomics). "
-                           "Fix: check the patient id against the sheets.")
-    row = cohort.patients.index(patient)
-    files = [] if cohort.bags is None else cohort.bags.files[row]
-    if not files:
-        raise MemambaError(f"patient {patient} has no slide features. Fix: give --features-dir with its slides' features.")
-    batch = fold_inputs(checkpoint, cohort).batch(np.array([row])).to(device)
-    scores = patch_scores(fold_model(checkpoint).to(device), batch, [token["name"] for token in checkpoint.tokens])
-    written, start = [], 0
-    for path in files:
-        coords, attrs = _coords(Path(path))
-        out = Path(out_dir) / f"{Path(path).stem}.h5"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
-            h5.create_dataset("coords", data=coords)
-            h5["coords"].attrs.update(attrs)
-            for head, score in scores.items():
-                h5.create_dataset(_dataset_name(head), data=score[start:start + len(coords)].numpy().astype(np.float32))
-            h5.attrs.update({"model": checkpoint.model, "patient": patient, "heads": json.dumps(list(scores))})
-        written.append(out)
-        start += len(coords)
-    return written
+def write_slide_scores(slide: SlideScores, model: str, patient: str, out_dir: str | os.PathLike) -> Path:
+    """``out_dir/{slide}.h5`` (the feature file's name): coords with their attributes and one dataset per head."""
+    out = Path(out_dir) / f"{slide.feature_file.stem}.h5"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("coords", data=slide.coords)
+        h5["coords"].attrs.update(slide.coords_attrs)
+        for head, score in slide.scores.items():
+            h5.create_dataset(dataset_name(head), data=score.astype(np.float32))
+        h5.attrs.update({"model": model, "patient": patient, "heads": json.dumps(list(slide.scores))})
+    return out
+
+
+def extreme_patients(predictions: pd.DataFrame, count: int) -> dict[str, str]:
+    """The ``count`` validation patients of highest and of lowest predicted risk: patient -> "highest risk" or
+    "lowest risk" (highest first)."""
+    val = predictions[predictions["role"] == "val"].sort_values("risk", kind="stable")
+    chosen = {patient: "highest risk" for patient in val["patient_id"].iloc[::-1][:count]}
+    for patient in val["patient_id"][:count]:
+        chosen.setdefault(patient, "lowest risk")
+    return chosen

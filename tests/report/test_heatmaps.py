@@ -10,7 +10,7 @@ import torch
 from memamba.data.bags import PatchBags
 from memamba.data.cohort import Cohort
 from memamba.errors import MemambaError
-from memamba.report.heatmaps import write_patient_scores
+from memamba.report.heatmaps import FoldScorer, extreme_patients, write_slide_scores
 from memamba.train.checkpoint import fold_checkpoint
 from memamba.train.loop import train_fold
 from memamba.train.transforms import GenomicTransform
@@ -49,7 +49,8 @@ def test_memamba_heatmap_files_hold_every_head_for_each_slide(tmp_path: Path) ->
     transform = GenomicTransform()
     result = train_fold(cohort, split, "memamba", {"d_model": 8}, TRAIN, transform, progress=False)
     checkpoint = fold_checkpoint("memamba", {"d_model": 8}, result.model.state_dict(), result.state, cohort, transform)
-    written = write_patient_scores(checkpoint, cohort, "P03", tmp_path / "heatmaps", torch.device("cpu"))
+    scorer = FoldScorer(checkpoint, cohort, torch.device("cpu"))
+    written = [write_slide_scores(slide, "memamba", "P03", tmp_path / "heatmaps") for slide in scorer.slides("P03")]
     assert [p.name for p in written] == ["P03-1.h5", "P03-2.h5"]
     transport_total = 0.0
     for path in written:
@@ -61,4 +62,12 @@ def test_memamba_heatmap_files_hold_every_head_for_each_slide(tmp_path: Path) ->
             transport_total += float(h5["transport/immune"][:].sum())
     assert transport_total == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(MemambaError, match="patient P99 is not in the cohort"):
-        write_patient_scores(checkpoint, cohort, "P99", tmp_path / "heatmaps", torch.device("cpu"))
+        scorer.slides("P99")
+
+
+def test_the_extreme_patients_are_the_validation_patients_of_highest_and_lowest_risk() -> None:
+    predictions = pd.DataFrame({"patient_id": list("abcdef"), "role": ["val", "train", "val", "val", "val", "val"],
+                                "risk": [0.5, 9.0, -1.0, 2.0, 0.1, 2.0]})
+    assert extreme_patients(predictions, 2) == {"f": "highest risk", "d": "highest risk", "c": "lowest risk", "e": "lowest risk"}
+    assert extreme_patients(predictions, 3) == {"f": "highest risk", "d": "highest risk", "a": "highest risk",
+                                                "c": "lowest risk", "e": "lowest risk"}

@@ -12,6 +12,7 @@ from memamba.data.bags import feature_files
 from memamba.data.splits import published_fold_files, read_published_fold
 from memamba.errors import MemambaError
 from memamba.gpu_slots import visible_gpu_count
+from memamba.models.patch_scores import has_patch_scores
 from memamba.models.registry import variant_entry
 from memamba.sheets import read_sheet
 from memamba.slides.encoders import check_weights_setting
@@ -194,6 +195,11 @@ def uses_slides(model):
     return "slides" in variant_entry(model, model_params(model)).modalities
 
 
+def uses_genomics(model):
+    """Whether a model (registered, or a config variant with a ``base``) reads the genomic features."""
+    return "genomics" in variant_entry(model, model_params(model)).modalities
+
+
 @cache
 def gpus_per_job(section):
     """The ``gpu`` resource of a section's jobs: 1 when they will run on a card ('device: cuda', or 'auto' on a
@@ -293,6 +299,61 @@ def stage_files(stage):
             )
             files += expand("results/{cohort}/eval/{model}/{name}", cohort=cohort, model=MODELS, name=["metrics.tsv", "km.png"])
     return files
+
+
+def heatmap_models():
+    """The models the heatmaps target draws: ``heatmaps.models``, or every trained model with patch scores."""
+    chosen = config["heatmaps"]["models"]
+    if chosen is None:
+        return [m for m in MODELS if has_patch_scores(m, model_params(m))]
+    unscored = [m for m in chosen if not has_patch_scores(m, model_params(m))]
+    if unscored:
+        raise WorkflowError(
+            f"{CONFIG_SOURCE}: heatmaps.models lists {unscored}, which compute no patch scores. "
+            "Fix: draw abmil, abmil-snn, mambamil, mcat, motcat or ME-Mamba (and its variants that read slides)."
+        )
+    return chosen
+
+
+def heatmap_folders():
+    """One folder of heatmaps per cohort with slides, drawn model and fold."""
+    return [
+        f"results/{cohort}/heatmaps/{model}/fold_{fold}"
+        for cohort in COHORTS
+        if sheet_path(cohort, "slides")
+        for model in heatmap_models()
+        for fold in folds(cohort)
+    ]
+
+
+def heatmap_inputs(wildcards):
+    """A fold's checkpoint and predictions, the cohort's sheets, genomics and features (and the demo's tumours)."""
+    fold = f"results/{wildcards.cohort}/models/{wildcards.model}/fold_{wildcards.fold}"
+    inputs = {
+        "checkpoint": f"{fold}/checkpoint.pt",
+        "predictions": f"{fold}/predictions.tsv",
+        "slides": sheet_path(wildcards.cohort, "slides"),
+        "genomics": f"results/{wildcards.cohort}/genomics/features.parquet",
+        "tokens": f"results/{wildcards.cohort}/genomics/tokens.json",
+        "features": list(slide_feature_files(wildcards.cohort).values()),
+    }
+    if is_generated(wildcards.cohort):
+        inputs["tumours"] = sheet_path(wildcards.cohort, "tumour_regions")
+    return inputs
+
+
+def heatmap_tumours_option(wildcards, input):
+    """``--tumours TSV`` for a demo cohort (its planted answer), else nothing."""
+    return f"--tumours {shlex.quote(input.tumours)}" if "tumours" in input.keys() else ""
+
+
+def heatmap_settings_options(wildcards):
+    """The heatmaps section's drawing settings as options of ``memamba heatmap``."""
+    settings = config["heatmaps"]
+    return (
+        f"--count {settings['patients']} --scaling {settings['scaling']} --blur {settings['blur']}"
+        f" --thumbnail-size {settings['thumbnail_size']} --top-k {settings['top_k']}"
+    )
 
 
 def all_stage_outputs(wildcards):

@@ -44,3 +44,30 @@ rule render_report:
     shell:
         "memamba report {input} --out-tsv {output.tsv} --out-html {output.html}"
         " --benchmarks {params.benchmarks} --out-compute {output.compute} > {log} 2>&1"
+
+
+rule fold_heatmaps:
+    input:
+        unpack(heatmap_inputs),
+    output:
+        directory("results/{cohort}/heatmaps/{model}/fold_{fold}"),
+    log:
+        "results/logs/heatmaps/{cohort}/{model}/fold_{fold}.log",
+    benchmark:
+        "results/benchmarks/heatmaps/{cohort}/{model}/fold_{fold}.tsv"
+    conda:
+        "../../envs/heatmaps.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        features=lambda wildcards: shlex.quote(features_folder(wildcards.cohort)),
+        tumours=heatmap_tumours_option,
+        attributions=lambda wildcards: "--attributions" if uses_genomics(wildcards.model) else "",
+        settings=heatmap_settings_options,
+    shell:
+        "OMP_NUM_THREADS={threads} memamba heatmap --checkpoint {input.checkpoint:q} --predictions {input.predictions:q}"
+        " --slides {input.slides:q} --genomics {input.genomics:q} --tokens {input.tokens:q}"
+        " --features-dir {params.features} --render {params.settings} {params.tumours} {params.attributions}"
+        " -o {output:q} > {log:q} 2>&1"
