@@ -335,7 +335,7 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
     from memamba.data.bags import slide_stem
     from memamba.data.cohort import load_cohort
     from memamba.report.attributions import plot_attributions
-    from memamba.report.fold_heatmaps import draw_patients, fold_attributions, planted_table
+    from memamba.report.fold_heatmaps import draw_patients, fold_attributions
     from memamba.report.heatmap_render import RenderSettings
     from memamba.report.heatmaps import FoldScorer, extreme_patients
     from memamba.sheets import read_sheet
@@ -345,33 +345,28 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
 
     if not args.patient and args.predictions is None:
         raise MemambaError("no patient chosen. Fix: give --patient ID..., or --predictions PREDICTIONS.tsv (with --count).")
-    if (args.tumours or args.attributions) and args.predictions is None:
-        raise MemambaError("--tumours and --attributions score the fold's validation patients. Fix: give --predictions too.")
+    if args.attributions and args.predictions is None:
+        raise MemambaError("--attributions scores the fold's validation patients. Fix: give --predictions too.")
     settings = RenderSettings(args.thumbnail_size, args.scaling, args.blur, args.alpha, args.colormap, args.top_k)
     checkpoint = load_checkpoint(args.checkpoint)
     cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, "exclude")
     check_compatible(checkpoint, args.checkpoint, cohort)
     predictions = None if args.predictions is None else pd.read_csv(args.predictions, sep="\t")
+    if predictions is not None:                      # patients the fold imputed a modality for have nothing to draw
+        predictions = predictions[predictions["patient_id"].isin(cohort.patients)]
     patients = {p: "chosen" for p in args.patient} if args.patient else extreme_patients(predictions, args.count)
     slide_paths = None
     if args.render:
         sheet = read_sheet(args.slides, "slides")
         slide_paths = {key: Path(path) for slide_id, path in zip(sheet["slide_id"], sheet["path"])
                        for key in (slide_id, slide_stem(slide_id))}
+    out = Path(args.out)
     scorer = FoldScorer(checkpoint, cohort, pick_device(args.device))
-    index = draw_patients(scorer, patients, slide_paths, args.out, settings)
-    print(f"{checkpoint.model}: patch scores of {len(patients)} patient(s), {len(index)} slide(s) -> {args.out}")
-    if args.tumours:
-        validation = [p for p in predictions.loc[predictions["role"] == "val", "patient_id"] if p in cohort.patients]
-        table = planted_table(scorer, validation, args.tumours)
-        with atomic_path(Path(args.out) / "planted_auc.tsv") as tmp:
-            table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-        for row in table.itertuples():
-            print(f"  planted-patch AUC of {row.head}: {row.planted_auc:.3f} ({row.patches} patches of {row.patients} patients)")
+    index = draw_patients(scorer, patients, slide_paths, out, settings)
+    print(f"{checkpoint.model}: patch scores of {len(patients)} patient(s), {len(index)} slide(s) -> {out}")
+    validation = [] if predictions is None else predictions.loc[predictions["role"] == "val", "patient_id"].tolist()
     if args.attributions:
-        validation = [p for p in predictions.loc[predictions["role"] == "val", "patient_id"] if p in cohort.patients]
         attributions = fold_attributions(scorer, validation)
-        out = Path(args.out)
         with atomic_path(out / "attributions.tsv") as tmp:
             attributions.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
         plot_attributions(attributions, f"{checkpoint.model}: gene families, {len(validation)} validation patients",
@@ -394,11 +389,33 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"{args.title}: c-index {mean:.3f} +- {sd:.3f} over {len(args.predictions)} folds")
 
 
+def cmd_evaluate_external(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from memamba.atomic import atomic_paths
+    from memamba.report.plots import plot_km
+    from memamba.sheets import read_sheet
+    from memamba.survival.evaluate import external_metrics
+
+    predictions = pd.read_csv(args.predictions, sep="\t", dtype={"patient_id": str})
+    if "survival_months" not in predictions:
+        raise MemambaError(f"{args.predictions}: no survival columns (predicted without --clinical). "
+                           "Fix: predict with the scored cohort's clinical sheet to evaluate it.")
+    training = read_sheet(args.training_clinical, "clinical", check_paths=False)
+    table, groups = external_metrics(predictions, training)
+    out = Path(args.out)
+    with atomic_paths([out / "metrics.tsv", out / "km.png"]) as (metrics, km):
+        table.to_csv(metrics, sep="\t", index=False, float_format="%.4g")
+        plot_km(groups, f"{args.title}: all patients (split at their median risk)", km)
+    print(f"{args.title}: c-index {table['c_index'].iloc[0]:.3f}, Uno's c {table['uno_c'].iloc[0]:.3f} "
+          f"on {len(predictions)} patients")
+
+
 def cmd_summarise(args: argparse.Namespace) -> None:
     from memamba.atomic import atomic_path
     from memamba.report.summary import cohort_summary
 
-    table = cohort_summary(args.cohort, args.metrics, args.splits, args.truth, args.clinical)
+    table = cohort_summary(args.cohort, args.metrics, args.splits, args.truth, args.clinical, args.external)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
     print(table[["cohort", "model", "c_index_mean", "c_index_sd"]].to_string(index=False))
@@ -632,8 +649,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attributions", action="store_true",
                    help="also write attributions.tsv and .png: each gene family's integrated-gradients contribution to "
                         "the risk of every validation patient of --predictions (models that read genomics)")
-    p.add_argument("--tumours", default=None, help="the demo's tumour_regions.tsv: also write planted_auc.tsv, each "
-                                                   "head's AUC for the tumour patches over all validation patients")
     _add_cohort_inputs(p)
     p.add_argument("--render", action="store_true", help="also draw {slide}.{head}.png over the slide's thumbnail "
                                                          "and {slide}.{head}.gallery.png (needs the slide files)")
@@ -655,6 +670,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default="model", help="title for the plot and the printout")
     p.set_defaults(func=cmd_evaluate)
 
+    p = commands.add_parser("evaluate-external", help="metrics of a cohort scored by another cohort's folds",
+                            description="External validation: Harrell's and Uno's c, time-dependent AUC, integrated Brier "
+                                        "score and log-rank p of the patients of a `memamba predict` output (with "
+                                        "survival), the training cohort's survival giving the censoring distribution "
+                                        "and the time points; writes metrics.tsv and km.png to -o.")
+    p.add_argument("predictions", help="predictions TSV from memamba predict --clinical")
+    p.add_argument("--training-clinical", required=True, help="clinical sheet of the cohort the folds were trained on")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--title", default="external validation", help="title for the plot and the printout")
+    p.set_defaults(func=cmd_evaluate_external)
+
     p = commands.add_parser("summarise", help="one cohort's table: every model's mean +- sd and per-fold c-index",
                             description="Collect a cohort's metrics.tsv files (results/COHORT/eval/MODEL/metrics.tsv) "
                                         "into one table, with the oracle c-index of the true risk when given.")
@@ -663,6 +689,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", nargs="*", default=[], help="fold_K.tsv files, for the oracle's per-fold c-index")
     p.add_argument("--truth", default=None, help="TSV with patient_id and the true risk (demo cohorts)")
     p.add_argument("--clinical", default=None, help="clinical sheet (needed with --truth)")
+    p.add_argument("--external", nargs="*", default=[], help="metrics.tsv of external validations "
+                                                             "(results/COHORT/external/OTHER/MODEL/metrics.tsv)")
     p.add_argument("-o", "--out", required=True, help="output TSV")
     p.set_defaults(func=cmd_summarise)
 

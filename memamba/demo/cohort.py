@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from memamba.atomic import atomic_path
-from memamba.demo.svs import render_slide, tumour_record, write_svs
+from memamba.demo.svs import render_slide, write_svs
 
 FAMILIES = (
     "Tumor Suppressor Genes",
@@ -78,9 +78,7 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     Contents: ``slides/*.svs`` (one or two per patient), the sample sheets ``slides.tsv``,
     ``clinical.tsv`` and ``genomics.tsv``, the matrices ``rna_counts.tsv``, ``cnv.tsv`` and
     ``mut.tsv`` (genes x patients), ``gene_families.csv`` (MCAT layout) and ``truth.tsv`` (the
-    latent risk, from which the oracle c-index is computed, and its two parts), ``tumour_regions.tsv`` (per slide
-    the ellipse, in level-0 pixels, of the one tissue region whose look shows the slide part: the patches that carry
-    the signal, against which heatmaps are checked).
+    latent risk, from which the oracle c-index is computed, and its two parts).
 
     The risk that sets survival is the sum of two independent parts, scaled to unit variance: the slides show only
     ``slide_risk`` and the genomic tables carry only ``genomic_risk``, so a model needs both modalities to reach
@@ -94,14 +92,13 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     risk = (slide_risk + genomic_risk) / np.sqrt(2)
     time, event = _survival(rng, risk)
 
-    slide_rows, tumours = [], []
+    slide_rows = []
     for patient, patient_risk in zip(patient_ids, slide_risk):
         for k in range(1 if rng.uniform() < 0.7 else 2):
             slide_id = f"{patient}-{k + 1:02d}"
-            image, tumour = render_slide(rng, float(patient_risk), slide_size)
+            image = render_slide(rng, float(patient_risk), slide_size)
             write_svs(out / "slides" / f"{slide_id}.svs", image, mpp=DEMO_MPP)
             slide_rows.append({"patient_id": patient, "slide_id": slide_id, "path": f"slides/{slide_id}.svs", "mpp": ""})
-            tumours.append({"slide_id": slide_id, **tumour_record(tumour)})
 
     for modality, frame in _genomics(rng, genomic_risk, patient_ids).items():
         _write_tsv(frame, out / f"{modality if modality != 'rna' else 'rna_counts'}.tsv", index=True)
@@ -118,5 +115,4 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     }), out / "genomics.tsv")
     _write_tsv(pd.DataFrame({"patient_id": patient_ids, "risk": np.round(risk, 6), "slide_risk": np.round(slide_risk, 6),
                              "genomic_risk": np.round(genomic_risk, 6)}), out / "truth.tsv")
-    _write_tsv(pd.DataFrame(tumours), out / "tumour_regions.tsv")
     return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -16,59 +15,11 @@ from memamba.atomic import atomic_path
 BACKGROUND_RGB = (242, 240, 244)
 
 
-@dataclass(frozen=True)
-class TumourRegion:
-    """The ellipse of a demo slide whose look carries the slide part of the risk, in level-0 pixels."""
+def render_slide(rng: np.random.Generator, risk: float, size: int) -> np.ndarray:
+    """Render a size x size RGB image: a few tissue regions on white glass.
 
-    center_x: float
-    center_y: float
-    axis_x: float
-    axis_y: float
-    angle: float
-
-    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Whether the points (level-0 pixels) lie inside the ellipse."""
-        theta = np.deg2rad(self.angle)
-        dx, dy = np.asarray(x, float) - self.center_x, np.asarray(y, float) - self.center_y
-        u = dx * np.cos(theta) + dy * np.sin(theta)
-        v = -dx * np.sin(theta) + dy * np.cos(theta)
-        return (u / self.axis_x) ** 2 + (v / self.axis_y) ** 2 <= 1.0
-
-
-def _tissue_rgb(rng: np.random.Generator, purple: float, size: int) -> np.ndarray:
-    stroma = np.array([232 - 40 * purple, 160 - 30 * purple, 200 + 10 * purple], np.float32)
-    texture = cv2.GaussianBlur(rng.normal(0, 12, (size, size, 3)).astype(np.float32), (0, 0), 2)
-    return np.clip(stroma + texture, 0, 255).astype(np.uint8)
-
-
-def _add_nuclei(rng: np.random.Generator, image: np.ndarray, where: np.ndarray, look: float, purple: float) -> None:
-    ys, xs = np.nonzero(where)
-    count = int(len(ys) * 0.004 * np.exp(0.6 * look))
-    picks = rng.integers(0, len(ys), count) if len(ys) else np.empty(0, int)
-    radius = max(2, int(round(image.shape[0] / 512 * (2.5 + 1.0 * purple))))
-    nucleus = (int(110 - 60 * purple), int(60 - 30 * purple), int(150 - 20 * purple))
-    for y, x in zip(ys[picks], xs[picks]):
-        cv2.circle(image, (int(x), int(y)), radius + int(rng.integers(0, 2)), nucleus, -1, lineType=cv2.LINE_AA)
-
-
-def tumour_record(tumour: TumourRegion) -> dict[str, float]:
-    """The ellipse as a row of ``tumour_regions.tsv`` (level-0 pixels, degrees)."""
-    return {key: round(value, 3) for key, value in asdict(tumour).items()}
-
-
-NORMAL_LOOK = -1.5
-"""The look (the latent value setting nuclear density and colour) of normal tissue, the same in every slide."""
-TUMOUR_SHIFT = 1.0
-"""Tumour tissue looks like normal tissue of look ``TUMOUR_SHIFT + risk``: always denser and darker than normal
-tissue, more so the higher the risk."""
-
-
-def render_slide(rng: np.random.Generator, risk: float, size: int) -> tuple[np.ndarray, TumourRegion]:
-    """Render a size x size RGB image: two or three tissue regions on white glass, one of them a tumour.
-
-    Only the tumour region shows the latent ``risk`` (denser, larger and darker nuclei and a more purple stroma the
-    higher it is); normal tissue looks the same in every slide. Returns the image and the tumour's ellipse, so that
-    which patches carry the signal is known (the demo's planted answer for heatmaps).
+    The latent ``risk`` sets the look of the tissue: higher risk means denser, larger and
+    darker nuclei and a more purple stroma, the kind of signal a patch encoder can pick up.
     """
     image = np.empty((size, size, 3), np.uint8)
     image[:] = BACKGROUND_RGB
@@ -76,27 +27,27 @@ def render_slide(rng: np.random.Generator, risk: float, size: int) -> tuple[np.n
 
     coarse = cv2.resize(rng.normal(0, 1, (16, 16)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
     mask = np.zeros((size, size), np.uint8)
-    tumour_mask = np.zeros((size, size), np.uint8)
-    regions = int(rng.integers(2, 4))
-    for index in range(regions):
+    for _ in range(int(rng.integers(2, 4))):
         center = tuple(int(c) for c in rng.uniform(0.25, 0.75, 2) * size)
         axes = tuple(int(a) for a in rng.uniform(0.12, 0.22, 2) * size)
-        angle = float(rng.uniform(0, 180))
-        cv2.ellipse(mask, center, axes, angle, 0, 360, 1, -1)
-        if index == 0:
-            tumour = TumourRegion(float(center[0]), float(center[1]), float(axes[0]), float(axes[1]), angle)
-            cv2.ellipse(tumour_mask, center, axes, angle, 0, 360, 1, -1)
+        cv2.ellipse(mask, center, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
     blurred = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), size / 40)
     tissue = (blurred + 0.15 * coarse) > 0.5
-    in_tumour = tissue & (tumour_mask > 0)
 
-    look = {"normal": NORMAL_LOOK, "tumour": TUMOUR_SHIFT + risk}
-    purple = {name: float(1 / (1 + np.exp(-value))) for name, value in look.items()}
-    image[tissue] = _tissue_rgb(rng, purple["normal"], size)[tissue]
-    image[in_tumour] = _tissue_rgb(rng, purple["tumour"], size)[in_tumour]
-    _add_nuclei(rng, image, tissue & ~in_tumour, look["normal"], purple["normal"])
-    _add_nuclei(rng, image, in_tumour, look["tumour"], purple["tumour"])
-    return cv2.GaussianBlur(image, (3, 3), 0.6), tumour
+    purple = float(1 / (1 + np.exp(-risk)))
+    stroma = np.array([232 - 40 * purple, 160 - 30 * purple, 200 + 10 * purple], np.float32)
+    texture = cv2.GaussianBlur(rng.normal(0, 12, (size, size, 3)).astype(np.float32), (0, 0), 2)
+    tissue_rgb = np.clip(stroma + texture, 0, 255).astype(np.uint8)
+    image[tissue] = tissue_rgb[tissue]
+
+    ys, xs = np.nonzero(tissue)
+    n_nuclei = int(len(ys) * 0.004 * np.exp(0.6 * risk))
+    picks = rng.integers(0, len(ys), n_nuclei) if len(ys) else np.empty(0, int)
+    radius = max(2, int(round(size / 512 * (2.5 + 1.0 * purple))))
+    nucleus = (int(110 - 60 * purple), int(60 - 30 * purple), int(150 - 20 * purple))
+    for y, x in zip(ys[picks], xs[picks]):
+        cv2.circle(image, (int(x), int(y)), radius + int(rng.integers(0, 2)), nucleus, -1, lineType=cv2.LINE_AA)
+    return cv2.GaussianBlur(image, (3, 3), 0.6)
 
 
 def aperio_description(level0: tuple[int, int], level: tuple[int, int], mpp: float | None, app_mag: int) -> str:

@@ -1,5 +1,5 @@
-"""A fold's heatmaps for chosen patients (files, pictures, an index), and on the demo the planted-patch AUC of every
-head over all the fold's validation patients."""
+"""A fold's heatmaps for chosen patients (files, pictures, an index), and the gene-family attributions of its
+validation patients."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from memamba.models.memamba_model import MEMamba
 from memamba.report.attributions import attribution_table, integrated_gradients, per_family, summary_norms
 from memamba.report.heatmap_render import RenderSettings, render_heatmaps
 from memamba.report.heatmaps import FoldScorer, write_slide_scores
-from memamba.report.planted import in_tumour, planted_auc, read_tumours
 
 
 def draw_patients(scorer: FoldScorer, patients: dict[str, str], slide_paths: dict[str, Path] | None,
@@ -33,24 +32,6 @@ def draw_patients(scorer: FoldScorer, patients: dict[str, str], slide_paths: dic
     with atomic_path(out_dir / "index.tsv") as tmp:
         index.to_csv(tmp, sep="\t", index=False)
     return index
-
-
-def planted_table(scorer: FoldScorer, patients: list[str], tumours_tsv: str | os.PathLike) -> pd.DataFrame:
-    """Per head: the ROC AUC of its patch scores for the demo's tumour patches against the others, pooled over the
-    slides of ``patients`` (each slide's scores ranked first), with the counts it rests on."""
-    tumours = read_tumours(tumours_tsv)
-    labels: list[np.ndarray] = []
-    scores: dict[str, list[np.ndarray]] = {}
-    for patient in patients:
-        for slide in scorer.slides(patient):
-            size = float(slide.coords_attrs["patch_size_level0"])
-            labels.append(in_tumour(tumours[slide.feature_file.stem], slide.coords, size))
-            for head, score in slide.scores.items():
-                scores.setdefault(head, []).append(score)
-    tumour_patches = int(sum(label.sum() for label in labels)) if labels else 0
-    return pd.DataFrame([{"head": head, "planted_auc": planted_auc(labels, values), "patients": len(patients),
-                          "patches": int(sum(len(v) for v in values)), "tumour_patches": tumour_patches}
-                         for head, values in scores.items()])
 
 
 def fold_attributions(scorer: FoldScorer, patients: list[str], steps: int = 32) -> pd.DataFrame:

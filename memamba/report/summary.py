@@ -13,6 +13,7 @@ import pandas as pd
 from memamba import __version__
 from memamba.atomic import atomic_path
 from memamba.data.splits import read_split
+from memamba.report.figures import comparison_plot, fold_histories, training_curves
 from memamba.sheets import read_sheet
 from memamba.survival.evaluate import OPTIMISTIC, SUMMARY_ROWS
 from memamba.survival.metrics import harrell_c
@@ -52,10 +53,12 @@ def oracle_per_fold(splits: list[str | os.PathLike], truth_path: str | os.PathLi
 
 
 def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[str | os.PathLike] = (),
-                   truth: str | os.PathLike | None = None, clinical: str | os.PathLike | None = None) -> pd.DataFrame:
+                   truth: str | os.PathLike | None = None, clinical: str | os.PathLike | None = None,
+                   external: list[str | os.PathLike] = ()) -> pd.DataFrame:
     """One row per model (from ``eval/{model}/metrics.tsv``), plus the oracle row when ``truth``,
     ``splits`` and the ``clinical`` sheet are given (and one per part of the risk that ``truth`` lists: the ceiling of
-    a model that sees only that modality)."""
+    a model that sees only that modality), and one per external validation (``external/{other}/{model}/metrics.tsv``:
+    model "MODEL trained on OTHER", one "fold", no sd, not paired with ME-Mamba's folds)."""
     rows = []
     for path in metrics:
         table = pd.read_csv(path, sep="\t", dtype={"fold": str})
@@ -66,7 +69,10 @@ def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[s
         parts = [c for c in pd.read_csv(truth, sep="\t", nrows=0).columns if c in PARTIAL_ORACLES]
         rows += [_row(cohort, PARTIAL_ORACLES[c], pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival, c)}))
                  for c in parts]
-    return paired_with(pd.DataFrame(rows), PAIRED_WITH)
+    table = paired_with(pd.DataFrame(rows), PAIRED_WITH)
+    externals = [_row(cohort, f"{Path(path).parent.name} trained on {Path(path).parent.parent.name}",
+                      pd.read_csv(path, sep="\t", dtype={"fold": str}), str(Path(path).parent)) for path in external]
+    return pd.concat([table, pd.DataFrame(externals)], ignore_index=True) if externals else table
 
 
 def paired_with(table: pd.DataFrame, reference: str) -> pd.DataFrame:
@@ -88,11 +94,29 @@ def paired_with(table: pd.DataFrame, reference: str) -> pd.DataFrame:
     return table
 
 
-def _image_tag(path: Path) -> str:
-    if not path.exists():
+def _image_tag(image: Path | bytes | None, alt: str, css_class: str = "") -> str:
+    """An <img> with the PNG embedded (the page stays self-contained); empty for a missing file or no image."""
+    if image is None or (isinstance(image, Path) and not image.exists()):
         return ""
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="Kaplan-Meier plot" src="data:image/png;base64,{data}">'
+    data = base64.b64encode(image.read_bytes() if isinstance(image, Path) else image).decode()
+    return f'<img alt="{html.escape(alt)}" class="{css_class}" src="data:image/png;base64,{data}">'
+
+
+def _heatmap_section(heatmaps: Path) -> list[str]:
+    """A model's first fold of heatmaps, when the heatmaps target made them: the first head's picture of each drawn
+    patient, and the gene-family attributions."""
+    index_file = heatmaps / "index.tsv"
+    if not index_file.exists():
+        return []
+    parts = [f"<h4>Heatmaps and attributions ({html.escape(heatmaps.name)})</h4>"]
+    for row in pd.read_csv(index_file, sep="\t", keep_default_na=False).itertuples():
+        pictures = [name for name in str(row.pictures).split(";") if name and not name.endswith(".gallery.png")]
+        if pictures:
+            parts.append(f"<figure>{_image_tag(heatmaps / pictures[0], f'heatmap of {row.slide}', 'wide')}"
+                         f"<figcaption>{html.escape(row.patient_id)} ({html.escape(row.group)}), slide "
+                         f"{html.escape(row.slide)}: {len(pictures)} head(s) in {html.escape(str(heatmaps))}</figcaption></figure>")
+    parts.append(_image_tag(heatmaps / "attributions.png", "gene-family attributions", "wide"))
+    return parts
 
 
 def _mean_sd(rows: pd.DataFrame) -> pd.DataFrame:
@@ -123,12 +147,15 @@ def _cell(mean: float, sd: float, averaged: float, folds: float) -> str:
 
 
 def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str:
-    """A self-contained HTML page: per cohort the metric table (mean ± sd over folds), then per model
-    its per-fold table and Kaplan-Meier plot; then the compute cost per stage, when given."""
+    """A self-contained HTML page (every image embedded): per cohort the metric table (mean ± sd over folds) and a plot
+    of every model's per-fold c-index, then per model its per-fold table, Kaplan-Meier plot, training curves and, where
+    the heatmaps target drew them, its first fold's heatmaps and gene-family attributions; then
+    the compute cost per stage, when given."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>memamba report</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:420px}</style></head><body>",
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:420px}img.wide{max-width:820px}"
+        "figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:small}</style></head><body>",
         f"<h1>memamba report</h1><p>memamba {html.escape(__version__)}. Metrics on each fold's validation patients "
         "with the model chosen without them (the last epoch, or the best epoch on an inner validation part of the "
         "training patients); mean ± sd over folds. The last column selects the epoch on the very patients it is "
@@ -137,6 +164,10 @@ def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str
     for cohort, rows in table.groupby("cohort", sort=False):
         parts.append(f"<h2>{html.escape(str(cohort))}</h2>")
         parts.append(_mean_sd(rows).to_html(index=False, na_rep=""))
+        cross_validated = rows[rows["folds"] > 1]
+        if len(cross_validated):
+            parts.append(_image_tag(comparison_plot(cross_validated, f"{cohort}: every model over the same folds"),
+                                    "per-fold c-index of every model", "wide"))
         for row in rows.itertuples():
             eval_dir = Path(row.eval_dir) if isinstance(getattr(row, "eval_dir", None), str) and row.eval_dir else None
             if eval_dir is None or not (eval_dir / "metrics.tsv").exists():
@@ -144,7 +175,9 @@ def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str
             folds = pd.read_csv(eval_dir / "metrics.tsv", sep="\t", dtype={"fold": str})
             parts.append(f"<h3>{html.escape(row.model)}</h3>")
             parts.append(folds.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep=""))
-            parts.append(_image_tag(eval_dir / "km.png"))
+            parts.append(_image_tag(eval_dir / "km.png", "Kaplan-Meier plot"))
+            parts.append(_image_tag(training_curves(fold_histories(eval_dir), f"{row.model}: training"), "training curves", "wide"))
+            parts += _heatmap_section(eval_dir.parent.parent / "heatmaps" / eval_dir.name / "fold_0")
     if compute is not None:
         parts.append("<h2>Compute per stage</h2><p>From the Snakemake benchmark files of the jobs that made these "
                      "results (the report job itself not counted); wall hours are summed over jobs.</p>")

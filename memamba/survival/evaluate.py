@@ -105,3 +105,15 @@ def fold_metrics(predictions: pd.DataFrame, histories: list[pd.DataFrame | None]
     summary = pd.DataFrame([{"fold": "mean", **numeric.mean().to_dict()}, {"fold": "sd", **numeric.std(ddof=1).to_dict()},
                             {"fold": "n_folds", **numeric.notna().sum().to_dict()}])
     return pd.concat([table, summary], ignore_index=True)
+
+
+def external_metrics(predictions: pd.DataFrame, training: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metrics of a cohort scored by another cohort's trained folds (external validation): ``predictions`` (``memamba
+    predict`` with survival: every patient is reported) against ``training``, the training cohort's ``survival_months``
+    and ``event``, which give the censoring distribution, tau and the time points as a fold's training part does.
+    The log-rank groups split the scored patients at their own median risk (the training cohort's risks under its
+    own folds would be in-sample). Returns the one-row table (``fold`` = "external") and the grouped patients."""
+    scored = predictions.assign(role="val")
+    scored["group"] = np.where(scored["risk"] > scored["risk"].median(), "high", "low")
+    frame = pd.concat([training[["survival_months", "event"]].assign(role="train"), scored], ignore_index=True)
+    return pd.DataFrame([{"fold": "external", **one_fold(frame, scored)}]), scored

@@ -79,3 +79,34 @@ def test_each_model_is_compared_with_memamba_fold_by_fold(tmp_path: Path) -> Non
     summary.reset_index().to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     write_report([tmp_path / "s.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html")
     assert "+0.010 ± 0.046 (2 of 3)" in (tmp_path / "report.html").read_text()
+
+
+def test_the_report_shows_the_comparison_training_curves_and_heatmaps_self_contained(tmp_path: Path) -> None:
+    import re
+
+    from PIL import Image
+
+    from memamba.report.figures import comparison_plot
+
+    cohort = tmp_path / "demo"
+    (cohort / "eval" / "m1").mkdir(parents=True)
+    pd.DataFrame({"fold": ["0", "1", "mean", "sd"], "c_index": [0.6, 0.7, 0.65, 0.07]}).to_csv(
+        cohort / "eval" / "m1" / "metrics.tsv", sep="\t", index=False)
+    for fold in (0, 1):
+        history = cohort / "models" / "m1" / f"fold_{fold}"
+        history.mkdir(parents=True)
+        pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.0, 0.8, 0.7], "train_c_index": [0.5, 0.6, 0.7],
+                      "val_c_index": [0.5, 0.55, 0.6]}).to_csv(history / "history.tsv", sep="\t", index=False)
+    heatmaps = cohort / "heatmaps" / "m1" / "fold_0"
+    heatmaps.mkdir(parents=True)
+    Image.new("RGB", (40, 30), "red").save(heatmaps / "S1.attention_scores.png")
+    pd.DataFrame({"patient_id": ["P1"], "group": ["highest risk"], "slide": ["S1"], "h5": ["S1.h5"],
+                  "pictures": ["S1.attention_scores.png;S1.attention_scores.gallery.png"]}).to_csv(
+        heatmaps / "index.tsv", sep="\t", index=False)
+    cohort_summary("demo", [cohort / "eval" / "m1" / "metrics.tsv"]).to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    write_report([tmp_path / "s.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text()
+    alts = re.findall(r'<img alt="([^"]+)"', page)
+    assert alts == ["per-fold c-index of every model", "training curves", "heatmap of S1"]      # no KM plot was made
+    assert "src=\"data:image/png;base64," in page and "file:" not in page
+    assert comparison_plot(pd.read_csv(tmp_path / "s.tsv", sep="\t"), "t")[:8] == b"\x89PNG\r\n\x1a\n"

@@ -53,3 +53,18 @@ def test_the_best_epoch_figure_is_a_separate_column_labelled_optimistic() -> Non
     assert OPTIMISTIC == "c_index_best_epoch_optimistic"
     assert table.loc["mean", OPTIMISTIC] == pytest.approx(0.9)
     assert table.loc["mean", OPTIMISTIC] != table.loc["mean", "c_index"]
+
+
+def test_external_metrics_take_censoring_and_times_from_the_training_cohort() -> None:
+    from memamba.survival.evaluate import external_metrics, one_fold
+
+    fold = _fold_predictions(1, informed=True, folds=1).drop(columns="fold")
+    scored, training = fold[fold["role"] == "val"].drop(columns="role"), fold[fold["role"] == "train"]
+    table, groups = external_metrics(scored, training[["survival_months", "event"]])
+    assert table["fold"].tolist() == ["external"] and table["n_patients"].iloc[0] == 20
+    groups_as_fold = fold[fold["role"] == "val"].assign(group=groups["group"].to_numpy())
+    expected = one_fold(fold, groups_as_fold)                                  # the same numbers as a fold of that split
+    for metric in ("tau", "c_index", "uno_c", "mean_auc", "ibs", "logrank_p"):
+        assert table[metric].iloc[0] == pytest.approx(expected[metric], nan_ok=True), metric
+    assert table["c_index"].iloc[0] == pytest.approx(1.0)
+    assert (groups["group"] == "high").sum() == 10 and groups.loc[groups["group"] == "high", "risk"].min() > groups["risk"].median()

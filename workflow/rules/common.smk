@@ -62,6 +62,7 @@ wildcard_constraints:
     encoder=r"[A-Za-z0-9._-]+",
     shard=r"[0-9]+",
     model=one_of(MODELS),
+    other=one_of(COHORTS),
     fold=r"\d+",
 
 
@@ -256,7 +257,7 @@ def fold_predictions(wildcards):
 def summary_inputs(wildcards):
     """Every model's metrics of the cohort; for a demo cohort also its splits, clinical sheet and true risk."""
     cohort = wildcards.cohort
-    inputs = {"metrics": expand("results/{cohort}/eval/{model}/metrics.tsv", cohort=cohort, model=MODELS)}
+    inputs = {"metrics": expand("results/{cohort}/eval/{model}/metrics.tsv", cohort=cohort, model=MODELS), "external": external_files(cohort)}
     if sheet_path(cohort, "truth"):
         inputs["truth"] = sheet_path(cohort, "truth")
         inputs["clinical"] = sheet_path(cohort, "clinical")
@@ -298,7 +299,39 @@ def stage_files(stage):
                 name=names,
             )
             files += expand("results/{cohort}/eval/{model}/{name}", cohort=cohort, model=MODELS, name=["metrics.tsv", "km.png"])
+            files += external_files(cohort)
     return files
+
+
+def external_pairs():
+    """(cohort, other) for every cohort the config has scored by another cohort's trained folds (``predict_with``)."""
+    return [(c, config["cohorts"][c]["predict_with"]) for c in COHORTS if config["cohorts"][c].get("predict_with")]
+
+
+def external_files(cohort):
+    """The external-validation metrics of a cohort: one per model trained on the cohort it is scored by."""
+    return [
+        f"results/{cohort}/external/{other}/{model}/metrics.tsv" for scored, other in external_pairs() if scored == cohort for model in MODELS
+    ]
+
+
+def external_inputs(wildcards):
+    """Every fold's checkpoint of the other cohort's model, and the scored cohort's sheets, genomics and features."""
+    inputs = {
+        "checkpoints": expand(
+            "results/{other}/models/{model}/fold_{fold}/checkpoint.pt",
+            other=wildcards.other,
+            model=wildcards.model,
+            fold=folds(wildcards.other),
+        ),
+        "slides": sheet_path(wildcards.cohort, "slides"),
+        "clinical": sheet_path(wildcards.cohort, "clinical"),
+        "genomics": f"results/{wildcards.cohort}/genomics/features.parquet",
+        "tokens": f"results/{wildcards.cohort}/genomics/tokens.json",
+    }
+    if uses_slides(wildcards.model):
+        inputs["features"] = list(slide_feature_files(wildcards.cohort).values())
+    return inputs
 
 
 def heatmap_models():
@@ -327,7 +360,7 @@ def heatmap_folders():
 
 
 def heatmap_inputs(wildcards):
-    """A fold's checkpoint and predictions, the cohort's sheets, genomics and features (and the demo's tumours)."""
+    """A fold's checkpoint and predictions, the cohort's sheets, genomics and features."""
     fold = f"results/{wildcards.cohort}/models/{wildcards.model}/fold_{wildcards.fold}"
     inputs = {
         "checkpoint": f"{fold}/checkpoint.pt",
@@ -337,14 +370,7 @@ def heatmap_inputs(wildcards):
         "tokens": f"results/{wildcards.cohort}/genomics/tokens.json",
         "features": list(slide_feature_files(wildcards.cohort).values()),
     }
-    if is_generated(wildcards.cohort):
-        inputs["tumours"] = sheet_path(wildcards.cohort, "tumour_regions")
     return inputs
-
-
-def heatmap_tumours_option(wildcards, input):
-    """``--tumours TSV`` for a demo cohort (its planted answer), else nothing."""
-    return f"--tumours {shlex.quote(input.tumours)}" if "tumours" in input.keys() else ""
 
 
 def heatmap_settings_options(wildcards):
@@ -387,6 +413,12 @@ if any(not ready_features(c) for c in COHORTS):
         check_weights_setting(config["extract"], verify_sha256=workflow.is_main_process)
     except ConfigError as error:
         raise WorkflowError(f"invalid configuration ({CONFIG_SOURCE}):\n{error}")
+for _scored, _other in external_pairs():
+    if _other not in COHORTS or _other == _scored:
+        raise WorkflowError(
+            f"{CONFIG_SOURCE}: cohorts.{_scored}.predict_with is {_other!r}, not another cohort of the config. "
+            f"Fix: name one of {[c for c in COHORTS if c != _scored]}."
+        )
 for _model in MODELS:
     try:
         variant_entry(_model, model_params(_model))

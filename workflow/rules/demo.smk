@@ -8,7 +8,6 @@ checkpoint demo_data:
         genomics="results/{cohort}/input/genomics.tsv",
         gene_families="results/{cohort}/input/gene_families.csv",
         truth="results/{cohort}/input/truth.tsv",
-        tumours="results/{cohort}/input/tumour_regions.tsv",
     log:
         "results/logs/demo_data/{cohort}.log",
     benchmark:

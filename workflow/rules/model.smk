@@ -119,3 +119,51 @@ rule evaluate:
         title=lambda wildcards: f"{wildcards.cohort} {wildcards.model}",
     shell:
         "memamba evaluate {input:q} -o {params.outdir:q} --title {params.title:q} > {log:q} 2>&1"
+
+
+rule external_predict:
+    input:
+        unpack(external_inputs),
+    output:
+        "results/{cohort}/external/{other}/{model}/predictions.tsv",
+    log:
+        "results/logs/external/{cohort}/{other}/{model}.log",
+    benchmark:
+        "results/benchmarks/external/{cohort}/{other}/{model}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        features=features_option,
+    shell:
+        "OMP_NUM_THREADS={threads} memamba predict --checkpoint {input.checkpoints} --slides {input.slides:q}"
+        " --clinical {input.clinical:q} --genomics {input.genomics:q} --tokens {input.tokens:q} {params.features}"
+        " -o {output:q} > {log:q} 2>&1"
+
+
+rule external_evaluate:
+    input:
+        predictions="results/{cohort}/external/{other}/{model}/predictions.tsv",
+        training=lambda wildcards: sheet_path(wildcards.other, "clinical"),
+    output:
+        metrics="results/{cohort}/external/{other}/{model}/metrics.tsv",
+        km="results/{cohort}/external/{other}/{model}/km.png",
+    log:
+        "results/logs/external/{cohort}/{other}/{model}.evaluate.log",
+    benchmark:
+        "results/benchmarks/evaluate/{cohort}/external/{other}/{model}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        outdir=lambda wildcards, output: Path(output.metrics).parent,
+        title=lambda wildcards: f"{wildcards.model} trained on {wildcards.other}, scoring {wildcards.cohort}",
+    shell:
+        "memamba evaluate-external {input.predictions:q} --training-clinical {input.training:q}"
+        " -o {params.outdir:q} --title {params.title:q} > {log:q} 2>&1"

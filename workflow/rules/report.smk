@@ -19,12 +19,14 @@ rule summarise:
     params:
         oracle=oracle_options,
     shell:
-        "memamba summarise --cohort {wildcards.cohort:q} --metrics {input.metrics} {params.oracle} -o {output} > {log} 2>&1"
+        "memamba summarise --cohort {wildcards.cohort:q} --metrics {input.metrics} --external {input.external}"
+        " {params.oracle} -o {output} > {log} 2>&1"
 
 
 rule render_report:
     input:
-        expand("results/{cohort}/summary.tsv", cohort=COHORTS),
+        summaries=expand("results/{cohort}/summary.tsv", cohort=COHORTS),
+        heatmaps=lambda wildcards: heatmap_folders() if config["heatmaps"]["in_report"] else [],
     output:
         tsv="results/summary.tsv",
         html="results/report.html",
@@ -42,7 +44,7 @@ rule render_report:
     params:
         benchmarks="results/benchmarks",
     shell:
-        "memamba report {input} --out-tsv {output.tsv} --out-html {output.html}"
+        "memamba report {input.summaries} --out-tsv {output.tsv} --out-html {output.html}"
         " --benchmarks {params.benchmarks} --out-compute {output.compute} > {log} 2>&1"
 
 
@@ -63,11 +65,10 @@ rule fold_heatmaps:
         runtime=30,
     params:
         features=lambda wildcards: shlex.quote(features_folder(wildcards.cohort)),
-        tumours=heatmap_tumours_option,
         attributions=lambda wildcards: "--attributions" if uses_genomics(wildcards.model) else "",
         settings=heatmap_settings_options,
     shell:
         "OMP_NUM_THREADS={threads} memamba heatmap --checkpoint {input.checkpoint:q} --predictions {input.predictions:q}"
         " --slides {input.slides:q} --genomics {input.genomics:q} --tokens {input.tokens:q}"
-        " --features-dir {params.features} --render {params.settings} {params.tumours} {params.attributions}"
+        " --features-dir {params.features} --render {params.settings} {params.attributions}"
         " -o {output:q} > {log:q} 2>&1"
