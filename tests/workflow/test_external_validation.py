@@ -45,4 +45,4 @@ def test_predict_with_a_cohort_the_config_lacks_is_refused_at_start_up(finished_
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "-n")
     assert result.returncode != 0
-    assert "cohorts.other.predict_with is 'tcga', not another cohort of the config" in result.stderr
+    assert "cohorts.other.predict_with is 'tcga', not another cohort of the config" in result.stdout + result.stderr

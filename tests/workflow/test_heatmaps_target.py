@@ -20,7 +20,7 @@ def test_the_heatmaps_target_draws_the_extreme_patients_of_every_fold(finished_r
     run = tmp_path / "run"
     shutil.copytree(finished_run, run, symlinks=True, ignore=shutil.ignore_patterns(".snakemake"))
     result = snakemake(run, "heatmaps", "--config", "heatmaps={models: [abmil, mcat], patients: 1, thumbnail_size: 256, top_k: 3}",
-                       "models={mcat: {dim: 8}}")
+                       "models={mcat: {dim: 8}}", "train={models: [snn, abmil, coxnet, snn-wide, mcat]}")
     assert result.returncode == 0, result.stderr[-3000:]
     for fold in (0, 1):
         folder = run / "results" / "tiny" / "heatmaps" / "abmil" / f"fold_{fold}"
@@ -50,4 +50,6 @@ def test_the_heatmaps_target_draws_the_extreme_patients_of_every_fold(finished_r
 def test_a_heatmaps_model_without_patch_scores_is_refused_at_start_up(finished_run: Path) -> None:
     result = snakemake(finished_run, "-n", "heatmaps", "--config", "heatmaps={models: [snn]}")
     assert result.returncode != 0
-    assert "heatmaps.models lists ['snn'], which compute no patch scores" in result.stderr
+    assert "heatmaps.models lists ['snn'], which compute no patch scores" in result.stdout + result.stderr
+    result = snakemake(finished_run, "-n", "heatmaps", "--config", "heatmaps={models: [mcat]}")
+    assert "heatmaps.models lists ['mcat'], which train.models does not train" in result.stdout + result.stderr

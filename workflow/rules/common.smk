@@ -339,6 +339,12 @@ def heatmap_models():
     chosen = config["heatmaps"]["models"]
     if chosen is None:
         return [m for m in MODELS if has_patch_scores(m, model_params(m))]
+    untrained = [m for m in chosen if m not in MODELS]
+    if untrained:
+        raise WorkflowError(
+            f"{CONFIG_SOURCE}: heatmaps.models lists {untrained}, which train.models does not train. "
+            "Fix: add them to train.models, or draw trained models only."
+        )
     unscored = [m for m in chosen if not has_patch_scores(m, model_params(m))]
     if unscored:
         raise WorkflowError(
