@@ -103,7 +103,7 @@ def render_overlay(slide: object, slide_path: Path, coords: np.ndarray, patch_si
     downsample = slide.dimensions[0] / thumbnail.shape[1]
     canvas, covered = score_canvas(coords, patch_size, scaled(scores, settings.scaling), thumbnail.shape[:2], downsample,
                                    settings.blur)
-    figure = Figure(figsize=(8, 8 * thumbnail.shape[0] / thumbnail.shape[1] + 0.6), dpi=150)
+    figure = Figure(figsize=(8, 8 * thumbnail.shape[0] / thumbnail.shape[1] + 0.6), dpi=100)
     axis = figure.subplots()
     axis.imshow(_overlay(thumbnail, canvas, covered, settings))
     axis.set_axis_off()
@@ -120,7 +120,7 @@ def render_gallery(slide: object, slide_path: Path, coords: np.ndarray, patch_si
     k = min(k, len(scores))
     order = np.argsort(-scores, kind="stable")
     rows = {"highest": order[:k], "lowest": order[::-1][:k]}
-    figure = Figure(figsize=(1.6 * k, 3.8), dpi=150)
+    figure = Figure(figsize=(1.6 * k, 3.8), dpi=100)
     axes = figure.subplots(2, k, squeeze=False)
     for r, (label, picks) in enumerate(rows.items()):
         for c, index in enumerate(picks):
