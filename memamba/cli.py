@@ -636,11 +636,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="output predictions TSV")
     p.set_defaults(func=cmd_predict)
 
-    p = commands.add_parser("heatmap", help="a trained fold's per-patch scores for one patient's slides",
-                            description="Score every patch of one patient with the fold's own model (attention "
-                                        "weights, co-attention or transport per genomic family, ME-Mamba's "
-                                        "attention-scan scores) and write one HDF5 file per slide: `coords` and one "
-                                        "dataset per head, as CLAM's heatmap files.")
+    p = commands.add_parser("heatmap", help="a trained fold's per-patch scores for chosen patients' slides",
+                            description="Score every patch of the chosen patients (or of the fold's validation patients "
+                                        "of highest and lowest risk) with the fold's own model (attention weights, "
+                                        "co-attention or transport per genomic family, ME-Mamba's attention-scan "
+                                        "scores) and write one HDF5 file per slide: `coords` and one dataset per head, "
+                                        "as CLAM's heatmap files; optionally their pictures and the gene-family "
+                                        "attributions of the validation patients.")
     p.add_argument("--checkpoint", required=True, help="one fold's checkpoint.pt")
     p.add_argument("--patient", nargs="*", default=[], help="the patients to draw")
     p.add_argument("--predictions", default=None, help="the fold's predictions.tsv: draw its --count validation patients "

@@ -2,9 +2,9 @@
 2017) of the risk over the standardised genomic inputs, from the training mean (all zeros) to the patient, with the
 patches held fixed, summed over each family's features. The attributions of a patient add up to its risk minus the
 risk at the baseline (completeness), up to the Riemann sum's error, for a model whose risk is differentiable in its
-genomic inputs (SNN, ABMIL-SNN, MCAT: tested). ME-Mamba's is not everywhere: its attention-ordered scan sorts the
-family tokens by a learned score (a permutation, constant between swaps) and its transport plan is computed without
-gradient, as MOTCat's; integrated gradients then follow the gradient the model trains with, and the attributions
+genomic inputs (SNN, ABMIL-SNN, MCAT: tested). MOTCat's and ME-Mamba's are not: their transport plans are computed
+without gradient, and ME-Mamba's attention-ordered scan sorts the family tokens by a learned score (a permutation,
+constant between swaps); integrated gradients then follow the gradient the model trains with, and the attributions
 need not add up. The table keeps each patient's risk and baseline risk so that the gap shows."""
 
 from __future__ import annotations
