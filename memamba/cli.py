@@ -323,8 +323,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
         table.to_csv(tmp, sep="\t", index=False)
     model = next(iter(checkpoints.values())).model
     known = "event" in table and bool(table["event"].any())
-    score = f", Harrell's c-index {harrell_c(table['survival_months'].to_numpy(), table['event'].to_numpy(), table['risk'].to_numpy()):.3f}" \
-        if known else ""
+    score = (f", Harrell's c-index {harrell_c(table['survival_months'].to_numpy(), table['event'].to_numpy(), table['risk'].to_numpy()):.3f}"
+             " over all of them (optimistic if they include the folds' training patients)") if known else ""
     print(f"{model}: {len(table)} patients scored by {len(checkpoints)} fold(s){score} -> {args.out}")
 
 
