@@ -80,13 +80,22 @@ def safe_head_name(head: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", head).strip("_") or "head"
 
 
-def _read_heatmap(path: Path) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
+def _read_heatmap(path: Path) -> tuple[np.ndarray, dict, dict[str, np.ndarray]]:
     with h5py.File(path, "r") as h5:
-        coords = h5["coords"][:]
-        if "patch_size_level0" not in h5["coords"].attrs:
-            raise MemambaError(f"{path}: `coords` has no patch_size_level0 attribute. Fix: recreate it with `memamba heatmap`.")
         heads = json.loads(h5.attrs["heads"])
-        return coords, float(h5["coords"].attrs["patch_size_level0"]), {head: h5[dataset_name(head)][:] for head in heads}
+        return h5["coords"][:], dict(h5["coords"].attrs), {head: h5[dataset_name(head)][:] for head in heads}
+
+
+def level0_patch_size(attrs: dict, slide: object, path: Path) -> float:
+    """A patch's side in level-0 pixels from the coords' attributes: ours and TRIDENT's ``patch_size_level0``, else
+    CLAM's ``patch_size`` read at ``patch_level`` (times that level's downsample); a MemambaError without either."""
+    if "patch_size_level0" in attrs:
+        return float(attrs["patch_size_level0"])
+    if "patch_size" in attrs and "patch_level" in attrs and int(attrs["patch_level"]) < slide.level_count:
+        return float(attrs["patch_size"]) * float(slide.level_downsamples[int(attrs["patch_level"])])
+    raise MemambaError(f"{path}: `coords` says neither patch_size_level0 (ours, TRIDENT's) nor CLAM's patch_size and "
+                       "patch_level for this slide, so the patches' size is unknown. Fix: use feature files that record "
+                       "the tiling (memamba's, TRIDENT's or CLAM's .h5).")
 
 
 def _overlay(thumbnail: np.ndarray, canvas: np.ndarray, covered: np.ndarray, settings: RenderSettings) -> np.ndarray:
@@ -140,10 +149,11 @@ def render_heatmaps(heatmap_h5: str | os.PathLike, slide_path: str | os.PathLike
     """For every head of ``heatmap_h5``: ``{slide}.{head}.png`` (overlay) and ``{slide}.{head}.gallery.png`` in
     ``out_dir``; returns them."""
     heatmap_h5, slide_path, out_dir = Path(heatmap_h5), Path(slide_path), Path(out_dir)
-    coords, patch_size, heads = _read_heatmap(heatmap_h5)
+    coords, attrs, heads = _read_heatmap(heatmap_h5)
     slide = open_slide(slide_path)
     written = []
     try:
+        patch_size = level0_patch_size(attrs, slide, heatmap_h5)
         for head, scores in heads.items():
             stem = f"{heatmap_h5.stem}.{safe_head_name(head)}"
             render_overlay(slide, slide_path, coords, patch_size, scores, head, out_dir / f"{stem}.png", settings)

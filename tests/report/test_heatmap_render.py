@@ -66,3 +66,13 @@ def test_bad_render_settings_are_refused() -> None:
     with pytest.raises(MemambaError, match="not a matplotlib colour map"):
         RenderSettings(colormap="rainbowish")
     assert safe_head_name("transport/cell cycle (G1/S)") == "transport_cell_cycle_G1_S"
+
+
+def test_clams_patch_size_and_level_give_the_level0_size_and_nothing_is_an_error(demo_slide: Path, tmp_path: Path) -> None:
+    from memamba.report.heatmap_render import level0_patch_size
+
+    with openslide.OpenSlide(str(demo_slide)) as slide:
+        assert level0_patch_size({"patch_size_level0": 512, "patch_size": 256}, slide, tmp_path) == 512
+        assert level0_patch_size({"patch_size": 64, "patch_level": 1}, slide, tmp_path) == 64 * slide.level_downsamples[1]
+        with pytest.raises(MemambaError, match="the patches' size is unknown"):
+            level0_patch_size({}, slide, tmp_path / "scores.h5")
