@@ -34,6 +34,17 @@ def _slide_mpp(text: str) -> float | None:
     return value
 
 
+def _positive_count(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
 def _add_params(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument("--params", default=None, metavar="JSON",
                         help=f"the '{section}' config section as JSON; missing keys take their documented defaults")
@@ -632,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cohort_inputs(p)
     p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
                    help="a patient lacking slides or genomics: leave out, or give it the training-fold mean")
-    p.add_argument("--batch-size", type=int, default=1, help="patients per forward pass")
+    p.add_argument("--batch-size", type=_positive_count, default=1, help="patients per forward pass")
     p.add_argument("-o", "--out", required=True, help="output predictions TSV")
     p.set_defaults(func=cmd_predict)
 
@@ -647,7 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patient", nargs="*", default=[], help="the patients to draw")
     p.add_argument("--predictions", default=None, help="the fold's predictions.tsv: draw its --count validation patients "
                                                        "of highest and of lowest risk (when no --patient is given)")
-    p.add_argument("--count", type=int, default=2, help="validation patients per end of the risk ranking")
+    p.add_argument("--count", type=_positive_count, default=2, help="validation patients per end of the risk ranking")
     p.add_argument("--attributions", action="store_true",
                    help="also write attributions.tsv and .png: each gene family's integrated-gradients contribution to "
                         "the risk of every validation patient of --predictions (models that read genomics)")
@@ -659,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blur", type=float, default=0.0, help="Gaussian blur, sigma in patch widths (0: none)")
     p.add_argument("--alpha", type=float, default=0.5, help="opacity of the scores over the tissue")
     p.add_argument("--colormap", default="coolwarm", help="a matplotlib colour map")
-    p.add_argument("--top-k", type=int, default=8, help="patches in each gallery row (highest and lowest scores)")
+    p.add_argument("--top-k", type=_positive_count, default=8, help="patches in each gallery row (highest and lowest scores)")
     p.add_argument("--thumbnail-size", type=int, default=2048, help="longest side of the thumbnail, pixels")
     p.add_argument("-o", "--out", required=True, help="output folder ({slide}.h5 per slide, and the pictures)")
     p.set_defaults(func=cmd_heatmap)

@@ -6,7 +6,7 @@ import pytest
 from memamba.cli import build_parser
 
 COMMANDS = ["demo-data", "segment", "tile", "extract", "export-clam", "import-mcat", "genomics", "splits", "published-split", "train",
-            "evaluate", "summarise", "report"]
+            "predict", "heatmap", "evaluate", "evaluate-external", "summarise", "report"]
 
 
 def test_every_stage_has_a_subcommand() -> None:
@@ -35,3 +35,15 @@ def test_list_encoders_and_models() -> None:
     models = subprocess.run([sys.executable, "-m", "memamba.cli", "train", "--list-models"], capture_output=True, text=True)
     assert "demo-stats" in encoders.stdout.split()
     assert {"snn", "abmil", "abmil-snn"} <= set(models.stdout.split())
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["predict", "--checkpoint", "c.pt", "--slides", "s", "--genomics", "g", "--tokens", "t", "-o", "o", "--batch-size", "0"],
+     "argument --batch-size: 0 is less than 1"),
+    (["heatmap", "--checkpoint", "c.pt", "--slides", "s", "--genomics", "g", "--tokens", "t", "-o", "o", "--count", "two"],
+     "argument --count: 'two' is not a whole number"),
+])
+def test_counts_below_one_or_not_whole_are_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
