@@ -19,7 +19,7 @@ from memamba.models import ModelInputs
 from memamba.train.transforms import CountsVst, GenomicTransform, Standardiser
 
 CHECKPOINT_FORMAT = 1
-"""Raised when what a checkpoint holds changes; a checkpoint of another format is refused with the fix."""
+"""Incremented whenever what a checkpoint holds changes; a checkpoint of another format is refused with the fix."""
 
 
 @dataclass
