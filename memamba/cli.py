@@ -45,6 +45,17 @@ def _positive_count(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    """argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
 def _add_params(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument("--params", default=None, metavar="JSON",
                         help=f"the '{section}' config section as JSON; missing keys take their documented defaults")
@@ -53,7 +64,8 @@ def _add_params(parser: argparse.ArgumentParser, section: str) -> None:
 def cmd_demo_data(args: argparse.Namespace) -> None:
     from memamba.demo import generate_cohort
 
-    out = generate_cohort(args.out, patients=args.patients, seed=args.seed, slide_size=args.slide_size)
+    out = generate_cohort(args.out, patients=args.patients, seed=args.seed, slide_size=args.slide_size,
+                          slide_signal=args.slide_signal, slide_share=args.slide_share)
     print(f"demo cohort written to {out}")
 
 
@@ -349,6 +361,7 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
     from memamba.report.fold_heatmaps import draw_patients, fold_attributions
     from memamba.report.heatmap_render import RenderSettings
     from memamba.report.heatmaps import FoldScorer, extreme_patients
+    from memamba.report.planted import planted_table
     from memamba.sheets import read_sheet
     from memamba.train.checkpoint import load_checkpoint
     from memamba.train.device import pick_device
@@ -356,8 +369,8 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
 
     if not args.patient and args.predictions is None:
         raise MemambaError("no patient chosen. Fix: give --patient ID..., or --predictions PREDICTIONS.tsv (with --count).")
-    if args.attributions and args.predictions is None:
-        raise MemambaError("--attributions scores the fold's validation patients. Fix: give --predictions too.")
+    if (args.tumours or args.attributions) and args.predictions is None:
+        raise MemambaError("--tumours and --attributions score the fold's validation patients. Fix: give --predictions too.")
     settings = RenderSettings(args.thumbnail_size, args.scaling, args.blur, args.alpha, args.colormap, args.top_k)
     checkpoint = load_checkpoint(args.checkpoint)
     cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, "exclude")
@@ -376,6 +389,13 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
     index = draw_patients(scorer, patients, slide_paths, out, settings)
     print(f"{checkpoint.model}: patch scores of {len(patients)} patient(s), {len(index)} slide(s) -> {out}")
     validation = [] if predictions is None else predictions.loc[predictions["role"] == "val", "patient_id"].tolist()
+    if args.tumours:
+        table = planted_table(scorer, validation, args.tumours)
+        with atomic_path(out / "planted_auc.tsv") as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+        for row in table.itertuples():
+            print(f"  planted-patch AUC of {row.head}: {row.planted_auc:.3f} (mean over {row.slides} slides of "
+                  f"{row.patients} validation patients)")
     if args.attributions:
         attributions = fold_attributions(scorer, validation)
         with atomic_path(out / "attributions.tsv") as tmp:
@@ -477,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patients", type=int, default=60, help="number of patients (default 60)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--slide-size", type=int, default=1024, help="level-0 width/height of each slide in pixels (default 1024)")
+    p.add_argument("--slide-signal", choices=("tissue", "tumour"), default="tissue",
+                   help="where the slides show their part of the risk: all the tissue (default), or one tumour region "
+                        "per slide, the rest of the tissue being unrelated to the risk (tumour_regions.tsv records it)")
+    p.add_argument("--slide-share", type=_fraction, default=0.5,
+                   help="the slides' share of the risk's variance, 0 to 1; the genomic tables carry the rest (default 0.5)")
     p.set_defaults(func=cmd_demo_data)
 
     p = commands.add_parser("segment", help="segment tissue: GeoJSON polygons + QC overlay PNG",
@@ -659,6 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", default=None, help="the fold's predictions.tsv: draw its --count validation patients "
                                                        "of highest and of lowest risk (when no --patient is given)")
     p.add_argument("--count", type=_positive_count, default=2, help="validation patients per end of the risk ranking")
+    p.add_argument("--tumours", default=None,
+                   help="a demo cohort's tumour_regions.tsv (memamba demo-data --slide-signal tumour): also write "
+                        "planted_auc.tsv, per head the mean over the validation patients' slides of the AUC of its "
+                        "scores for the tumour patches against the others")
     p.add_argument("--attributions", action="store_true",
                    help="also write attributions.tsv and .png: each gene family's integrated-gradients contribution to "
                         "the risk of every validation patient of --predictions (models that read genomics)")

@@ -40,7 +40,7 @@ def demo_slide(demo_dir: Path) -> Path:
 
 # The workflow on a tiny generated cohort: 8 patients, 2 folds, 2 epochs, four small models.
 TINY = {
-    "cohorts": {"tiny": {"generate": {"patients": 8, "seed": 1, "slide_size": 512}}},
+    "cohorts": {"tiny": {"generate": {"patients": 8, "seed": 1, "slide_size": 512, "slide_signal": "tumour"}}},
     "segment": {"seg_mpp": 4.0, "median_kernel": 5, "close_kernel": 3, "min_tissue_area_mm2": 0.005,
                 "min_hole_area_mm2": 0.001},
     "tile": {"target_mpp": 1.0, "patch_size": 32},

@@ -42,8 +42,18 @@ def test_list_encoders_and_models() -> None:
      "argument --batch-size: 0 is less than 1"),
     (["heatmap", "--checkpoint", "c.pt", "--slides", "s", "--genomics", "g", "--tokens", "t", "-o", "o", "--count", "two"],
      "argument --count: 'two' is not a whole number"),
+    (["demo-data", "--out", "d", "--slide-share", "1.5"], "argument --slide-share: 1.5 is not between 0 and 1"),
+    (["demo-data", "--out", "d", "--slide-signal", "stroma"], "argument --slide-signal: invalid choice: 'stroma'"),
 ])
-def test_counts_below_one_or_not_whole_are_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+def test_out_of_range_counts_and_fractions_are_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_cli_offers_the_generators_slide_signals() -> None:
+    from memamba.demo.svs import SLIDE_SIGNALS
+
+    action = next(a for a in build_parser()._subparsers._group_actions[0].choices["demo-data"]._actions
+                  if a.dest == "slide_signal")
+    assert tuple(action.choices) == SLIDE_SIGNALS

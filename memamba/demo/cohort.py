@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from memamba.atomic import atomic_path
-from memamba.demo.svs import render_slide, write_svs
+from memamba.demo.svs import SLIDE_SIGNALS, TumourRegion, render_slide, write_svs
 
 FAMILIES = (
     "Tumor Suppressor Genes",
@@ -72,33 +72,45 @@ def _genomics(rng: np.random.Generator, risk: np.ndarray, patients: list[str]) -
     return frames
 
 
-def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, slide_size: int = 1024) -> Path:
+def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, slide_size: int = 1024,
+                    slide_signal: str = "tissue", slide_share: float = 0.5) -> Path:
     """Write a complete synthetic cohort to ``out`` and return the folder.
 
     Contents: ``slides/*.svs`` (one or two per patient), the sample sheets ``slides.tsv``,
     ``clinical.tsv`` and ``genomics.tsv``, the matrices ``rna_counts.tsv``, ``cnv.tsv`` and
     ``mut.tsv`` (genes x patients), ``gene_families.csv`` (MCAT layout) and ``truth.tsv`` (the
-    latent risk, from which the oracle c-index is computed, and its two parts).
+    latent risk, from which the oracle c-index is computed, and its two parts) and ``tumour_regions.tsv``: with
+    ``slide_signal`` "tumour", per slide the ellipse (level-0 pixels) of the one region whose look carries the slide
+    part, i.e. the patches that carry the signal, against which heatmaps are checked (the header alone with "tissue",
+    where all the tissue carries it).
 
-    The risk that sets survival is the sum of two independent parts, scaled to unit variance: the slides show only
-    ``slide_risk`` and the genomic tables carry only ``genomic_risk``, so a model needs both modalities to reach
-    the oracle, and each unimodal model is capped by its part's c-index.
+    The risk that sets survival is the sum of two independent standard normal parts,
+    ``sqrt(slide_share) * slide_risk + sqrt(1 - slide_share) * genomic_risk``: the slides show only ``slide_risk``
+    (in all their tissue, or with ``slide_signal`` "tumour" in one tumour region per slide) and the genomic tables
+    carry only ``genomic_risk``, so a model needs both modalities to reach the oracle, and each unimodal model is
+    capped by its part's c-index.
     """
+    if slide_signal not in SLIDE_SIGNALS:
+        raise ValueError(f"slide_signal {slide_signal!r}: expected one of {', '.join(SLIDE_SIGNALS)}")
+    if not 0.0 <= slide_share <= 1.0:
+        raise ValueError(f"slide_share {slide_share}: expected a fraction between 0 and 1")
     out = Path(out)
     (out / "slides").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     patient_ids = [f"DEMO-{i:04d}" for i in range(1, patients + 1)]
     slide_risk, genomic_risk = rng.normal(0, 1, (2, patients))
-    risk = (slide_risk + genomic_risk) / np.sqrt(2)
+    risk = np.sqrt(slide_share) * slide_risk + np.sqrt(1.0 - slide_share) * genomic_risk
     time, event = _survival(rng, risk)
 
-    slide_rows = []
+    slide_rows, tumours = [], []
     for patient, patient_risk in zip(patient_ids, slide_risk):
         for k in range(1 if rng.uniform() < 0.7 else 2):
             slide_id = f"{patient}-{k + 1:02d}"
-            image = render_slide(rng, float(patient_risk), slide_size)
+            image, tumour = render_slide(rng, float(patient_risk), slide_size, slide_signal)
             write_svs(out / "slides" / f"{slide_id}.svs", image, mpp=DEMO_MPP)
             slide_rows.append({"patient_id": patient, "slide_id": slide_id, "path": f"slides/{slide_id}.svs", "mpp": ""})
+            if tumour is not None:
+                tumours.append({"slide_id": slide_id, **tumour.record()})
 
     for modality, frame in _genomics(rng, genomic_risk, patient_ids).items():
         _write_tsv(frame, out / f"{modality if modality != 'rna' else 'rna_counts'}.tsv", index=True)
@@ -115,4 +127,5 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     }), out / "genomics.tsv")
     _write_tsv(pd.DataFrame({"patient_id": patient_ids, "risk": np.round(risk, 6), "slide_risk": np.round(slide_risk, 6),
                              "genomic_risk": np.round(genomic_risk, 6)}), out / "truth.tsv")
+    _write_tsv(pd.DataFrame(tumours, columns=["slide_id", *TumourRegion.__dataclass_fields__]), out / "tumour_regions.tsv")
     return out

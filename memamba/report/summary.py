@@ -104,7 +104,7 @@ def _image_tag(image: Path | bytes | None, alt: str, css_class: str = "") -> str
 
 def _heatmap_section(heatmaps: Path) -> list[str]:
     """A model's first fold of heatmaps, when the heatmaps target made them: the first head's picture of each drawn
-    patient, and the gene-family attributions."""
+    patient, the planted-patch AUCs on a planted demo cohort, and the gene-family attributions."""
     index_file = heatmaps / "index.tsv"
     if not index_file.exists():
         return []
@@ -115,6 +115,13 @@ def _heatmap_section(heatmaps: Path) -> list[str]:
             parts.append(f"<figure>{_image_tag(heatmaps / pictures[0], f'heatmap of {row.slide}', 'wide')}"
                          f"<figcaption>{html.escape(row.patient_id)} ({html.escape(row.group)}), slide "
                          f"{html.escape(row.slide)}: {len(pictures)} head(s) in {html.escape(str(heatmaps))}</figcaption></figure>")
+    planted = heatmaps / "planted_auc.tsv"
+    if planted.exists():
+        table = pd.read_csv(planted, sep="\t")[["head", "planted_auc", "slides"]]
+        parts.append("<p>Planted answer (a demo cohort whose slides show the risk in a recorded tumour region): per "
+                     "head, the ROC AUC of its scores for the tumour patches against the slide's other patches, averaged "
+                     "over this fold's validation slides (0.5: chance).</p>"
+                     + table.to_html(index=False, float_format="%.3f", classes="planted"))
     parts.append(_image_tag(heatmaps / "attributions.png", "gene-family attributions", "wide"))
     return parts
 

@@ -103,10 +103,13 @@ def test_the_report_shows_the_comparison_training_curves_and_heatmaps_self_conta
     pd.DataFrame({"patient_id": ["P1"], "group": ["highest risk"], "slide": ["S1"], "h5": ["S1.h5"],
                   "pictures": ["S1.attention_scores.png;S1.attention_scores.gallery.png"]}).to_csv(
         heatmaps / "index.tsv", sep="\t", index=False)
+    pd.DataFrame({"head": ["attention_scores"], "planted_auc": [0.81234], "slides": [7], "patients": [5], "patches": [90],
+                  "tumour_patches": [30]}).to_csv(heatmaps / "planted_auc.tsv", sep="\t", index=False)
     cohort_summary("demo", [cohort / "eval" / "m1" / "metrics.tsv"]).to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     write_report([tmp_path / "s.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text()
     alts = re.findall(r'<img alt="([^"]+)"', page)
     assert alts == ["per-fold c-index of every model", "training curves", "heatmap of S1"]      # no KM plot was made
     assert "src=\"data:image/png;base64," in page and "file:" not in page
+    assert re.search(r"<td>attention_scores</td>\s*<td>0.812</td>\s*<td>7</td>", page)
     assert comparison_plot(pd.read_csv(tmp_path / "s.tsv", sep="\t"), "t")[:8] == b"\x89PNG\r\n\x1a\n"

@@ -27,7 +27,7 @@ without_tiatoolbox = pytest.mark.skipif(tiatoolbox_available(), reason="tests th
 @pytest.fixture(scope="module")
 def good_svs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bad") / "good.svs"
-    write_svs(path, render_slide(np.random.default_rng(0), 1.0, 1024), mpp=0.5)
+    write_svs(path, render_slide(np.random.default_rng(0), 1.0, 1024)[0], mpp=0.5)
     return path
 
 

@@ -34,6 +34,9 @@ def test_the_heatmaps_target_draws_the_extreme_patients_of_every_fold(finished_r
                 assert h5["attention_scores"].shape == (len(h5["coords"]),)
             for picture in row.pictures.split(";"):
                 assert (folder / picture).stat().st_size > 5000
+        planted = pd.read_csv(folder / "planted_auc.tsv", sep="\t")         # the tiny cohort plants tumours
+        assert planted["head"].tolist() == ["attention_scores"] and planted["patients"].item() == len(val)
+        assert 0.0 <= planted["planted_auc"].item() <= 1.0 and planted["slides"].item() >= 1
     assert (run / "results" / "logs" / "heatmaps" / "tiny" / "abmil" / "fold_0.log").exists()
     assert not (run / "results" / "tiny" / "heatmaps" / "abmil" / "fold_0" / "attributions.tsv").exists()    # no genomics
     mcat = run / "results" / "tiny" / "heatmaps" / "mcat" / "fold_0"

@@ -376,7 +376,19 @@ def heatmap_inputs(wildcards):
         "tokens": f"results/{wildcards.cohort}/genomics/tokens.json",
         "features": list(slide_feature_files(wildcards.cohort).values()),
     }
+    if has_planted_tumours(wildcards.cohort):
+        inputs["tumours"] = f"results/{wildcards.cohort}/input/tumour_regions.tsv"
     return inputs
+
+
+def has_planted_tumours(cohort):
+    """Whether the cohort is a demo cohort whose slides show the risk in a recorded tumour region."""
+    return is_generated(cohort) and config["cohorts"][cohort]["generate"]["slide_signal"] == "tumour"
+
+
+def heatmap_tumours_option(wildcards, input):
+    """``--tumours TSV`` for a demo cohort with planted tumour regions (planted_auc.tsv), else nothing."""
+    return f"--tumours {shlex.quote(input.tumours)}" if "tumours" in input.keys() else ""
 
 
 def heatmap_settings_options(wildcards):

@@ -8,6 +8,7 @@ checkpoint demo_data:
         genomics="results/{cohort}/input/genomics.tsv",
         gene_families="results/{cohort}/input/gene_families.csv",
         truth="results/{cohort}/input/truth.tsv",
+        tumours="results/{cohort}/input/tumour_regions.tsv",
     log:
         "results/logs/demo_data/{cohort}.log",
     benchmark:
@@ -23,6 +24,9 @@ checkpoint demo_data:
         patients=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["patients"],
         seed=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["seed"],
         slide_size=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_size"],
+        slide_signal=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_signal"],
+        slide_share=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_share"],
     shell:
         "memamba demo-data --out {params.outdir} --patients {params.patients} --seed {params.seed}"
-        " --slide-size {params.slide_size} > {log} 2>&1"
+        " --slide-size {params.slide_size} --slide-signal {params.slide_signal} --slide-share {params.slide_share}"
+        " > {log} 2>&1"

@@ -67,8 +67,9 @@ rule fold_heatmaps:
         features=lambda wildcards: shlex.quote(features_folder(wildcards.cohort)),
         attributions=lambda wildcards: "--attributions" if uses_genomics(wildcards.model) else "",
         settings=heatmap_settings_options,
+        tumours=heatmap_tumours_option,
     shell:
         "OMP_NUM_THREADS={threads} memamba heatmap --checkpoint {input.checkpoint:q} --predictions {input.predictions:q}"
         " --slides {input.slides:q} --genomics {input.genomics:q} --tokens {input.tokens:q}"
-        " --features-dir {params.features} --render {params.settings} {params.attributions}"
+        " --features-dir {params.features} --render {params.settings} {params.tumours} {params.attributions}"
         " -o {output:q} > {log:q} 2>&1"
