@@ -96,11 +96,12 @@ def cmd_tile(args: argparse.Namespace) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> None:
     from memamba.config import section_params
-    from memamba.slides.encoders import list_encoders
+    from memamba.slides.encoders import encoder_table
     from memamba.slides.extract import ExtractParams, extract_features, features_up_to_date, write_features
 
     if args.list_encoders:
-        print("\n".join(list_encoders()))
+        print(f"{'encoder':<16} {'width':>5}  weights")
+        print("\n".join(f"{name:<16} {dim:>5}  {source}" for name, dim, source in encoder_table()))
         return
     if not (args.slide and args.patches and args.out) and not (args.shard and args.manifest):
         raise MemambaError("SLIDE, --patches and -o are required. Fix: give them (or --shard and --manifest, or --list-encoders).")

@@ -166,3 +166,33 @@ def assert_same_results(expected: Path, actual: Path, models: list[str] | None =
                 assert set(a) == set(b), name
                 for key in a:
                     np.testing.assert_allclose(a[key][()], b[key][()], rtol=1e-6, err_msg=f"{name}:{key}")
+
+
+TOY_ENCODER = '''
+from torch import nn
+
+from memamba.slides.encoders import Encoder, register_encoder
+
+
+class ChannelMeans(nn.Module):
+    def forward(self, images):
+        return images.float().mean((2, 3))
+
+
+@register_encoder("toy-means", dim=3, weights_from=None)
+def toy_means(weights=None, sha256=None, random_weights=False):
+    return Encoder("toy-means", ChannelMeans().eval(), 3, None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+'''
+
+
+def write_encoder_plugin(folder: Path, module: str = "toy_encoder", source: str = TOY_ENCODER,
+                         entry: str = "toy-means = toy_encoder:toy_means") -> Path:
+    """An installed-looking package under ``folder`` (module + dist-info with a ``memamba.encoders`` entry point), as
+    pip would leave it; put ``folder`` on sys.path / PYTHONPATH to install it. Returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{module}.py").write_text(source)
+    info = folder / f"{module}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[memamba.encoders]\n{entry}\n")
+    return folder

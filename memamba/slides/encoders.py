@@ -1,4 +1,5 @@
-"""Patch encoders in a registry: one small function per encoder, looked up by name.
+"""Patch encoders in a registry: one small function per encoder, looked up by name; other packages add theirs as
+plug-ins (entry point group ``memamba.encoders``).
 
 Weights are never downloaded here: encoders that have weights load them from a local file, verified
 by SHA-256 when one is given, and strictly (every key must match the published checkpoint's).
@@ -10,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -55,22 +57,62 @@ def register_encoder(name: str, dim: int, weights_from: str | None) -> Callable[
     return add
 
 
+PLUGIN_GROUP = "memamba.encoders"
+"""The entry-point group of encoder plug-ins: ``NAME = "package.module:factory"``, where importing the module
+registers ``factory`` under NAME with :func:`register_encoder`."""
+_PLUGINS: dict[str, str] = {}
+
+
+def load_plugins() -> None:
+    """Import every installed encoder plug-in not imported yet; a MemambaError names one that fails to import, that
+    registers no encoder of its entry point's name, or that would replace a built-in encoder."""
+    for entry in entry_points(group=PLUGIN_GROUP):
+        if _PLUGINS.get(entry.name) == entry.value:
+            continue
+        origin = f"encoder plug-in {entry.name!r} ({entry.value}, entry point group {PLUGIN_GROUP})"
+        if entry.name in _ENCODERS:
+            raise MemambaError(f"{origin} would replace the encoder of that name. Fix: rename the plug-in's entry point.")
+        try:
+            entry.load()
+        except Exception as exc:  # noqa: BLE001 - any failure of third-party code ends in the same advice
+            raise MemambaError(f"{origin} failed to import ({type(exc).__name__}: {exc}). Fix: repair or uninstall "
+                               "the package that provides it.") from exc
+        if entry.name not in _ENCODERS:
+            raise MemambaError(f"{origin} registered no encoder named {entry.name!r}. Fix: decorate its factory with "
+                               f"@memamba.slides.encoders.register_encoder({entry.name!r}, dim=..., weights_from=...).")
+        _PLUGINS[entry.name] = entry.value
+
+
+def _known(name: str) -> None:
+    if name not in _ENCODERS:
+        load_plugins()
+    if name not in _ENCODERS:
+        raise UnknownNameError(f"unknown encoder {name!r}. Fix: use one of {list_encoders()} (config key extract.encoder), "
+                               f"or install a plug-in that provides it (entry point group {PLUGIN_GROUP}).")
+
+
 def weights_source(name: str) -> str | None:
     """How to get encoder ``name``'s published weights (an instruction), or None if it has none."""
-    encoder_dim(name)
+    _known(name)
     return _WEIGHTS_FROM[name]
 
 
 def encoder_dim(name: str) -> int:
     """Feature width of registered encoder ``name``."""
-    if name not in _DIMS:
-        raise UnknownNameError(f"unknown encoder {name!r}. Fix: use one of {list_encoders()} (config key extract.encoder).")
+    _known(name)
     return _DIMS[name]
 
 
 def list_encoders() -> list[str]:
-    """Names of every registered encoder."""
+    """Names of every registered encoder, installed plug-ins' included."""
+    load_plugins()
     return sorted(_ENCODERS)
+
+
+def encoder_table() -> list[tuple[str, int, str]]:
+    """Every encoder's name, feature width and where its weights come from (or "no weights"; plug-ins say so)."""
+    return [(name, _DIMS[name], (_WEIGHTS_FROM[name] or "no weights")
+             + (f" [plug-in {_PLUGINS[name]}]" if name in _PLUGINS else "")) for name in list_encoders()]
 
 
 def build_encoder(name: str, weights: str | os.PathLike | None = None, sha256: str | None = None,
@@ -79,8 +121,7 @@ def build_encoder(name: str, weights: str | os.PathLike | None = None, sha256: s
 
     ``architecture`` overrides the published configuration (e.g. ``depth=2`` for a small test model).
     """
-    if name not in _ENCODERS:
-        raise UnknownNameError(f"unknown encoder {name!r}. Fix: use one of {list_encoders()} (config key extract.encoder).")
+    _known(name)
     return _ENCODERS[name](weights, sha256=sha256, random_weights=random_weights, **architecture)
 
 
@@ -349,7 +390,13 @@ def check_weights_setting(extract: dict[str, Any], verify_sha256: bool = True) -
     SHA-256 equal to ``weights_sha256``. A ConfigError names the key and the fix."""
     name, weights, expected = extract["encoder"], extract.get("weights"), extract.get("weights_sha256")
     if name not in _ENCODERS:
-        raise ConfigError(f"extract.encoder: unknown encoder {name!r}. Fix: use one of {list_encoders()}.")
+        try:
+            load_plugins()
+        except MemambaError as error:
+            raise ConfigError(f"extract.encoder: {error}") from error
+    if name not in _ENCODERS:
+        raise ConfigError(f"extract.encoder: unknown encoder {name!r}. Fix: use one of {list_encoders()}, or install a "
+                          f"plug-in that provides it (entry point group {PLUGIN_GROUP}).")
     source = _WEIGHTS_FROM[name]
     if source is None:
         if weights is not None:
