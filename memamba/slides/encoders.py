@@ -331,6 +331,65 @@ def uni2_h(weights: str | None = None, sha256: str | None = None, random_weights
     return _vit("uni2-h", weights, sha256, random_weights, weights_source("uni2-h"), "vit_giant_patch14_224", published, architecture)
 
 
+HOPTIMUS_MEAN = (0.707223, 0.578729, 0.703617)
+HOPTIMUS_STD = (0.211883, 0.230117, 0.177517)
+
+
+class ClassAndMeanPatchToken(nn.Module):
+    """Virchow's embedding: a ViT's class token beside the mean of its patch tokens (register tokens left out)."""
+
+    def __init__(self, vit: nn.Module) -> None:
+        super().__init__()
+        self.vit = vit
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        tokens = self.vit(images)
+        return torch.cat([tokens[:, 0], tokens[:, self.vit.num_prefix_tokens:].mean(1)], dim=-1)
+
+
+@register_encoder("virchow2", dim=2560, weights_from="download pytorch_model.bin from the paige-ai/Virchow2 model page "
+                                                     "(gated, CC-BY-NC-ND 4.0)")
+def virchow2(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+             **architecture: Any) -> Encoder:
+    """Virchow2 (Zimmermann et al., 2024): ViT-H/14 with SwiGLU MLPs and 4 register tokens; the embedding is the
+    class token and the mean patch token side by side (2 x 1280 = 2560-d), as its model card specifies; 224 px,
+    ImageNet normalisation."""
+    import timm
+
+    published = {"img_size": 224, "init_values": 1e-5, "num_classes": 0, "reg_tokens": 4, "mlp_ratio": 5.3375,
+                 "global_pool": "", "dynamic_img_size": True, "mlp_layer": timm.layers.SwiGLUPacked, "act_layer": nn.SiLU}
+    vit = timm.create_model("vit_huge_patch14_224", pretrained=False, **{**published, **architecture})
+    digest = load_weights(vit, "virchow2", weights, sha256, random_weights, weights_source("virchow2"))
+    return Encoder("virchow2", ClassAndMeanPatchToken(vit).eval(), encoder_dim("virchow2"), 224, IMAGENET_MEAN,
+                   IMAGENET_STD, digest)
+
+
+@register_encoder("h-optimus-0", dim=1536, weights_from="download pytorch_model.bin from the bioptimus/H-optimus-0 "
+                                                        "model page (Apache-2.0)")
+def h_optimus_0(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+                **architecture: Any) -> Encoder:
+    """H-optimus-0 (Bioptimus, 2024): ViT-g/14 with 4 register tokens (DINOv2 layout), class token, 1536-d, 224 px,
+    its own normalisation (mean 0.707223, 0.578729, 0.703617; sd 0.211883, 0.230117, 0.177517)."""
+    import timm
+
+    published = {"img_size": 224, "init_values": 1e-5, "num_classes": 0, "global_pool": "token", "dynamic_img_size": False}
+    model = timm.create_model("vit_giant_patch14_reg4_dinov2", pretrained=False, **{**published, **architecture})
+    digest = load_weights(model, "h-optimus-0", weights, sha256, random_weights, weights_source("h-optimus-0"))
+    return Encoder("h-optimus-0", model.eval(), encoder_dim("h-optimus-0"), 224, HOPTIMUS_MEAN, HOPTIMUS_STD, digest)
+
+
+@register_encoder("gigapath", dim=1536, weights_from="download pytorch_model.bin from the prov-gigapath/prov-gigapath "
+                                                     "model page (gated)")
+def gigapath(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+             **architecture: Any) -> Encoder:
+    """Prov-GigaPath's tile encoder (Xu et al., 2024): ViT-g with 16-px patches and SwiGLU MLPs (timm's DINOv2
+    giant with the model card's patch size and MLP ratio), class token, 1536-d, 224 px, ImageNet normalisation."""
+    published = {"img_size": 224, "patch_size": 16, "embed_dim": 1536, "depth": 40, "num_heads": 24, "init_values": 1e-5,
+                 "mlp_ratio": 5.33334, "num_classes": 0, "global_pool": "token"}
+    return _vit("gigapath", weights, sha256, random_weights, weights_source("gigapath"), "vit_giant_patch14_dinov2",
+                published, architecture)
+
+
 class ConvStem(nn.Module):
     """CTransPath's patch embedding: two stride-2 3x3 conv-BN-ReLU stages and a 1x1 projection (4x downsampling).
 

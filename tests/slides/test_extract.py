@@ -68,11 +68,14 @@ def test_slide_without_patches_gives_an_empty_feature_matrix(demo_slide: Path, t
     ("uni", 1024, {"depth": 1}),
     ("uni2-h", 1536, {"depth": 1}),
     ("resnet50-trunc", 1024, {}),
+    ("virchow2", 2560, {"depth": 1}),
+    ("h-optimus-0", 1536, {"depth": 1}),
+    ("gigapath", 1536, {"depth": 1}),
 ])
 def test_weighted_encoders_load_their_published_keys_strictly(name: str, dim: int, small: dict, tmp_path: Path) -> None:
     torch.manual_seed(0)
     source = build_encoder(name, random_weights=True, **small)
-    full_state = source.model.state_dict() if name != "resnet50-trunc" else _full_resnet_state()
+    full_state = _published_state(source) if name != "resnet50-trunc" else _full_resnet_state()
     torch.save(full_state, tmp_path / "weights.bin")
     loaded = build_encoder(name, tmp_path / "weights.bin", **small)
     assert loaded.weights_sha256 == sha256_of(tmp_path / "weights.bin") and source.weights_sha256 == "none"
@@ -84,6 +87,36 @@ def test_weighted_encoders_load_their_published_keys_strictly(name: str, dim: in
         with torch.no_grad():
             torch.testing.assert_close(features, source.model((images - torch.tensor(source.mean).view(3, 1, 1))
                                                               / torch.tensor(source.std).view(3, 1, 1)))
+
+
+def _published_state(encoder) -> dict:
+    """The checkpoint as published: the timm model's own keys (Virchow2's wrapper adds none)."""
+    return (encoder.model.vit if encoder.name == "virchow2" else encoder.model).state_dict()
+
+
+@pytest.mark.parametrize("name,shapes", [
+    ("virchow2", {"cls_token": (1, 1, 1280), "reg_token": (1, 4, 1280), "pos_embed": (1, 261, 1280),
+                  "patch_embed.proj.weight": (1280, 3, 14, 14), "blocks.0.mlp.fc1.weight": (6832, 1280),
+                  "blocks.0.mlp.fc2.weight": (1280, 3416)}),
+    ("h-optimus-0", {"cls_token": (1, 1, 1536), "reg_token": (1, 4, 1536), "pos_embed": (1, 256, 1536),
+                     "patch_embed.proj.weight": (1536, 3, 14, 14), "blocks.0.mlp.fc1.weight": (8192, 1536)}),
+    ("gigapath", {"cls_token": (1, 1, 1536), "pos_embed": (1, 197, 1536), "patch_embed.proj.weight": (1536, 3, 16, 16),
+                  "blocks.0.mlp.fc1.weight": (8192, 1536), "blocks.0.mlp.fc2.weight": (1536, 4096)}),
+])
+def test_new_encoders_have_the_published_key_shapes_and_refuse_a_missing_or_extra_key(name: str, shapes: dict,
+                                                                                      tmp_path: Path) -> None:
+    source = build_encoder(name, random_weights=True, depth=1)
+    state = _published_state(source)
+    assert {key: tuple(state[key].shape) for key in shapes} == shapes
+    assert not any(key.startswith("head.") and state[key].numel() for key in state)          # num_classes 0
+    missing = dict(state)
+    del missing["blocks.0.mlp.fc1.weight"]
+    torch.save(missing, tmp_path / "missing.bin")
+    with pytest.raises(MemambaError, match="blocks.0.mlp.fc1.weight"):
+        build_encoder(name, tmp_path / "missing.bin", depth=1)
+    torch.save({**state, "head.weight": torch.zeros(2, 8)}, tmp_path / "extra.bin")
+    with pytest.raises(MemambaError, match="head.weight"):
+        build_encoder(name, tmp_path / "extra.bin", depth=1)
 
 
 def _full_resnet_state() -> dict:

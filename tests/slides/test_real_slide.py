@@ -17,8 +17,9 @@ from memamba.slides.segment import SegmentParams, segment_slide, write_segmentat
 from memamba.slides.tile import TileParams, rasterise, tile_slide, tissue_fractions, write_patches
 
 pytestmark = needs_shared
-SMALL = {"uni": {"depth": 1}, "uni2-h": {"depth": 1}}
-DIMS = {"demo-stats": 16, "resnet50-trunc": 1024, "uni": 1024, "uni2-h": 1536, "ctranspath": 768}  # published widths
+SMALL = {name: {"depth": 1} for name in ("uni", "uni2-h", "virchow2", "h-optimus-0", "gigapath")}
+DIMS = {"demo-stats": 16, "resnet50-trunc": 1024, "uni": 1024, "uni2-h": 1536, "ctranspath": 768,  # published widths
+        "virchow2": 2560, "h-optimus-0": 1536, "gigapath": 1536}
 
 
 @pytest.fixture(scope="module")
