@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from memamba.atomic import atomic_path
-from memamba.demo.svs import SLIDE_SIGNALS, TumourRegion, render_slide, write_svs
+from memamba.demo.svs import SLIDE_SIGNALS, TUMOUR_COLUMNS, render_slide, write_svs
 
 FAMILIES = (
     "Tumor Suppressor Genes",
@@ -127,5 +127,5 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     }), out / "genomics.tsv")
     _write_tsv(pd.DataFrame({"patient_id": patient_ids, "risk": np.round(risk, 6), "slide_risk": np.round(slide_risk, 6),
                              "genomic_risk": np.round(genomic_risk, 6)}), out / "truth.tsv")
-    _write_tsv(pd.DataFrame(tumours, columns=["slide_id", *TumourRegion.__dataclass_fields__]), out / "tumour_regions.tsv")
+    _write_tsv(pd.DataFrame(tumours, columns=list(TUMOUR_COLUMNS)), out / "tumour_regions.tsv")
     return out

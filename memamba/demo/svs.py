@@ -47,6 +47,10 @@ class TumourRegion:
         return {key: round(value, 3) for key, value in asdict(self).items()}
 
 
+TUMOUR_COLUMNS = ("slide_id", *TumourRegion.__dataclass_fields__)
+"""The columns of ``tumour_regions.tsv``: the slide, then its ellipse."""
+
+
 def _tissue_rgb(rng: np.random.Generator, purple: float, size: int, tint: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> np.ndarray:
     stroma = np.array([232 - 40 * purple, 160 - 30 * purple, 200 + 10 * purple], np.float32) + np.array(tint, np.float32)
     texture = cv2.GaussianBlur(rng.normal(0, 12, (size, size, 3)).astype(np.float32), (0, 0), 2)

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from memamba.data.cohort import Cohort, load_cohort
 from memamba.data.splits import make_splits
 from memamba.demo.cohort import generate_cohort
-from memamba.demo.svs import TumourRegion
+from memamba.demo.svs import TUMOUR_COLUMNS, TumourRegion
 from memamba.errors import MemambaError
 from memamba.genomics.tokens import write_genomics
 from memamba.readers import read_table
@@ -27,8 +27,6 @@ from memamba.survival.metrics import harrell_c
 from memamba.train.checkpoint import fold_checkpoint
 from memamba.train.loop import train_fold
 from memamba.train.transforms import GenomicTransform
-
-TUMOUR_COLUMNS = ("slide_id", "center_x", "center_y", "axis_x", "axis_y", "angle")
 
 
 def read_tumours(path: str | os.PathLike) -> dict[str, TumourRegion]:
