@@ -390,6 +390,42 @@ def gigapath(weights: str | None = None, sha256: str | None = None, random_weigh
                 published, architecture)
 
 
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@register_encoder("conch", dim=512, weights_from="download pytorch_model.bin from the MahmoodLab/CONCH model page "
+                                                 "(gated, CC-BY-NC-ND 4.0)")
+def conch(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+          **architecture: Any) -> Encoder:
+    """CONCH v1's image tower (the ME-Mamba paper's third feature set): ViT-B/16 at 448 px, attentional pooler,
+    512-d; OpenAI CLIP normalisation, as CONCH's own transform. Loads the released CoCa checkpoint, text half left
+    out (:data:`memamba.slides.conch.CONCH_V1_TEXT_HALF`)."""
+    from memamba.slides.conch import CONCH_INPUT_SIZE, conch_v1_image_keys, conch_v1_tower
+
+    tower = conch_v1_tower(**architecture)
+    digest = load_weights(tower, "conch", weights, sha256, random_weights, weights_source("conch"),
+                          convert=lambda state: conch_v1_image_keys(state, tower))
+    return Encoder("conch", tower.eval(), encoder_dim("conch"), CONCH_INPUT_SIZE, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD,
+                   digest)
+
+
+@register_encoder("conch-v1.5", dim=768, weights_from="download pytorch_model_vision.bin from the MahmoodLab/conchv1_5 "
+                                                      "model page (gated, CC-BY-NC-ND 4.0; hf-hub:MahmoodLab/conchv1_5/"
+                                                      "pytorch_model_vision.bin)")
+def conch_v15(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
+              **architecture: Any) -> Encoder:
+    """CONCH v1.5's image tower (TITAN's patch encoder): ViT-L/16 at 448 px, attentional pooler, 768-d; ImageNet
+    normalisation."""
+    from memamba.slides.conch import CONCH_INPUT_SIZE, conch_v15_image_keys, conch_v15_tower
+
+    tower = conch_v15_tower(**architecture)
+    digest = load_weights(tower, "conch-v1.5", weights, sha256, random_weights, weights_source("conch-v1.5"),
+                          convert=lambda state: conch_v15_image_keys(state, tower))
+    return Encoder("conch-v1.5", tower.eval(), encoder_dim("conch-v1.5"), CONCH_INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD,
+                   digest)
+
+
 class ConvStem(nn.Module):
     """CTransPath's patch embedding: two stride-2 3x3 conv-BN-ReLU stages and a 1x1 projection (4x downsampling).
 

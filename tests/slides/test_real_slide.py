@@ -17,9 +17,9 @@ from memamba.slides.segment import SegmentParams, segment_slide, write_segmentat
 from memamba.slides.tile import TileParams, rasterise, tile_slide, tissue_fractions, write_patches
 
 pytestmark = needs_shared
-SMALL = {name: {"depth": 1} for name in ("uni", "uni2-h", "virchow2", "h-optimus-0", "gigapath")}
+SMALL = {name: {"depth": 1} for name in ("uni", "uni2-h", "virchow2", "h-optimus-0", "gigapath", "conch", "conch-v1.5")}
 DIMS = {"demo-stats": 16, "resnet50-trunc": 1024, "uni": 1024, "uni2-h": 1536, "ctranspath": 768,  # published widths
-        "virchow2": 2560, "h-optimus-0": 1536, "gigapath": 1536}
+        "virchow2": 2560, "h-optimus-0": 1536, "gigapath": 1536, "conch": 512, "conch-v1.5": 768}
 
 
 @pytest.fixture(scope="module")
