@@ -312,19 +312,53 @@ def cmd_train(args: argparse.Namespace) -> None:
     if features_dir is not None:
         slides = read_sheet(args.slides, "slides", check_paths=False)["slide_id"]
         inputs += sorted(str(path) for path in (feature_file(features_dir, slide) for slide in slides) if path is not None)
-    result = train_fold(cohort, read_split(args.split), args.model, model_params, params, transform, device,
+    split = read_split(args.split)
+    tuning = None
+    if args.tune is not None:
+        tuning, model_params, params = _tuned(args, cohort, split, model_params, params, transform, device)
+        settings = {**settings, "model_params": model_params, "train": params, "tuning": tuning}
+    result = train_fold(cohort, split, args.model, model_params, params, transform, device,
                         progress=not args.quiet, checkpoint=epoch_state if args.resume else None,
                         fingerprint=run_fingerprint(settings, inputs))
-    with atomic_paths([out / name for name in ("checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml")]) as tmp:
+    names = ["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"] + (["tuning.tsv"] if tuning else [])
+    with atomic_paths([out / name for name in names]) as tmp:
         save_checkpoint(fold_checkpoint(args.model, model_params, _fitted(result.model), result.state, cohort, transform), tmp[0])
         result.history.to_csv(tmp[1], sep="\t", index=False)
         result.predictions.to_csv(tmp[2], sep="\t", index=False)
         tmp[3].write_text(yaml.safe_dump({**settings, "device": device, "compute": result.compute,
                                           "bin_edges": [float(e) for e in result.state["bin_edges"]]}, sort_keys=False))
+        if tuning:
+            (out / INNER_FITS).replace(tmp[4])
     epoch_state.unlink(missing_ok=True)
     kept = result.history[result.history["selected"]].iloc[-1]
     print(f"{args.model}: {len(result.history)} epoch(s), kept epoch {int(kept.epoch)}, train c-index {kept.train_c_index:.3f} "
           f"({result.compute['device']}, {result.compute['precision']}, scan backend {result.compute['scan_backend']})")
+
+
+INNER_FITS = "inner_fits.partial.tsv"
+"""Where ``memamba train --tune`` records each finished inner fit (a rerun resumes from it); tuning.tsv at the end."""
+
+
+def _tuned(args: argparse.Namespace, cohort: object, split: object, model_params: dict, params: dict, transform: object,
+           device: str) -> tuple[dict, dict, dict]:
+    """Nested CV for one outer fold: (what config.yaml records of it, the chosen model settings, training settings)."""
+    from memamba.config import section_params
+    from memamba.train.tuning import TuneSettings, applied, search_space, tune_fold
+
+    tune = section_params("train", json.dumps({"tune": json.loads(args.tune)}), "--tune")["tune"]
+    budget = TuneSettings(tune["candidates"], tune["inner_folds"], tune["seed"])
+    space = search_space(args.model, model_params, tune["spaces"])
+    result = tune_fold(cohort, split, args.model, model_params, params, transform, space, budget, device,
+                       record=Path(args.out) / INNER_FITS)
+    chosen_model, chosen_train = applied(result.chosen, model_params, params)
+    mean = result.scores.groupby("candidate")["c_index"].mean()
+    record = {"candidates": budget.candidates, "inner_folds": budget.inner_folds, "inner_fits": budget.inner_fits,
+              "seed": budget.seed, "space": space, "chosen_candidate": result.candidate, "chosen": result.chosen,
+              "inner_c_index": float(mean[result.candidate]), "configured_inner_c_index": float(mean[0])}
+    print(f"{args.model}: candidate {result.candidate} of {budget.candidates} chosen by {budget.inner_folds}-fold inner "
+          f"cross-validation (inner c-index {record['inner_c_index']:.3f}, configured setting {record['configured_inner_c_index']:.3f}): "
+          f"{result.chosen}")
+    return record, chosen_model, chosen_train
 
 
 def _fitted(model: object) -> object:
@@ -655,6 +689,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a patient lacking slides or genomics: leave out, or give the training-fold mean (config splits.missing_modality)")
     p.add_argument("--list-models", action="store_true", help="print the registered models and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--tune", default=None, metavar="JSON",
+                   help="the 'train.tune' config section as JSON: choose the settings by inner cross-validation on the "
+                        "fold's training part first (nested CV; inner fits resume from OUT/inner_fits.partial.tsv), "
+                        "then refit; writes tuning.tsv too, and config.yaml records the choice")
     _add_params(p, "train")
     p.set_defaults(func=cmd_train)
 

@@ -121,7 +121,20 @@ def check_train_section(train: dict[str, Any], where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: train.early_stopping_patience is {train['early_stopping_patience']} but "
                           "train.inner_val_fraction is 0, so there is nothing to stop on (the reported fold is never used). "
                           "Fix: set train.inner_val_fraction to e.g. 0.2, or early_stopping_patience to 0.")
+    tune = train.get("tune", {})
+    untrained = [model for model in tune.get("models", []) if model not in train.get("models", [])]
+    if untrained:
+        raise ConfigError(f"{where}: train.tune.models lists {untrained}, which train.models does not train. Fix: add them "
+                          "to train.models (the tuned version is trained beside the configured one), or remove them.")
+    clashing = [f"{model}{TUNED_SUFFIX}" for model in tune.get("models", []) if f"{model}{TUNED_SUFFIX}" in train.get("models", [])]
+    if clashing:
+        raise ConfigError(f"{where}: train.models names {clashing}, the names tuning gives to the tuned models. "
+                          "Fix: rename those models.")
     return train
+
+
+TUNED_SUFFIX = "-tuned"
+"""A model tuned by nested cross-validation (train.tune.models) is trained as NAME-tuned beside NAME."""
 
 
 def validate_config(config: dict[str, Any], where: str = "config") -> dict[str, Any]:

@@ -128,3 +128,15 @@ def test_a_survival_time_that_is_not_finite_is_named_with_its_row(tmp_path: Path
     with pytest.raises(ConfigError, match=rf"clinical\.tsv: row 3 \(patient_id=P2\): column 'survival_months': '{re.escape(value)}' "
                                           r"is not of type 'number'\. Fix: expected follow-up time"):
         read_sheet(tmp_path / "clinical.tsv", "clinical")
+
+
+def test_tuning_names_models_that_are_trained_and_leaves_their_tuned_names_free() -> None:
+    base = {"cohorts": {"demo": {"generate": {"patients": 8}}}}
+    tuned = validate_config({**base, "train": {"models": ["snn", "coxnet"], "tune": {"models": ["snn"]}}})["train"]["tune"]
+    assert tuned == {"models": ["snn"], "candidates": 8, "inner_folds": 3, "seed": 0, "spaces": {}}
+    with pytest.raises(ConfigError, match=r"train.tune.models lists \['abmil'\], which train.models does not train"):
+        validate_config({**base, "train": {"models": ["snn"], "tune": {"models": ["abmil"]}}})
+    with pytest.raises(ConfigError, match=r"train.models names \['snn-tuned'\], the names tuning gives"):
+        validate_config({**base, "train": {"models": ["snn", "snn-tuned"], "tune": {"models": ["snn"]}}})
+    with pytest.raises(ConfigError, match="inner_folds"):
+        validate_config({**base, "train": {"models": ["snn"], "tune": {"models": ["snn"], "inner_folds": 1}}})

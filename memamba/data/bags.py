@@ -173,6 +173,10 @@ class PatchBags:
                                "Fix: every slide of a cohort needs features from the same encoder.")
         return next(iter(recorded), None)
 
+    def subset(self, rows: np.ndarray) -> PatchBags:
+        """The bags of the patients at ``rows``, in that order."""
+        return PatchBags([self.files[row] for row in rows], self.sizes[rows], self.dim)
+
     def read(self, index: int) -> np.ndarray:
         """The bag (N x D float32) of the patient at ``index``: its slides' patches in sheet order; (0, D) for none."""
         parts = [read_features(path) for path in self.files[index]]

@@ -38,6 +38,14 @@ class Cohort:
         position = {p: i for i, p in enumerate(self.patients)}
         return np.array([position[p] for p in patient_ids], dtype=int)
 
+    def subset(self, patient_ids: list[str]) -> Cohort:
+        """The cohort of ``patient_ids`` alone, in that order: nothing of the other patients is kept."""
+        rows = self.index_of(patient_ids)
+        return Cohort(patients=[self.patients[row] for row in rows], time=self.time[rows], event=self.event[rows],
+                      bags=None if self.bags is None else self.bags.subset(rows), genomics=self.genomics.iloc[rows],
+                      tokens=self.tokens, genomic_kinds=self.genomic_kinds,
+                      imputed=None if self.imputed is None else [self.imputed[row] for row in rows])
+
 
 MISSING_MODALITY_POLICIES = ("exclude", "impute")
 

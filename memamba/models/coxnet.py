@@ -22,7 +22,7 @@ class CoxnetSpec:
     max_iter: int = 100000
 
 
-@register_model("coxnet", modalities=("genomics",), trainer="sksurv")
+@register_model("coxnet", modalities=("genomics",), trainer="sksurv", settings=CoxnetSpec)
 def coxnet(inputs: ModelInputs, **params: float) -> CoxnetSpec:
     """Coxnet on all genomic features, l1_ratio 0.9 and alpha by inner cross-validation (scikit-survival's guide)."""
     return CoxnetSpec(**params)

@@ -252,20 +252,30 @@ class SynergisticExpert(nn.Module):
         return torch.gather(patch_tokens, 1, index[..., None].expand(b, k, patch_tokens.shape[2])), torch.gather(patch_mask, 1, index)
 
 
-class MambaBackbone(nn.Module):
-    """Pre-norm residual Mamba layers over the fused tokens (b, L, d), then gated-attention pooling to (b, d)
-    (masked positions, at the end of a row, are never pooled)."""
+READOUTS = ("attention", "concat")
 
-    def __init__(self, d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
+
+class MambaBackbone(nn.Module):
+    """Pre-norm residual Mamba layers over the fused tokens (b, L, d), then the read-out: ``attention``, gated-attention
+    pooling of the normalised tokens to (b, d) (masked positions, at the end of a row, are never pooled); ``concat``,
+    the L tokens side by side (b, L * d), for a sequence of fixed length (each token keeps its own weights in the head,
+    so the tokens' contributions add up instead of being averaged)."""
+
+    def __init__(self, d_model: int, layers: int, dropout: float, readout: str = "attention", **mamba: int | str) -> None:
         super().__init__()
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, not {readout!r}")
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
         self.blocks = nn.ModuleList(MambaBlock(d_model, **mamba) for _ in range(layers))
         self.dropout = nn.Dropout(dropout)
-        self.pool = GatedAttentionPool(d_model, d_model)
-        self.final_norm = nn.LayerNorm(d_model)
+        self.readout = readout
+        self.pool = GatedAttentionPool(d_model, d_model) if readout == "attention" else None
+        self.final_norm = nn.LayerNorm(d_model) if readout == "attention" else None
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = tokens
         for norm, block in zip(self.norms, self.blocks):
             x = x + self.dropout(block(norm(x)))
+        if self.pool is None:
+            return x.flatten(1)
         return self.pool(F.gelu(self.final_norm(x)), mask)

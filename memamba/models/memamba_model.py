@@ -30,17 +30,21 @@ class MEMamba(nn.Module):
     Ablations are config values: ``use_ot`` False (summaries are the mean patch token), ``ot_cost_scale`` ``max``
     (MOTCat's cost normalisation instead of the median), ``mmd_weight``
     0 (no MMD), ``scan_orders`` ``conventional`` or ``attention`` (one scan per layer), ``experts``
-    ``genomics`` or ``pathology`` (that expert alone, straight into the backbone).
+    ``genomics`` or ``pathology`` (that expert alone, straight into the backbone), ``readout`` ``concat`` (the head
+    reads the backbone's tokens side by side instead of their gated-attention pool; fixed-length sequences only).
     """
 
     def __init__(self, inputs: ModelInputs, d_model: int = 64, pathology_layers: int = 1, genomics_layers: int = 1,
                  backbone_layers: int = 1, d_state: int = 16, d_conv: int = 4, expand: int = 2, dropout: float = 0.1,
                  ot_epsilon: float = 0.1, ot_tau: float = 0.5, mmd_weight: float = 0.1, mmd_max_patches: int = 1024,
                  ssm_backend: str = "auto", use_ot: bool = True, scan_orders: str = "dual", experts: str = "all",
-                 ot_cost_scale: str = "median") -> None:
+                 ot_cost_scale: str = "median", readout: str = "attention") -> None:
         super().__init__()
         if experts not in EXPERT_SETS:
             raise ValueError(f"experts must be one of {EXPERT_SETS}, not {experts!r}")
+        if readout == "concat" and experts == "pathology":
+            raise ValueError("readout 'concat' needs a sequence of fixed length; the pathology expert alone reads a "
+                             "patient's patches (any number). Fix: use readout 'attention'.")
         mamba = {"d_state": d_state, "d_conv": d_conv, "expand": expand, "ssm_backend": ssm_backend}
         self.experts = experts
         self.pathology = PathologyExpert(inputs.patch_dim, d_model, pathology_layers, dropout, scan_orders=scan_orders,
@@ -49,8 +53,10 @@ class MEMamba(nn.Module):
                                        **mamba) if experts != "pathology" else None
         self.synergy = SynergisticExpert(ot_epsilon, ot_tau, mmd_max_patches=mmd_max_patches, use_ot=use_ot,
                                          use_mmd=mmd_weight > 0, cost_scale=ot_cost_scale) if experts == "all" else None
-        self.backbone = MambaBackbone(d_model, backbone_layers, dropout, **mamba)
-        self.head = nn.Linear(d_model, inputs.n_bins)
+        self.backbone = MambaBackbone(d_model, backbone_layers, dropout, readout=readout, **mamba)
+        families = sum(size > 0 for size in inputs.token_sizes)
+        fused_length = families * (2 if experts == "all" else 1)
+        self.head = nn.Linear(d_model * (fused_length if readout == "concat" else 1), inputs.n_bins)
         self.mmd_weight = mmd_weight
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,19 +72,19 @@ class MEMamba(nn.Module):
         return self.head(self.backbone(fused)), self.mmd_weight * mmd.mean()
 
 
-@register_model("memamba", modalities=("slides", "genomics"))
+@register_model("memamba", modalities=("slides", "genomics"), settings=MEMamba)
 def memamba(inputs: ModelInputs, **params: float) -> nn.Module:
     """ME-Mamba with the documented defaults (see :class:`MEMamba` for every hyper-parameter)."""
     return MEMamba(inputs, **params)
 
 
-@register_model("memamba-genomics", modalities=("genomics",))
+@register_model("memamba-genomics", modalities=("genomics",), settings=MEMamba)
 def memamba_genomics(inputs: ModelInputs, **params: float) -> nn.Module:
     """ME-Mamba's Genomics Expert alone: SNN tokens, dual-scan layers, backbone and head (no slides)."""
     return MEMamba(inputs, experts="genomics", **params)
 
 
-@register_model("memamba-pathology", modalities=("slides",))
+@register_model("memamba-pathology", modalities=("slides",), settings=MEMamba)
 def memamba_pathology(inputs: ModelInputs, **params: float) -> nn.Module:
     """ME-Mamba's Pathology Expert alone: dual-scan layers over the patch tokens, backbone and head (no genomics)."""
     return MEMamba(inputs, experts="pathology", **params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,18 +29,21 @@ class ModelEntry:
     factory: Callable[..., Any]
     modalities: tuple[str, ...]
     trainer: str = "torch"
+    settings: Callable[..., Any] | None = None
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, modalities: tuple[str, ...], trainer: str = "torch") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering ``factory(inputs: ModelInputs, **params)`` under ``name``.
+def register_model(name: str, modalities: tuple[str, ...], trainer: str = "torch",
+                   settings: Callable[..., Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering ``factory(inputs: ModelInputs, **params)`` under ``name``; ``settings`` is the callable
+    whose signature lists the hyper-parameters and their defaults when the factory passes ``**params`` on to it.
 
     A ``torch`` model's ``forward(batch: Batch)`` returns ``(hazard logits (b, n_bins), auxiliary loss (scalar))``."""
 
     def add(factory: Callable[..., Any]) -> Callable[..., Any]:
-        _MODELS[name] = ModelEntry(factory, modalities, trainer)
+        _MODELS[name] = ModelEntry(factory, modalities, trainer, settings)
         return factory
 
     return add
@@ -60,6 +64,16 @@ def model_entry(name: str) -> ModelEntry:
 def variant_entry(name: str, params: dict[str, Any] | None) -> ModelEntry:
     """The entry behind ``name``: its ``base`` when ``params`` (the config's ``models.NAME``) names one."""
     return model_entry((params or {}).get("base", name))
+
+
+def model_defaults(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every hyper-parameter of model ``name`` (a variant's: its base's) with its default, the variant's own values
+    (``params``, the config's ``models.NAME``) in place."""
+    entry = variant_entry(name, params)
+    source = entry.settings or entry.factory
+    defaults = {key: value.default for key, value in inspect.signature(source).parameters.items()
+                if value.default is not inspect.Parameter.empty}
+    return {**defaults, **{key: value for key, value in (params or {}).items() if key != "base"}}
 
 
 def build_model(name: str, inputs: ModelInputs, params: dict[str, Any] | None = None) -> nn.Module:

@@ -126,6 +126,34 @@ def _heatmap_section(heatmaps: Path) -> list[str]:
     return parts
 
 
+def tuning_choices(models_dir: Path) -> pd.DataFrame:
+    """Per outer fold of a model tuned by nested cross-validation (``fold_K/config.yaml`` with a ``tuning`` entry):
+    the budget, the chosen candidate and setting, and the inner c-index of the chosen and of the configured setting.
+    Empty for an untuned model."""
+    import yaml
+
+    rows = []
+    for config in sorted(models_dir.glob("fold_*/config.yaml"), key=lambda path: int(path.parent.name.split("_")[1])):
+        tuning = (yaml.safe_load(config.read_text()) or {}).get("tuning")
+        if tuning:
+            rows.append({"fold": config.parent.name.split("_")[1], "inner fits": tuning["inner_fits"],
+                         "chosen candidate": tuning["chosen_candidate"],
+                         "chosen setting": ", ".join(f"{key} {value}" for key, value in tuning["chosen"].items()),
+                         "inner c (chosen)": tuning["inner_c_index"], "inner c (configured)": tuning["configured_inner_c_index"]})
+    return pd.DataFrame(rows)
+
+
+def _tuning_section(models_dir: Path) -> list[str]:
+    """A tuned model's budget and per-fold choices; nothing for an untuned model."""
+    choices = tuning_choices(models_dir)
+    if choices.empty:
+        return []
+    return [f"<p>Tuned by nested cross-validation: each outer fold chose among its candidate settings (the configured "
+            f"one first) by an inner cross-validation on its own training part, {int(choices['inner fits'].iloc[0])} "
+            "inner fits per outer fold, then refitted on the whole training part; the outer fold was never seen.</p>",
+            choices.to_html(index=False, float_format=lambda v: f"{v:.3f}")]
+
+
 def _mean_sd(rows: pd.DataFrame) -> pd.DataFrame:
     """The cohort table: one 'mean +- sd' cell per metric, the optimistic column last and labelled."""
     shown = pd.DataFrame({"model": rows["model"]})
@@ -182,6 +210,7 @@ def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str
             folds = pd.read_csv(eval_dir / "metrics.tsv", sep="\t", dtype={"fold": str})
             parts.append(f"<h3>{html.escape(row.model)}</h3>")
             parts.append(folds.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep=""))
+            parts += _tuning_section(eval_dir.parent.parent / "models" / eval_dir.name)
             parts.append(_image_tag(eval_dir / "km.png", "Kaplan-Meier plot"))
             parts.append(_image_tag(training_curves(fold_histories(eval_dir), f"{row.model}: training"), "training curves", "wide"))
             parts += _heatmap_section(eval_dir.parent.parent / "heatmaps" / eval_dir.name / "fold_0")

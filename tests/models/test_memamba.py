@@ -130,6 +130,7 @@ def test_mmd_uses_a_bounded_sample_of_real_patch_tokens() -> None:
 @pytest.mark.parametrize("ablation,auxiliary_is_zero", [
     ({"use_ot": False}, False), ({"mmd_weight": 0.0}, True), ({"scan_orders": "conventional"}, False),
     ({"scan_orders": "attention"}, False), ({"ot_cost_scale": "max"}, False), ({"experts": "genomics"}, True), ({"experts": "pathology"}, True),
+    ({"readout": "concat"}, False), ({"readout": "concat", "experts": "genomics"}, True),
 ])
 def test_ablations_are_config_variants_that_train_every_parameter(ablation: dict, auxiliary_is_zero: bool) -> None:
     torch.manual_seed(0)
@@ -183,6 +184,23 @@ def test_unknown_ablation_values_are_refused() -> None:
         build_model("memamba", INPUTS, {"scan_orders": "reverse"})
     with pytest.raises(ValueError, match="ot_cost_scale must be one of"):
         build_model("memamba", INPUTS, {"ot_cost_scale": "mean"})
+    with pytest.raises(ValueError, match="readout must be one of"):
+        build_model("memamba", INPUTS, {"readout": "max"})
+    with pytest.raises(ValueError, match="readout 'concat' needs a sequence of fixed length"):
+        build_model("memamba-pathology", INPUTS, {"readout": "concat"})
+
+
+def test_concat_readout_gives_each_fused_token_its_own_head_weights() -> None:
+    torch.manual_seed(0)
+    model = build_model("memamba-genomics", INPUTS, {"d_model": 8, "readout": "concat"}).eval()
+    assert model.head.in_features == 3 * 8 and model.backbone.pool is None       # three non-empty families
+    full = build_model("memamba", INPUTS, {"d_model": 8, "readout": "concat"})
+    assert full.head.in_features == 2 * 3 * 8                                      # (genomic token, summary) pairs
+    genes = torch.randn(3, 15)
+    with torch.no_grad():
+        tokens = model.genomics(genes)
+        torch.testing.assert_close(model(single(None, genes[0]))[0], model.head(model.backbone(tokens[:1])))
+        assert model.backbone(tokens).shape == (3, 24)
 
 
 def test_effective_patches_count_the_patches_a_summary_draws_on_and_evaluation_records_them() -> None:

@@ -6,7 +6,7 @@ import pytest
 from sksurv.nonparametric import CensoringDistributionEstimator
 from sksurv.util import Surv
 
-from memamba.survival.metrics import brier_grid, integrated_brier, time_dependent_auc, uno_c, uno_tau
+from memamba.survival.metrics import brier_grid, harrell_c, integrated_brier, time_dependent_auc, uno_c, uno_tau
 
 rng = np.random.default_rng(7)
 TRAIN_TIME = np.round(rng.uniform(1, 40, 60), 1)
@@ -55,3 +55,9 @@ def test_the_brier_grid_is_dense_and_inside_every_range_it_must_respect() -> Non
     assert len(grid) == 100 and grid[0] >= TIME.min() and grid[-1] <= tau and grid[-1] < TIME.max()
     survival = np.exp(-np.outer(np.exp(-TIME / 20), grid) / 20)
     assert 0 < integrated_brier(TRAIN_TIME, TRAIN_EVENT, TIME, EVENT, survival, grid) < 0.25
+
+
+def test_harrells_c_is_nan_where_no_pair_is_comparable_and_exact_where_one_is() -> None:
+    assert np.isnan(harrell_c(np.array([5.0, 3.0]), np.array([1, 0]), np.array([0.1, 0.2])))   # the event comes last
+    assert harrell_c(np.array([3.0, 5.0]), np.array([1, 0]), np.array([0.2, 0.1])) == 1.0
+    assert harrell_c(np.array([3.0, 5.0]), np.array([1, 0]), np.array([0.1, 0.2])) == 0.0

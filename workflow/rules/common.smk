@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from memamba.config import ConfigError, validate_config
+from memamba.config import TUNED_SUFFIX, ConfigError, validate_config
 from memamba.data.bags import feature_files
 from memamba.data.splits import published_fold_files, read_published_fold
 from memamba.errors import MemambaError
@@ -29,7 +29,9 @@ except ConfigError as error:
 
 COHORTS = list(config["cohorts"])
 ENCODER = config["extract"]["encoder"]
-MODELS = config["train"]["models"]
+TUNED = {f"{model}{TUNED_SUFFIX}": model for model in config["train"]["tune"]["models"]}
+"""Tuned model -> the configured model it is tuned from (train.tune.models); both are trained."""
+MODELS = config["train"]["models"] + list(TUNED)
 
 
 def one_of(names):
@@ -185,7 +187,11 @@ def as_json(section):
 
 
 def model_params(model):
-    """``models.NAME`` of the config; a variant (``base: OTHER``) starts from OTHER's entry and overrides it."""
+    """``models.NAME`` of the config; a variant (``base: OTHER``) starts from OTHER's entry and overrides it; a tuned
+    model (NAME-tuned) starts from NAME's settings, as a variant of NAME's registered model."""
+    if model in TUNED:
+        params = model_params(TUNED[model])
+        return params if "base" in params else {"base": TUNED[model], **params}
     params = dict(config["models"].get(model, {}))
     base = params.get("base")
     return {**config["models"].get(base, {}), **params} if base else params
@@ -226,8 +232,17 @@ def genomic_matrices(wildcards):
 
 
 def train_params():
-    """The training section without the list of models (adding a model must not retrain the others)."""
-    return as_json({k: v for k, v in config["train"].items() if k != "models"})
+    """The training section without the list of models and the tuning (adding a model, or tuning one, must not
+    retrain the others)."""
+    return as_json({k: v for k, v in config["train"].items() if k not in ("models", "tune")})
+
+
+def tune_params(wildcards):
+    """The tuning budget and the search space of a tuned model (its configured model's space, if the config gives one)."""
+    tune = config["train"]["tune"]
+    spaces = tune["spaces"]
+    space = {wildcards.model: spaces[TUNED[wildcards.model]]} if TUNED[wildcards.model] in spaces else {}
+    return as_json({"candidates": tune["candidates"], "inner_folds": tune["inner_folds"], "seed": tune["seed"], "spaces": space})
 
 
 def train_features(wildcards):

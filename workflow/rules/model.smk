@@ -72,6 +72,8 @@ rule train_fold:
         "results/logs/train/{cohort}/{model}/fold_{fold}.log",
     benchmark:
         "results/benchmarks/train/{cohort}/{model}/fold_{fold}.tsv"
+    wildcard_constraints:
+        model=one_of([model for model in MODELS if model not in TUNED]),
     conda:
         TRAIN_ENV
     threads: 1
@@ -86,11 +88,34 @@ rule train_fold:
         missing_modality=config["splits"]["missing_modality"],
         features=features_option,
         outdir=lambda wildcards, output: Path(output.checkpoint).parent,
+        tune="",
     shell:
         "OMP_NUM_THREADS={threads} memamba train --slides {input.slides:q} --clinical {input.clinical:q}"
         " --genomics {input.genomics} --tokens {input.tokens} --split {input.split} {params.features}"
         " --model {wildcards.model:q} --model-params {params.model:q} --genomics-params {params.genomics:q}"
-        " --params {params.train:q} --missing-modality {params.missing_modality} --resume -o {params.outdir} --quiet > {log} 2>&1"
+        " --params {params.train:q} --missing-modality {params.missing_modality} {params.tune}"
+        " --resume -o {params.outdir} --quiet > {log} 2>&1"
+
+
+# A tuned model (train.tune.models): the same job, with each outer fold's settings chosen first by an inner
+# cross-validation on its training part (one job per outer fold; the inner fits resume from the last finished one).
+use rule train_fold as train_tuned_fold with:
+    output:
+        checkpoint="results/{cohort}/models/{model}/fold_{fold}/checkpoint.pt",
+        history="results/{cohort}/models/{model}/fold_{fold}/history.tsv",
+        predictions="results/{cohort}/models/{model}/fold_{fold}/predictions.tsv",
+        config="results/{cohort}/models/{model}/fold_{fold}/config.yaml",
+        tuning="results/{cohort}/models/{model}/fold_{fold}/tuning.tsv",
+    wildcard_constraints:
+        model=one_of(list(TUNED)),
+    params:
+        train=train_params(),
+        model=lambda wildcards: as_json(model_params(wildcards.model)),
+        genomics=as_json(config["genomics"]),
+        missing_modality=config["splits"]["missing_modality"],
+        features=features_option,
+        outdir=lambda wildcards, output: Path(output.checkpoint).parent,
+        tune=lambda wildcards: f"--tune {shlex.quote(tune_params(wildcards))}",
 
 
 rule evaluate:

@@ -1,0 +1,189 @@
+"""Nested cross-validation: each outer fold chooses a model's settings by an inner cross-validation on its own training
+part, then refits on the whole training part and reports the outer fold.
+
+Every model gets the same budget: ``candidates`` settings (the configured one first, then distinct draws from the
+model's search space) times ``inner_folds`` inner fits. Inner fits see the outer fold's training patients only: they
+run on a cohort cut down to them (:meth:`memamba.data.cohort.Cohort.subset`), so the outer validation patients are
+not even predicted. A setting's score is the mean of its inner folds' Harrell c-indices (each on that inner fold's
+held-out patients); ties go to the earlier candidate, so the configured setting wins a tie.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from memamba.atomic import write_text_atomic
+from memamba.data.cohort import Cohort
+from memamba.errors import MemambaError
+from memamba.models.registry import model_defaults
+from memamba.survival.metrics import harrell_c
+from memamba.train.loop import FoldResult, train_fold
+from memamba.train.transforms import GenomicTransform
+
+log = logging.getLogger(__name__)
+
+TRAIN_KEYS = ("epochs", "lr", "weight_decay", "alpha", "batch_size", "accumulate", "optimizer", "weighted_sampling",
+              "inner_val_fraction", "early_stopping_patience")
+"""Search-space keys that are training settings (``train:``); every other key is a model setting (``models:``)."""
+
+_COMMON = {"lr": [1e-4, 2e-4, 5e-4, 1e-3], "weight_decay": [1e-5, 1e-4, 1e-3], "epochs": ["x0.5", "x1", "x2"]}
+_WIDTH = {"snn": "hidden", "abmil": "hidden", "abmil-snn": "hidden", "mcat": "dim", "motcat": "dim", "transmil": "dim",
+          "mambamil": "dim", "memamba": "d_model", "memamba-genomics": "d_model", "memamba-pathology": "d_model"}
+DEFAULT_SPACES: dict[str, dict[str, list[Any]]] = {
+    "coxnet": {"l1_ratio": [0.1, 0.3, 0.5, 0.7, 0.9, 1.0], "alpha_min_ratio": [0.001, 0.01, 0.05, 0.1]},
+    **{name: {**_COMMON, "dropout": [0.1, 0.25, 0.5], width: ["x0.5", "x1", "x2"]} for name, width in _WIDTH.items()},
+}
+"""Search spaces of the registered models: each key's candidate values; ``"xF"`` is F times the configured value
+(rounded for whole numbers). A model without an entry here needs ``train.tune.spaces.MODEL``."""
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """The tuning budget: ``candidates`` settings x ``inner_folds`` inner fits per model and outer fold."""
+
+    candidates: int = 8
+    inner_folds: int = 3
+    seed: int = 0
+
+    @property
+    def inner_fits(self) -> int:
+        """Inner fits per model and outer fold (the budget the report states)."""
+        return self.candidates * self.inner_folds
+
+
+def search_space(model_name: str, model_params: dict[str, Any], spaces: dict[str, dict[str, list[Any]]] | None = None
+                 ) -> dict[str, list[Any]]:
+    """The search space of ``model_name``: ``spaces[model_name]`` (the config's ``train.tune.spaces``) when given, else
+    the default space of the model (or of a variant's base); every key must be a training or model setting."""
+    base = model_params.get("base", model_name)
+    space = (spaces or {}).get(model_name) or DEFAULT_SPACES.get(base)
+    if not space:
+        raise MemambaError(f"train.tune: model {model_name!r} has no default search space. Fix: give one under "
+                           f"train.tune.spaces.{model_name} (setting: [candidate values]).")
+    known = set(TRAIN_KEYS) | set(model_defaults(model_name, model_params))
+    unknown = sorted(set(space) - known)
+    if unknown:
+        raise MemambaError(f"train.tune.spaces.{model_name}: {unknown} are neither training settings {list(TRAIN_KEYS)} "
+                           f"nor settings of model {base!r} {sorted(known - set(TRAIN_KEYS))}. Fix: correct the names.")
+    return space
+
+
+def _resolved(value: Any, configured: Any, key: str) -> Any:
+    if not (isinstance(value, str) and value.startswith("x")):
+        return value
+    if not isinstance(configured, (int, float)) or isinstance(configured, bool):
+        raise MemambaError(f"train.tune: {key}: {value!r} scales the configured value, but {key} is {configured!r}. "
+                           "Fix: give absolute candidate values for it.")
+    scaled = float(value[1:]) * configured
+    return max(1, round(scaled)) if isinstance(configured, int) else scaled
+
+
+def candidate_settings(space: dict[str, list[Any]], configured: dict[str, Any], count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` settings of ``space``'s keys: the configured values first, then distinct random points of the grid
+    (``seed``); a MemambaError when the grid has fewer than ``count`` distinct points."""
+    keys = sorted(space)
+    grid = []
+    for point in itertools.product(*(space[key] for key in keys)):
+        setting = {key: _resolved(value, configured.get(key), key) for key, value in zip(keys, point)}
+        if setting not in grid:
+            grid.append(setting)
+    first = {key: configured.get(key) for key in keys}
+    others = [setting for setting in grid if setting != first]
+    if len(others) + 1 < count:
+        raise MemambaError(f"train.tune: the search space {space} has {len(others) + 1} distinct settings (the configured "
+                           f"one included), fewer than train.tune.candidates = {count}. Fix: add values to the space, or "
+                           "lower candidates (every model gets the same number).")
+    order = np.random.default_rng(seed).permutation(len(others))[: count - 1]
+    return [first, *[others[k] for k in order]]
+
+
+def applied(setting: dict[str, Any], model_params: dict[str, Any], train_params: dict[str, Any]) -> tuple[dict, dict]:
+    """(model settings, training settings) with ``setting``'s values in place."""
+    train_part = {key: value for key, value in setting.items() if key in TRAIN_KEYS}
+    model_part = {key: value for key, value in setting.items() if key not in TRAIN_KEYS}
+    return {**model_params, **model_part}, {**train_params, **train_part}
+
+
+def inner_splits(cohort: Cohort, folds: int, seed: int) -> list[pd.DataFrame]:
+    """``folds`` splits of ``cohort``'s patients, each a table of patient_id and role: stratified by event, or (with
+    fewer events or censored patients than folds, logged) not stratified."""
+    events, patients = cohort.event, np.array(cohort.patients)
+    if len(patients) < 2 * folds:
+        raise MemambaError(f"train.tune: the outer fold's training part has {len(patients)} patients, too few for "
+                           f"{folds} inner folds. Fix: lower train.tune.inner_folds, or tune on a larger cohort.")
+    if np.bincount(events, minlength=2).min() >= folds:
+        held_out = [held for _, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(patients, events)]
+    else:
+        log.warning("train.tune: %d events in %d training patients, too few to stratify %d inner folds by event; "
+                    "the inner folds are not stratified", int(events.sum()), len(patients), folds)
+        held_out = [held for _, held in KFold(folds, shuffle=True, random_state=seed).split(patients)]
+    return [pd.DataFrame({"patient_id": patients, "role": np.where(np.isin(np.arange(len(patients)), held), "val", "train")})
+            for held in held_out]
+
+
+def _inner_c_index(result: FoldResult) -> float:
+    """Harrell's c on the inner fold's held-out patients; NaN where no pair of them is comparable (tiny cohorts)."""
+    held = result.predictions[result.predictions["role"] == "val"]
+    return harrell_c(held["survival_months"].to_numpy(float), held["event"].to_numpy(int), held["risk"].to_numpy(float))
+
+
+@dataclass
+class Tuning:
+    """One outer fold's inner cross-validation: every inner fit's score, and the chosen setting."""
+
+    scores: pd.DataFrame
+    chosen: dict[str, Any]
+    candidate: int
+
+
+SCORE_COLUMNS = ["candidate", "inner_fold", "c_index", "setting"]
+
+
+def _recorded(record: Path | None, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Inner fits already done (resuming), kept only where their setting is still candidate ``candidate``."""
+    if record is None or not record.exists():
+        return []
+    done = pd.read_csv(record, sep="\t", dtype={"setting": str}).to_dict("records")
+    return [row for row in done if 0 <= row["candidate"] < len(candidates)
+            and json.loads(row["setting"]) == candidates[row["candidate"]]]
+
+
+def tune_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_params: dict[str, Any],
+              train_params: dict[str, Any], transform: GenomicTransform, space: dict[str, list[Any]],
+              settings: TuneSettings, device: str = "cpu", record: str | Path | None = None) -> Tuning:
+    """Choose ``model_name``'s setting for the outer fold ``split`` by inner cross-validation on its training part.
+
+    With ``record``, every finished inner fit is added to that TSV at once, and a rerun skips the fits it holds.
+    """
+    present = set(cohort.patients)
+    training = [p for p in split.loc[split["role"] == "train", "patient_id"] if p in present]
+    inner_cohort = cohort.subset(training)
+    configured = {**train_params, **model_defaults(model_name, model_params)}
+    candidates = candidate_settings(space, configured, settings.candidates, settings.seed)
+    record = None if record is None else Path(record)
+    rows = _recorded(record, candidates)
+    done = {(row["candidate"], row["inner_fold"]) for row in rows}
+    for inner, inner_split in enumerate(inner_splits(inner_cohort, settings.inner_folds, settings.seed)):
+        for number, setting in enumerate(candidates):
+            if (number, inner) in done:
+                continue
+            params, train = applied(setting, model_params, train_params)
+            result = train_fold(inner_cohort, inner_split, model_name, params, train, transform, device, progress=False)
+            rows.append({"candidate": number, "inner_fold": inner, "c_index": _inner_c_index(result),
+                         "setting": json.dumps(setting, sort_keys=True)})
+            if record is not None:
+                write_text_atomic(record, pd.DataFrame(rows, columns=SCORE_COLUMNS).to_csv(sep="\t", index=False))
+            log.info("%s: candidate %d, inner fold %d: c-index %.3f", model_name, number, inner, rows[-1]["c_index"])
+    scores = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+    means = scores.groupby("candidate")["c_index"].mean().reindex(range(len(candidates)))
+    best = int(np.nanargmax(means.to_numpy())) if means.notna().any() else 0
+    return Tuning(scores.sort_values(["candidate", "inner_fold"]).reset_index(drop=True), candidates[best], best)
