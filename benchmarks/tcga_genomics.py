@@ -36,8 +36,9 @@ from memamba.genomics.mcat import read_mcat_table
 from memamba.genomics.tokens import write_genomics
 from memamba.survival.evaluate import OPTIMISTIC, fold_metrics
 from memamba.train.loop import train_fold
+from memamba.train.search_space import applied, search_space
 from memamba.train.transforms import GenomicTransform
-from memamba.train.tuning import TuneSettings, applied, search_space, tune_fold
+from memamba.train.tuning import TuneSettings, tune_fold
 
 REPO = Path(__file__).resolve().parents[1]
 FAMILIES = REPO / "config" / "gene_sets" / "mcat_gene_families.csv"

@@ -49,7 +49,8 @@ def atomic_paths(finals: Sequence[str | os.PathLike], suffixes: Sequence[str | N
     suffix (so writers that infer a format from the name keep working) and is unique to this writer. On any error,
     including KeyboardInterrupt, every temporary file is removed and no final file is touched; the renames happen
     only after the whole block has written everything. Temporary files left by a killed earlier writer on this host
-    are removed first.
+    are removed first. An OSError of the block names the final file, not its temporary one; one that names no file
+    (a write on a full disk) is given the final file, or for several their folder.
     """
     paths = [Path(final) for final in finals]
     temps: list[Path] = []
@@ -66,10 +67,23 @@ def atomic_paths(finals: Sequence[str | os.PathLike], suffixes: Sequence[str | N
         for tmp, final in zip(temps, paths):
             os.chmod(tmp, mode)
             os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            exc.filename = _final_name(exc.filename, temps, paths)
         raise
+
+
+def _final_name(filename: object, temps: list[Path], finals: list[Path]) -> object:
+    """The file an OSError should name: the final file for one of ``temps``, the final file (or folder of several)
+    when it names none, else its own."""
+    for tmp, final in zip(temps, finals):
+        if filename is not None and os.fspath(filename) == str(tmp):
+            return str(final)
+    if filename or not finals:
+        return filename
+    return str(finals[0] if len(finals) == 1 else os.path.commonpath(finals))
 
 
 @contextlib.contextmanager

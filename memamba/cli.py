@@ -10,6 +10,7 @@ import errno
 import json
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,7 +89,7 @@ def cmd_tile(args: argparse.Namespace) -> None:
 
     overrides = {"target_mpp": args.target_mpp, "patch_size": args.patch_size}
     params = TileParams(**section_params("tile", args.params, overrides=overrides))
-    grid = tile_slide(args.slide, read_polygons(args.tissue), params, args.mpp)
+    grid = tile_slide(args.slide, read_polygons(args.tissue), params, args.mpp, args.tissue)
     write_patches(grid, args.out, params, [args.slide, args.tissue])
     print(f"{Path(args.slide).name}: {len(grid.coords)} patches of {params.patch_size} px at {params.target_mpp} um/px "
           f"(level {grid.read_level}, {grid.patch_size_level0} px at level 0)")
@@ -203,9 +204,11 @@ def cmd_model_info(args: argparse.Namespace) -> None:
     from memamba.config import load_config
     from memamba.models import ModelInputs
     from memamba.models.info import model_info
+    from memamba.models.settings import check_models_section
     from memamba.slides.encoders import encoder_dim
 
     config = load_config(args.config)
+    check_models_section(config["models"], args.config, config["train"]["n_bins"])
     if args.tokens:
         token_sizes = [len(t["features"]) for t in json_module.loads(Path(args.tokens).read_text())["tokens"]]
     else:
@@ -274,12 +277,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     import yaml
 
     from memamba.atomic import atomic_paths
-    from memamba.config import section_params
+    from memamba.config import json_object, section_params
     from memamba.data.bags import feature_file
     from memamba.data.cohort import load_cohort
     from memamba.data.splits import read_split
     from memamba.models import list_models
     from memamba.models.registry import variant_entry
+    from memamba.models.settings import entry_problems
     from memamba.provenance import run_fingerprint
     from memamba.sheets import read_sheet
     from memamba.train.checkpoint import fold_checkpoint, save_checkpoint
@@ -295,7 +299,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     if missing:
         raise MemambaError(f"missing {' '.join(missing)}. Fix: give them (or use --list-models).")
     params = section_params("train", args.params)
-    model_params = json.loads(args.model_params) if args.model_params else {}
+    model_params = json_object(args.model_params, "--model-params")
+    problems = entry_problems(args.model, model_params, "--model-params")
+    if problems:
+        raise MemambaError("\n".join(problems))
     genomics_params = section_params("genomics", args.genomics_params)
     transform = GenomicTransform(**genomics_params)
     uses_slides = "slides" in variant_entry(args.model, model_params).modalities
@@ -343,7 +350,8 @@ def _tuned(args: argparse.Namespace, cohort: object, split: object, model_params
            device: str) -> tuple[dict, dict, dict]:
     """Nested CV for one outer fold: (what config.yaml records of it, the chosen model settings, training settings)."""
     from memamba.config import section_params
-    from memamba.train.tuning import TuneSettings, applied, search_space, tune_fold
+    from memamba.train.search_space import applied, search_space
+    from memamba.train.tuning import TuneSettings, tune_fold
 
     tune = section_params("train", json.dumps({"tune": json.loads(args.tune)}), "--tune")["tune"]
     budget = TuneSettings(tune["candidates"], tune["inner_folds"], tune["seed"])
@@ -802,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno not in _SYSTEM_FIXES:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"memamba {args.command}: error: {where}{exc.strerror}. Fix: {_SYSTEM_FIXES[exc.errno]}.", file=sys.stderr)
+        print(f"memamba {args.command}: error: {where}{os.strerror(exc.errno)}. Fix: {_SYSTEM_FIXES[exc.errno]}.", file=sys.stderr)
         return 2
     return 0
 
@@ -816,6 +824,8 @@ _SYSTEM_FIXES = {
     errno.EISDIR: "give the path of a file, not of a directory",
     errno.ENOTDIR: "a part of that path is a file, not a directory: correct the path",
     errno.ENOENT: "correct the path, or run the stage that writes it first",
+    errno.EFBIG: "raise the file-size limit (ulimit -f) or write the output elsewhere; no partial output was kept",
+    errno.ENAMETOOLONG: "use shorter names (slide ids of at most 100 characters) or a shorter folder path",
 }
 
 

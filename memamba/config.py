@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from memamba.errors import MemambaError
+from memamba.errors import MemambaError, not_a_file
 
 
 class ConfigError(MemambaError, ValueError):
@@ -101,9 +101,41 @@ def _free_form(value: Any) -> Any:
     return value
 
 
+MAX_CONFIG_VALUES = 100_000
+"""The most values a configuration may hold once YAML aliases are expanded (a real one holds a few hundred)."""
+
+
+def check_size(instance: Any, where: str, limit: int = MAX_CONFIG_VALUES) -> int:
+    """The number of values in ``instance`` with every shared (YAML-aliased) part counted each time it is used, or a
+    ConfigError when that exceeds ``limit`` (an alias bomb, "billion laughs") or a part contains itself. Each
+    container is visited once, so the check costs as little as the text it was read from."""
+    sizes: dict[int, int] = {}
+    open_containers: set[int] = set()
+    fix = "write the values out, or use each YAML alias (*name) only for a value without aliases inside"
+
+    def size(value: Any) -> int:
+        if not isinstance(value, (dict, list)):
+            return 1
+        key = id(value)
+        if key in open_containers:
+            raise ConfigError(f"{where}: a YAML alias makes a value contain itself. Fix: {fix}.")
+        if key not in sizes:
+            open_containers.add(key)
+            children = value.values() if isinstance(value, dict) else value
+            sizes[key] = 1 + sum(size(child) for child in children)
+            open_containers.discard(key)
+        if sizes[key] > limit:
+            raise ConfigError(f"{where}: the configuration expands to more than {limit:,} values (YAML aliases nested in "
+                              f"aliases repeat a part over and over). Fix: {fix}.")
+        return sizes[key]
+
+    return size(instance)
+
+
 def validate(instance: dict[str, Any], schema: dict[str, Any], where: str) -> dict[str, Any]:
     """Validate ``instance`` (filling defaults in place, after :func:`coerce_strings`) or raise ConfigError naming
-    ``where`` and the field."""
+    ``where`` and the field. An instance too large once its YAML aliases are expanded is refused first."""
+    check_size(instance, where)
     coerce_strings(instance, schema)
     errors = sorted(_DefaultFillingValidator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
@@ -147,9 +179,12 @@ def validate_config(config: dict[str, Any], where: str = "config") -> dict[str, 
 def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
     """A YAML file's top-level mapping (empty for an empty file); a ConfigError naming the file otherwise."""
     path = Path(path)
-    if not path.exists():
+    problem = not_a_file(path)
+    if problem == "does not exist":
         raise ConfigError(f"{path}: configuration file not found. Fix: pass an existing file with --configfile.")
     fix = "write it as UTF-8 YAML mapping config keys to values (see config/config.yaml)"
+    if problem:
+        raise ConfigError(f"{path}: this configuration {problem}. Fix: {fix}.")
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -165,15 +200,22 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     return validate_config(read_yaml_mapping(path), where=str(path))
 
 
+def json_object(text: str | None, where: str) -> dict[str, Any]:
+    """``text`` parsed as a JSON object (empty for None or ""), or a ConfigError naming ``where``."""
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{where}: not valid JSON ({error}): {text!r}. Fix: pass an object such as '{{\"key\": value}}'.") from error
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {text!r} is not a JSON object. Fix: pass an object such as '{{\"key\": value}}'.")
+    return value
+
+
 def section_params(section: str, params_json: str | None, where: str = "--params",
                    overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate one config section given as JSON (as rules pass it), with command-line ``overrides`` (None
     values ignored) applied on top, and fill its defaults."""
-    try:
-        value = json.loads(params_json) if params_json else {}
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{where} ({section}): not valid JSON ({error}): {params_json!r}. "
-                          'Fix: pass an object such as \'{"key": value}\'.') from error
+    value = json_object(params_json, f"{where} ({section})")
     value = {**value, **{key: v for key, v in (overrides or {}).items() if v is not None}}
     schema = load_schema("config")["properties"][section]
     validated = validate(value, schema, f"{where} ({section})")

@@ -16,13 +16,12 @@ from typing import Any
 import pandas as pd
 
 from memamba.config import ConfigError
+from memamba.errors import not_a_file
 
 
 def _problem(path: Path, exc: BaseException) -> str:
-    if isinstance(exc, IsADirectoryError) or path.is_dir():
-        return "is a directory, not a file"
-    if isinstance(exc, FileNotFoundError):
-        return "does not exist"
+    if isinstance(exc, (IsADirectoryError, FileNotFoundError)):
+        return not_a_file(path) or "does not exist"
     if isinstance(exc, UnicodeDecodeError):
         return f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
     if isinstance(exc, pd.errors.EmptyDataError) or (path.is_file() and path.stat().st_size == 0):
@@ -34,21 +33,51 @@ def _problem(path: Path, exc: BaseException) -> str:
     return f"cannot be parsed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
 
 
-def read_table(path: str | os.PathLike, what: str, fix: str, **read_csv: Any) -> pd.DataFrame:
-    """``pd.read_csv(path, **read_csv)``, or a ConfigError naming ``path``, ``what`` it should be, the problem and ``fix``."""
+def _regular_file(path: str | os.PathLike, what: str, fix: str) -> Path:
+    """``path`` as a Path when it is a regular file; a ConfigError otherwise (a FIFO or a device would block or never end)."""
     path = Path(path)
+    problem = not_a_file(path)
+    if problem:
+        raise ConfigError(f"{path}: this {what} {problem}. Fix: {fix}.")
+    return path
+
+
+_HEADER_OPTIONS = ("sep", "delimiter", "compression", "encoding", "comment", "skiprows", "quotechar")
+
+
+def read_table(path: str | os.PathLike, what: str, fix: str, repeated_columns: str = "error", **read_csv: Any) -> pd.DataFrame:
+    """``pd.read_csv(path, **read_csv)``, or a ConfigError naming ``path``, ``what`` it should be, the problem and ``fix``.
+
+    The header is read as written: pandas would rename a repeated column ``A`` to ``A.1`` and use the first silently.
+    With ``repeated_columns`` "error" a column name that appears twice (blanks aside, surrounding spaces ignored) is
+    an error naming it; with "keep" the frame keeps the repeated names as written, for the caller's own policy.
+    """
+    path = _regular_file(path, what, fix)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)          # rows longer than the header
-            return pd.read_csv(path, **read_csv)
+            frame = pd.read_csv(path, **read_csv)
+            if read_csv.get("header", "infer") is None:
+                return frame
+            options = {key: value for key, value in read_csv.items() if key in _HEADER_OPTIONS}
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options).iloc[0].tolist()
     except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, pd.errors.ParserError,
             pd.errors.ParserWarning) as exc:
         raise ConfigError(f"{path}: this {what} {_problem(path, exc)}. Fix: {fix}.") from exc
+    names = [str(name).strip() for name in header]
+    if repeated_columns == "keep":
+        frame.columns = names[len(names) - frame.shape[1]:]
+        return frame
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"{path}: column(s) {repeated} appear more than once in the header of this {what}; each is read "
+                          f"once or not at all. Fix: {fix}, with every column named once.")
+    return frame
 
 
 def read_text(path: str | os.PathLike, what: str, fix: str) -> str:
     """The file's UTF-8 text, or a ConfigError naming ``path``, the problem and ``fix``."""
-    path = Path(path)
+    path = _regular_file(path, what, fix)
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,18 @@ import jsonschema
 import pandas as pd
 
 from memamba.config import ConfigError, load_schema
+from memamba.errors import not_a_file
 from memamba.readers import read_table
 
-SHEET_SCHEMAS = ("slides", "clinical", "genomics")
-_ID_COLUMNS = {"slides": "slide_id", "clinical": "patient_id", "genomics": "path"}
-_ROW_HOLDS = {"slides": "slide", "clinical": "patient", "genomics": "genomic matrix"}
-_UNIQUE_COLUMNS = {"slides": "slide_id", "clinical": "patient_id"}
+SHEET_SCHEMAS = ("slides", "clinical", "genomics", "truth")
+_ID_COLUMNS = {"slides": "slide_id", "clinical": "patient_id", "genomics": "path", "truth": "patient_id"}
+_ROW_HOLDS = {"slides": "slide", "clinical": "patient", "genomics": "genomic matrix", "truth": "patient"}
+_UNIQUE_COLUMNS = {"slides": "slide_id", "clinical": "patient_id", "truth": "patient_id"}
+
+
+def _printable(value: Any) -> str:
+    """``value`` as text with control characters written as escapes, so that a message stays on one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], str(value))
 
 
 def _row_record(row: pd.Series, schema: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +51,7 @@ def _row_record(row: pd.Series, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> pd.DataFrame:
-    """Read and validate a sample sheet of ``kind`` (slides, clinical, genomics).
+    """Read and validate a sample sheet of ``kind`` (slides, clinical, genomics, or a demo cohort's truth).
 
     Every problem is reported with the sheet's path, the row number as a spreadsheet shows it
     (header = row 1), the row's id and what is expected. Relative ``path`` cells are resolved
@@ -63,9 +70,6 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
     frame = read_table(path, f"{kind} sheet", layout, sep="\t", dtype=str, keep_default_na=True, comment=None,
                        index_col=False)
     frame.columns = [str(c).strip() for c in frame.columns]
-    repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-    if repeated:
-        raise ConfigError(f"{path}: column(s) {repeated} appear more than once in the header. Fix: {layout}.")
     problems: list[str] = []
     missing_columns = [c for c in schema["required"] if c not in frame.columns]
     if missing_columns:
@@ -79,7 +83,7 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
     records = []
     for index, row in frame.iterrows():
         record = _row_record(row, schema)
-        label = f"{path}: row {index + 2} ({_ID_COLUMNS[kind]}={row.get(_ID_COLUMNS[kind])!s})"
+        label = f"{path}: row {index + 2} ({_ID_COLUMNS[kind]}={_printable(row.get(_ID_COLUMNS[kind]))})"
         for error in validator.iter_errors(record):
             column = error.absolute_path[0] if error.absolute_path else None
             expected = schema["properties"].get(column, {}).get("description") if column else None
@@ -89,9 +93,10 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
                 problems.append(f"{label}: column '{column}': {error.message}. Fix: expected {expected}.")
         if "path" in record:
             resolved = (path.parent / record["path"]).resolve()
-            if check_paths and not resolved.exists():
+            problem = not_a_file(resolved) if check_paths else None
+            if problem:
                 problems.append(
-                    f"{label}: path '{record['path']}' does not exist (looked for {resolved}). "
+                    f"{label}: path '{record['path']}' {problem} (looked for {resolved}). "
                     "Fix: correct the path (relative paths start at the sheet's folder) or remove the row."
                 )
             record["path"] = str(resolved)

@@ -1,7 +1,10 @@
 """Every expected failure at the command line is one line on stderr and exit 2, naming the file: issue 15's cases."""
 
 import pickle
+import resource
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -184,6 +187,28 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_genomics_output(
     argv = ["genomics", "--sheet", str(demo_dir / "genomics.tsv"), "--families", str(demo_dir / "gene_families.csv"),
             "-o", str(out)]
     assert main(argv) == 2
-    assert "memamba genomics: error: No space left on device. Fix: free space" in capsys.readouterr().err
+    assert f"memamba genomics: error: {out}: No space left on device. Fix: free space" in capsys.readouterr().err
     assert not out.exists() or list(out.iterdir()) == [], "patients.tsv or another output was written before the failure"
     shutil.rmtree(out, ignore_errors=True)
+
+
+def _limited_file_size(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line_naming_it(demo_dir: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    assert main(["genomics", "--sheet", str(demo_dir / "genomics.tsv"), "--families", str(demo_dir / "gene_families.csv"),
+                 "-o", str(work)]) == 0
+    assert main(["splits", "--clinical", str(demo_dir / "clinical.tsv"), "--slides", str(demo_dir / "slides.tsv"),
+                 "--genomics", str(work / "features.parquet"), "-o", str(work), "--params", '{"folds": 2}']) == 0
+    out = tmp_path / "snn"
+    command = [sys.executable, "-m", "memamba.cli", "train", "--slides", str(demo_dir / "slides.tsv"), "--clinical",
+               str(demo_dir / "clinical.tsv"), "--genomics", str(work / "features.parquet"), "--tokens", str(work / "tokens.json"),
+               "--split", str(work / "fold_0.tsv"), "--model", "snn", "--model-params", '{"hidden": 64, "depth": 2}',
+               "--params", '{"epochs": 1}', "-o", str(out), "--quiet"]
+    run = subprocess.run(command, capture_output=True, text=True, preexec_fn=lambda: _limited_file_size(16_000))
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert run.stderr.strip().splitlines()[-1] == (f"memamba train: error: {out / 'checkpoint.pt'}: File too large. Fix: raise the "
+                                                   "file-size limit (ulimit -f) or write the output elsewhere; no partial output was kept.")
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []

@@ -140,3 +140,92 @@ def test_tuning_names_models_that_are_trained_and_leaves_their_tuned_names_free(
         validate_config({**base, "train": {"models": ["snn", "snn-tuned"], "tune": {"models": ["snn"]}}})
     with pytest.raises(ConfigError, match="inner_folds"):
         validate_config({**base, "train": {"models": ["snn"], "tune": {"models": ["snn"], "inner_folds": 1}}})
+
+
+def _alias_bomb(levels: int) -> str:
+    """A configuration whose models section nests ``levels`` aliases of ten aliases each ("billion laughs")."""
+    lines = ["cohorts: {demo: {generate: {}}}", "models:", "  l0: &l0 {hidden: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]}"]
+    lines += [f"  l{i}: &l{i} {{hidden: [{', '.join([f'*l{i - 1}'] * 10)}]}}" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_before_anything_copies_it(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bomb.yaml", _alias_bomb(9))      # 10^9 values once expanded, 9 lines of text
+    with pytest.raises(ConfigError, match=r"bomb\.yaml: the configuration expands to more than 100,000 values .*Fix: write "):
+        load_config(path)
+    shared = _write(tmp_path / "shared.yaml", "cohorts: {demo: {generate: &g {patients: 8}}, other: {generate: *g}}\n")
+    assert load_config(shared)["cohorts"]["other"]["generate"]["patients"] == 8
+    looped = _write(tmp_path / "looped.yaml", "cohorts: {demo: {generate: {}}}\nmodels: &m {snn: {hidden: *m}}\n")
+    with pytest.raises(ConfigError, match=r"looped\.yaml: a YAML alias makes a value contain itself"):
+        load_config(looped)
+
+
+@pytest.mark.parametrize("config, field", [
+    ({"cohorts": {"c1\n": {"generate": {}}}}, "cohorts"),
+    ({"train": {"models": ["snn\n"]}}, "train.models.0"),
+    ({"extract": {"encoder": "uni\n"}}, "extract.encoder"),
+    ({"extract": {"weights_sha256": "ab" * 32 + "\n"}}, "extract.weights_sha256"),
+    ({"cohorts": {"c" * 65: {"generate": {}}}}, "cohorts"),
+    ({"train": {"models": ["m" * 65]}}, "train.models.0"),
+])
+def test_names_with_a_trailing_newline_or_too_long_for_derived_file_names_are_refused(config: dict, field: str) -> None:
+    with pytest.raises(ConfigError, match=rf"field '{re.escape(field)}': "):
+        validate_config({"cohorts": {"demo": {"generate": {}}}, **config})
+
+
+@pytest.mark.parametrize("section, key, low, high", [
+    ("tile", "target_mpp", 0.1, 20), ("tile", "patch_size", 16, 4096), ("tile", "overlap", 0, 0.75),
+    ("segment", "seg_mpp", 0.25, 100), ("train", "epochs", 1, 100000), ("train", "lr", 1e-9, 10),
+    ("train", "seed", 0, 2**32 - 1), ("splits", "folds", 2, 100), ("extract", "batch_size", 1, 65536),
+    ("heatmaps", "thumbnail_size", 64, 16384),
+])
+def test_numbers_are_accepted_at_their_bounds_and_refused_beyond(section: str, key: str, low: float, high: float) -> None:
+    base = {"cohorts": {"demo": {"generate": {}}}}
+    for value in (low, high):
+        assert validate_config({**base, section: {key: value}})[section][key] == value
+    for value in (high * 10 + 1, low - 1 if low >= 1 else -0.001):
+        with pytest.raises(ConfigError, match=rf"field '{section}\.{key}': "):
+            validate_config({**base, section: {key: value}})
+
+
+def test_a_demo_cohort_of_implausible_size_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"cohorts\.demo\.generate\.slide_size"):
+        validate_config({"cohorts": {"demo": {"generate": {"slide_size": 10**6}}}})
+
+
+@pytest.mark.parametrize("line, column", [
+    ("P1\t1e308\t1", "survival_months"),         # finite, but not a follow-up in months
+    ("P1\t3000\t1", "survival_months"),          # days given as months
+    ("'P1\n'\t12\t1", "patient_id"),
+])
+def test_implausible_clinical_values_are_named_with_their_row(tmp_path: Path, line: str, column: str) -> None:
+    sheet = _write(tmp_path / "clinical.tsv", "patient_id\tsurvival_months\tevent\n" + line.replace("'", '"') + "\n")
+    with pytest.raises(ConfigError, match=rf"row 2 .*column '{column}'"):
+        read_sheet(sheet, "clinical")
+
+
+def test_a_slide_id_with_a_trailing_newline_or_over_100_characters_is_refused(tmp_path: Path) -> None:
+    for slide_id in ('"S1\n"', "S" * 101):
+        sheet = _write(tmp_path / "slides.tsv", f"patient_id\tslide_id\tpath\nP1\t{slide_id}\tx.svs\n")
+        with pytest.raises(ConfigError, match="column 'slide_id'"):
+            read_sheet(sheet, "slides", check_paths=False)
+    sheet = _write(tmp_path / "slides.tsv", f"patient_id\tslide_id\tpath\nP1\t{'S' * 100}\tx.svs\n")
+    assert read_sheet(sheet, "slides", check_paths=False)["slide_id"][0] == "S" * 100
+
+
+def test_a_clinical_sheet_with_a_column_twice_is_refused_not_read_once(tmp_path: Path) -> None:
+    sheet = _write(tmp_path / "clinical.tsv", "patient_id\tsurvival_months\tevent\tsurvival_months\nP1\t10\t1\t99\n")
+    with pytest.raises(ConfigError, match=r"clinical\.tsv: column\(s\) \['survival_months'\] appear more than once"):
+        read_sheet(sheet, "clinical")
+
+
+def test_a_slide_path_that_is_a_fifo_or_a_device_is_named_by_its_kind(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.svs")
+    sheet = _write(tmp_path / "slides.tsv", "patient_id\tslide_id\tpath\nP1\tS1\tpipe.svs\nP2\tS2\t/dev/zero\n")
+    with pytest.raises(ConfigError) as error:
+        read_sheet(sheet, "slides")
+    lines = str(error.value).splitlines()
+    assert "row 2 (slide_id=S1): path 'pipe.svs' is a FIFO (named pipe), not a regular file" in lines[0]
+    assert "row 3 (slide_id=S2): path '/dev/zero' is a character device, not a regular file" in lines[1]

@@ -1,3 +1,4 @@
+import os
 import zipfile
 from pathlib import Path
 
@@ -56,3 +57,30 @@ def test_text_and_json_readers_refuse_non_utf8_and_bare_nan(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as error:
         read_json(nan, "tissue GeoJSON", FIX)
     _one_line_naming(error, nan, "is not valid JSON (Expecting value; line 1, column 15)")
+
+
+def test_a_column_written_twice_is_named_instead_of_read_once(tmp_path: Path) -> None:
+    path = tmp_path / "clinical.tsv"
+    path.write_text("patient_id\tsurvival_months\tevent\tsurvival_months\nP1\t10\t1\t99\n")
+    with pytest.raises(ConfigError, match=r"clinical\.tsv: column\(s\) \['survival_months'\] appear more than once in the header "
+                                          r"of this clinical sheet; .* Fix: save it as UTF-8 text, with every column named once\.$"):
+        read_table(path, "clinical sheet", FIX, sep="\t")
+    path.write_text("patient_id\t\t\nP1\t1\t2\n")                      # blank names are not repeated names
+    assert read_table(path, "clinical sheet", FIX, sep="\t").shape == (1, 3)
+    matrix = tmp_path / "samples_x_genes.csv"
+    matrix.write_text("id,A,B,A\nr,1,2,3\n")
+    assert list(read_table(matrix, "genomic matrix", FIX, "keep", index_col=0).columns) == ["A", "B", "A"]
+
+
+@pytest.mark.parametrize("make", ["fifo", "device"])
+def test_a_fifo_or_a_device_is_refused_by_kind_without_reading_it(tmp_path: Path, make: str) -> None:
+    if make == "fifo":
+        path = tmp_path / "sheet.tsv"
+        os.mkfifo(path)                      # reading it would wait for a writer forever
+        kind = "is a FIFO (named pipe), not a regular file"
+    else:
+        path, kind = Path("/dev/zero"), "is a character device, not a regular file"   # reading it would never end
+    for read in (lambda: read_table(path, "clinical sheet", FIX, sep="\t"), lambda: read_text(path, "clinical sheet", FIX)):
+        with pytest.raises(ConfigError) as error:
+            read()
+        _one_line_naming(error, path, kind)

@@ -14,6 +14,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from memamba.atomic import atomic_path
 from memamba.config import ConfigError
+from memamba.readers import read_table
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +117,8 @@ def read_published_fold(path: str | os.PathLike) -> pd.DataFrame:
     ids (a ``test`` column is ignored with a warning). TCGA barcodes become patients (first 12 characters). A
     patient listed under both roles is an error."""
     path = Path(path)
-    try:
-        frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read as a fold file ({exc}). Fix: re-copy it.") from exc
+    layout = "our tab-separated patient_id and role columns" if path.suffix == ".tsv" else "MCAT's comma-separated train and val columns"
+    frame = read_table(path, "fold file", f"re-copy it, or save it with {layout}", sep="\t" if path.suffix == ".tsv" else ",", dtype=str)
     if path.suffix == ".tsv":
         if not {"patient_id", "role"} <= set(frame.columns):
             raise ConfigError(f"{path}: needs the tab-separated columns patient_id and role; found {list(frame.columns)}.")

@@ -36,8 +36,9 @@ ENSEMBL_VERSION = re.compile(r"^(ENS[A-Z]*G\d{6,})\.\d+(_PAR_Y)?$")
 TCGA_BARCODE = re.compile(r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}")
 
 
-def load_table(path: Path) -> pd.DataFrame:
-    """The file as a frame whose index is its first column (TSV, CSV, either compressed, or parquet)."""
+def load_table(path: Path, repeated_columns: str = "error") -> pd.DataFrame:
+    """The file as a frame whose index is its first column (TSV, CSV, either compressed, or parquet); a column name
+    written twice is an error, or with ``repeated_columns`` "keep" kept as written (see :func:`read_table`)."""
     name = path.name.lower()
     if name.endswith(".parquet"):
         try:
@@ -49,7 +50,8 @@ def load_table(path: Path) -> pd.DataFrame:
         return frame
     sep = "," if ".csv" in name else "\t"
     return read_table(path, "genomic matrix", f"save it as {'comma' if sep == ',' else 'tab'}-separated UTF-8 text, "
-                      "genes x samples with the gene ids in the first column", sep=sep, index_col=0, low_memory=False)
+                      "genes x samples with the gene ids in the first column", repeated_columns, sep=sep, index_col=0,
+                      low_memory=False)
 
 
 def gene_index(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -131,11 +133,15 @@ def read_matrix(path: str | os.PathLike, orientation: str = "genes_x_samples") -
     path = Path(path)
     if orientation not in ORIENTATIONS:
         raise ConfigError(f"{path}: unknown orientation {orientation!r}. Fix: use one of {list(ORIENTATIONS)}.")
-    frame = load_table(path)
+    frame = load_table(path, "keep" if orientation == "samples_x_genes" else "error")
     if orientation == "samples_x_genes":
         frame = frame.T
     frame = gene_index(frame, path)
     frame.columns = [str(c) for c in frame.columns]
+    repeated = sorted(set(frame.columns[frame.columns.duplicated()]))
+    if repeated:
+        raise ConfigError(f"{path}: sample(s) {repeated[:5]} appear more than once ({len(repeated)} in all); which one "
+                          "holds the sample's values is unknown. Fix: keep one column (row, for samples_x_genes) per sample.")
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ConfigError(f"{path}: no {'genes' if frame.shape[0] == 0 else 'sample columns'} found "
                           f"({frame.shape[0]} rows x {frame.shape[1]} columns as read). Fix: give a genes x samples matrix "
@@ -164,9 +170,12 @@ def read_gene_families(path: str | os.PathLike) -> dict[str, list[str]]:
     path = Path(path)
     if path.suffix.lower() == ".gmt":
         families = {}
-        for line in read_text(path, "gene-set file", "save it as UTF-8 GMT text").splitlines():
+        for number, line in enumerate(read_text(path, "gene-set file", "save it as UTF-8 GMT text").splitlines(), 1):
             fields = [f.strip() for f in line.split("\t")]
             if len(fields) >= 3:
+                if fields[0] in families:
+                    raise ConfigError(f"{path}: line {number}: gene set {fields[0]!r} appears more than once. "
+                                      "Fix: name every gene set once (merge or rename the repeated one).")
                 families[fields[0]] = list(dict.fromkeys(g for g in fields[2:] if g))
         if not families:
             raise ConfigError(f"{path}: no gene set found. Fix: a GMT line is NAME<tab>DESCRIPTION<tab>GENE<tab>GENE...")

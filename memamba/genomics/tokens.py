@@ -22,24 +22,29 @@ def build_features(genomics_sheet: str | os.PathLike, families_path: str | os.Pa
                    ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Patient x feature matrix (columns ``GENE_rnaseq``, ``GENE_cnv``, ``GENE_mut``) and each modality's kind.
 
-    With ``families_path``, a matrix none of whose genes is in any family is an error (wrong gene ids or wrong file).
+    With ``families_path``, a matrix none of whose genes is in any family is left out with a warning naming it (a
+    small table of other genes, beside matrices that do overlap); when no matrix overlaps, that is an error (wrong
+    gene ids or wrong files).
     """
     sheet = read_sheet(genomics_sheet, "genomics")
     family_genes = {g for genes in read_gene_families(families_path).values() for g in genes} if families_path else None
-    blocks, kinds = [], {}
+    blocks, kinds, disjoint = [], {}, []
     for row in sheet.itertuples():
         orientation = getattr(row, "orientation", None)
         matrix = read_matrix(row.path, orientation if isinstance(orientation, str) else "genes_x_samples")
         check_kind(matrix, row.kind, row.path)
         if family_genes is not None and family_genes.isdisjoint(matrix.index):
-            raise ConfigError(
-                f"{row.path}: none of its {len(matrix)} gene ids (first: {', '.join(map(str, matrix.index[:3]))}) is in "
-                f"a family of {families_path}. Fix: use the families' gene ids (e.g. {next(iter(sorted(family_genes)))}), "
-                "or correct this row of the genomics sheet."
-            )
+            disjoint.append(f"{row.path}: none of its {len(matrix)} gene ids (first: {', '.join(map(str, matrix.index[:3]))}) "
+                            f"is in a family of {families_path}")
+            continue
         suffix = SUFFIX[row.modality]
         kinds[suffix] = row.kind
         blocks.append(matrix.T.add_suffix(f"_{suffix}"))
+    if not blocks:
+        raise ConfigError("\n".join(f"{line}. Fix: use the families' gene ids (e.g. {next(iter(sorted(family_genes)))}), or "
+                                    "correct this row of the genomics sheet." for line in disjoint))
+    for line in disjoint:
+        log.warning("%s: its data is left out (no token would use it). Fix: use the families' gene ids if it should count.", line)
     features = pd.concat(blocks, axis=1, join="outer")
     features.index.name = "patient_id"
     return features, kinds

@@ -21,6 +21,7 @@ def draw_patients(scorer: FoldScorer, patients: dict[str, str], slide_paths: dic
     """For each patient (-> its group), its slides' score files and, with ``slide_paths`` (feature-file stem -> slide
     file), their pictures; returns the index (patient, group, slide, h5, pictures) and writes it to ``index.tsv``."""
     out_dir = Path(out_dir)
+    scorer.check(list(patients))
     rows = []
     for patient, group in patients.items():
         for slide in scorer.slides(patient):

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from memamba.atomic import atomic_path
+from memamba.data.bags import feature_shape
 from memamba.data.cohort import Cohort
 from memamba.errors import MemambaError
 from memamba.models.patch_scores import patch_scores
@@ -33,14 +34,24 @@ class SlideScores:
 
 
 def _coords(path: Path) -> tuple[np.ndarray, dict]:
-    """The patch coordinates of a feature file and their attributes; a MemambaError when it has none."""
+    """The patch coordinates of a feature file and their attributes: one finite (x, y) per row of its features, or a
+    MemambaError naming the file."""
     if path.suffix != ".h5":
         raise MemambaError(f"{path}: a .pt feature file holds no patch coordinates. Fix: use the .h5 feature files "
                            "(ours, CLAM's h5_files/ or TRIDENT's), which store `coords`.")
+    fix = "re-extract this slide's features (its coords must be the level-0 corners of its feature rows)"
     with h5py.File(path, "r") as h5:
         if "coords" not in h5:
             raise MemambaError(f"{path}: no `coords` dataset. Fix: use feature files that store the patch coordinates.")
-        return h5["coords"][:], dict(h5["coords"].attrs)
+        coords, attrs = h5["coords"], dict(h5["coords"].attrs)
+        if coords.dtype.kind not in "iuf" or coords.ndim != 2 or coords.shape[1] != 2:
+            raise MemambaError(f"{path}: `coords` is {coords.dtype} of shape {coords.shape}, not N x 2 numbers. Fix: {fix}.")
+        values = coords[:]
+    patches = feature_shape(path)[0]
+    if len(values) != patches or not np.isfinite(values).all():
+        problem = f"{len(values)} coords for {patches} feature rows" if len(values) != patches else "coords that are NaN or infinite"
+        raise MemambaError(f"{path}: {problem}. Fix: {fix}.")
+    return values, attrs
 
 
 class FoldScorer:
@@ -52,19 +63,29 @@ class FoldScorer:
         self.model = fold_model(checkpoint).to(device)
         self.families = [token["name"] for token in checkpoint.tokens]
 
-    def slides(self, patient: str) -> list[SlideScores]:
-        """Every head's scores for each slide of ``patient`` (split from its bag in slide-sheet order)."""
+    def feature_files(self, patient: str) -> list[Path]:
+        """The feature files of ``patient``'s slides, in slide-sheet order; a MemambaError for a patient without any."""
         if patient not in self.cohort.patients:
             raise MemambaError(f"patient {patient} is not in the cohort given (it needs slides and genomics). "
                                "Fix: check the patient id against the sheets.")
-        row = self.cohort.patients.index(patient)
-        files = [] if self.cohort.bags is None else self.cohort.bags.files[row]
+        files = [] if self.cohort.bags is None else self.cohort.bags.files[self.cohort.patients.index(patient)]
         if not files:
             raise MemambaError(f"patient {patient} has no slide features. Fix: give --features-dir with its slides' features.")
-        batch = self.data.batch(np.array([row])).to(self.device)
+        return [Path(path) for path in files]
+
+    def check(self, patients: list[str]) -> None:
+        """Raise the MemambaError :meth:`slides` would raise for any of ``patients``, before anything is written."""
+        for patient in patients:
+            for path in self.feature_files(patient):
+                _coords(path)
+
+    def slides(self, patient: str) -> list[SlideScores]:
+        """Every head's scores for each slide of ``patient`` (split from its bag in slide-sheet order)."""
+        files = self.feature_files(patient)
+        batch = self.data.batch(np.array([self.cohort.patients.index(patient)])).to(self.device)
         scores = {head: score.numpy() for head, score in patch_scores(self.model, batch, self.families).items()}
         result, start = [], 0
-        for path in map(Path, files):
+        for path in files:
             coords, attrs = _coords(path)
             result.append(SlideScores(path, coords, attrs, {head: s[start:start + len(coords)] for head, s in scores.items()}))
             start += len(coords)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from memamba import __version__
 from memamba.atomic import atomic_path
+from memamba.config import ConfigError
 from memamba.data.splits import read_split
 from memamba.report.figures import comparison_plot, fold_histories, training_curves
 from memamba.sheets import read_sheet
@@ -43,10 +44,14 @@ def _row(cohort: str, model: str, folds: pd.DataFrame, eval_dir: str = "") -> di
 def oracle_per_fold(splits: list[str | os.PathLike], truth_path: str | os.PathLike,
                     clinical: pd.DataFrame, column: str = "risk") -> list[float]:
     """Harrell's c-index of the true risk (or of one of its parts, ``column``) on each fold's validation patients."""
-    truth = pd.read_csv(truth_path, sep="\t", dtype={"patient_id": str}).set_index("patient_id")[column]
+    truth = read_sheet(truth_path, "truth", check_paths=False).set_index("patient_id")[column]
     values = []
     for split in splits:
         val = read_split(split).query("role == 'val'")["patient_id"]
+        unknown = sorted(set(val) - set(truth.index))
+        if unknown:
+            raise ConfigError(f"{truth_path}: no true risk for {len(unknown)} validation patient(s) of {split}, e.g. "
+                              f"{unknown[:5]}. Fix: give every patient of the clinical sheet a row, or remove 'truth:'.")
         rows = clinical.loc[val]
         values.append(harrell_c(rows["survival_months"], rows["event"], truth.loc[val]))
     return values
@@ -66,7 +71,8 @@ def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[s
     if truth is not None and splits and clinical is not None:
         survival = read_sheet(clinical, "clinical", check_paths=False).set_index("patient_id")
         rows.append(_row(cohort, ORACLE, pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival)})))
-        parts = [c for c in pd.read_csv(truth, sep="\t", nrows=0).columns if c in PARTIAL_ORACLES]
+        known = read_sheet(truth, "truth", check_paths=False)
+        parts = [c for c in PARTIAL_ORACLES if known[c].notna().all()]
         rows += [_row(cohort, PARTIAL_ORACLES[c], pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival, c)}))
                  for c in parts]
     table = paired_with(pd.DataFrame(rows), PAIRED_WITH)

@@ -14,6 +14,7 @@ import torch
 from memamba.atomic import atomic_path
 from memamba.data.bags import slide_stem
 from memamba.errors import MemambaError
+from memamba.tensor_files import save_tensors
 
 TILING_ATTRIBUTES = ("read_level", "read_size", "patch_size_level0", "level0_magnification", "target_magnification")
 
@@ -51,7 +52,7 @@ def export_clam(feature_files: list[str | os.PathLike], out_dir: str | os.PathLi
             target["features"].attrs.update(feature_attrs)
             target["coords"].attrs.update({**coords_attrs, "name": name})
         with atomic_path(out_dir / "pt_files" / f"{name}.pt") as tmp:
-            torch.save(torch.from_numpy(features), tmp)
+            save_tensors(torch.from_numpy(features), tmp)
         with atomic_path(out_dir / "patches" / f"{name}.h5") as tmp, h5py.File(tmp, "w") as target:
             target.create_dataset("coords", data=coords)
             target["coords"].attrs.update(clam_patch_attributes(coords_attrs, name))

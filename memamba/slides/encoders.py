@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from memamba.config import ConfigError
-from memamba.errors import MemambaError, UnknownNameError, require_file
+from memamba.errors import MemambaError, UnknownNameError, not_a_file, require_file
 from memamba.provenance import sha256_of
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -503,8 +503,9 @@ def check_weights_setting(extract: dict[str, Any], verify_sha256: bool = True) -
     if str(weights).startswith(HUB_PREFIX):
         return
     path = Path(weights)
-    if not path.is_file():
-        raise ConfigError(f"extract.weights: {weights} does not exist (looked for {path.absolute()}). "
+    problem = not_a_file(path)
+    if problem:
+        raise ConfigError(f"extract.weights: {weights} {problem} (looked for {path.absolute()}). "
                           f"Fix: {source}, and set extract.weights to its path (relative paths start where snakemake runs).")
     if expected is not None and verify_sha256:
         actual = sha256_of(path)

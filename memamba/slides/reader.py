@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import openslide
 
-from memamba.errors import MemambaError
+from memamba.errors import MemambaError, not_a_file
 from memamba.slides.tiatoolbox_reader import TIATOOLBOX_VENDOR, TiatoolboxSlide, tiatoolbox_available
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,10 @@ def open_slide(path: str | os.PathLike) -> openslide.AbstractSlide:
     Every failure is a SlideError naming the file and what to do.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SlideError(f"{path}: slide file not found. Fix: correct the path in the slide sheet.")
+    problem = not_a_file(path)
+    if problem:
+        what = "slide file not found" if problem == "does not exist" else f"this slide path {problem}"
+        raise SlideError(f"{path}: {what}. Fix: correct the path in the slide sheet.")
     require_brightfield_rgb(path)
     try:
         slide = openslide.OpenSlide(str(path))

@@ -12,6 +12,7 @@ import numpy as np
 
 from memamba.atomic import atomic_path
 from memamba.data.bags import slide_stem
+from memamba.errors import MemambaError
 from memamba.provenance import provenance_json
 from memamba.slides.reader import best_level_for_mpp, open_slide, resolve_mpp
 
@@ -65,15 +66,45 @@ def tissue_fractions(mask: np.ndarray, scale: float, coords: np.ndarray, size_le
     return total / area
 
 
-def tile_slide(path: str | os.PathLike, polygons: list[list[np.ndarray]], params: TileParams, mpp_override: float | None = None) -> PatchGrid:
-    """Lay the patch grid over the slide and keep patches with enough tissue."""
+MAX_GRID_PATCHES = 10_000_000
+"""The most grid positions one slide may have (a 20x TCGA slide has about 10^5 patches of 256 px)."""
+POLYGON_MARGIN = 0.05
+"""How far outside the slide (a share of its width or height) a tissue polygon may reach, e.g. a hand-drawn outline."""
+
+
+def check_polygons(polygons: list[list[np.ndarray]], dimensions: tuple[int, int], source: str | os.PathLike) -> None:
+    """A MemambaError naming ``source`` when a polygon point lies outside the slide's level-0 pixels (beyond the
+    margin): polygons of another slide, of another level, or in other units."""
+    limits = np.asarray(dimensions, np.float64)
+    for rings in polygons:
+        for ring in rings:
+            outside = np.any((ring < -POLYGON_MARGIN * limits) | (ring > (1 + POLYGON_MARGIN) * limits), axis=1)
+            if outside.any():
+                x, y = ring[np.argmax(outside)]
+                raise MemambaError(f"{source}: a tissue polygon has the point ({x:.6g}, {y:.6g}), outside the slide's "
+                                   f"{dimensions[0]} x {dimensions[1]} level-0 pixels. Fix: give polygons of this slide in "
+                                   "level-0 pixels, or delete the file and rerun 'memamba segment'.")
+
+
+def tile_slide(path: str | os.PathLike, polygons: list[list[np.ndarray]], params: TileParams, mpp_override: float | None = None,
+               polygons_from: str | os.PathLike = "the tissue polygons") -> PatchGrid:
+    """Lay the patch grid over the slide and keep patches with enough tissue; a MemambaError when the polygons
+    (read from ``polygons_from``) do not fit the slide or the grid would be implausibly fine."""
     with open_slide(path) as slide:
         mpp = resolve_mpp(slide, path, mpp_override)
         level = best_level_for_mpp(slide, mpp.mpp, params.target_mpp)
         downsample = slide.level_downsamples[level]
         dimensions = slide.dimensions
+    check_polygons(polygons, dimensions, polygons_from)
     size0 = int(round(params.patch_size * params.target_mpp / mpp.mpp))
     step = max(1, int(round(size0 * (1.0 - params.overlap))))
+    positions = (max(dimensions[0] - size0, 0) // step + 1) * (max(dimensions[1] - size0, 0) // step + 1)
+    if size0 < 1 or positions > MAX_GRID_PATCHES:
+        detail = ("less than one level-0 pixel" if size0 < 1
+                  else f"{size0} level-0 pixels, {positions:,} grid positions (at most {MAX_GRID_PATCHES:,})")
+        raise MemambaError(f"{path}: patches of {params.patch_size} px at {params.target_mpp} um/px are {detail} on this slide "
+                           f"({mpp.mpp:.4g} um/px, from {mpp.source}). Fix: check tile.target_mpp, tile.patch_size and "
+                           "tile.overlap, and the slide's mpp (the slide sheet's mpp column overrides it).")
     xs = np.arange(0, dimensions[0] - size0 + 1, step)
     ys = np.arange(0, dimensions[1] - size0 + 1, step)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype(np.int64)

@@ -16,6 +16,7 @@ import torch
 from memamba.data.cohort import Cohort
 from memamba.errors import MemambaError
 from memamba.models import ModelInputs
+from memamba.tensor_files import save_tensors
 from memamba.train.transforms import CountsVst, GenomicTransform, Standardiser
 
 CHECKPOINT_FORMAT = 1
@@ -93,7 +94,7 @@ def _scaler(saved: dict[str, torch.Tensor]) -> Standardiser:
 
 def save_checkpoint(checkpoint: FoldCheckpoint, path: str | os.PathLike) -> None:
     """Write ``checkpoint`` to ``path`` (the caller makes the write atomic)."""
-    torch.save(checkpoint.to_plain(), path)
+    save_tensors(checkpoint.to_plain(), path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> FoldCheckpoint:

@@ -25,6 +25,7 @@ from memamba.models.ssm import resolved_backend
 from memamba.survival.bins import discretise, fit_bin_edges
 from memamba.survival.loss import nll_survival_loss, risk_from_logits, survival_from_logits
 from memamba.survival.metrics import harrell_c
+from memamba.tensor_files import save_tensors
 from memamba.train.fold_data import FoldData, fit_patch_scaler, fold_batches, reading_workers
 from memamba.train.transforms import GenomicTransform, Standardiser, fit_counts_vst, genomic_matrix
 
@@ -273,9 +274,9 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
             best = {"score": record["inner_val_c_index"], "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
         if checkpoint is not None:
             with atomic_path(checkpoint) as tmp:
-                torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch,
-                            "generator": generator.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                            "history": history, "best": best}, tmp)
+                save_tensors({"fingerprint": fingerprint, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                              "epoch": epoch, "generator": generator.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                              "history": history, "best": best}, tmp)
     if patience and best["state"] is not None:
         model.load_state_dict(best["state"])
         log.info("%s: kept epoch %d (best inner-validation c-index %.3f)", model_name, best["epoch"], best["score"])

@@ -116,3 +116,41 @@ def test_patients_lacking_a_modality_or_a_clinical_row_are_reported(tmp_path: Pa
 def _families(tmp_path: Path) -> Path:
     (tmp_path / "f.csv").write_text("TSG\nTP53\n")
     return tmp_path / "f.csv"
+
+
+def test_a_sample_written_twice_is_an_error_in_either_orientation(tmp_path: Path) -> None:
+    (tmp_path / "m.tsv").write_text("gene\tDEMO-0001\tDEMO-0003\tDEMO-0003\nA\t1\t2\t3\nB\t4\t5\t6\n")
+    with pytest.raises(ConfigError, match=r"m\.tsv: column\(s\) \['DEMO-0003'\] appear more than once in the header of this genomic matrix"):
+        read_matrix(tmp_path / "m.tsv")
+    (tmp_path / "t.tsv").write_text("sample\tA\tB\nDEMO-0001\t1\t2\nDEMO-0003\t3\t4\nDEMO-0003\t5\t6\n")
+    with pytest.raises(ConfigError, match=r"t\.tsv: sample\(s\) \['DEMO-0003'\] appear more than once"):
+        read_matrix(tmp_path / "t.tsv", "samples_x_genes")
+
+
+def test_a_gene_written_twice_keeps_its_most_expressed_copy_in_either_orientation(tmp_path: Path) -> None:
+    (tmp_path / "t.tsv").write_text("sample\tA\tB\tA\nP1\t1\t5\t10\nP2\t1\t5\t20\n")
+    matrix = read_matrix(tmp_path / "t.tsv", "samples_x_genes")
+    assert list(matrix.index) == ["A", "B"] and matrix.loc["A"].tolist() == [10, 20]
+
+
+def test_a_family_or_gene_set_named_twice_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "f.csv").write_text("TSG,Oncogenes,TSG\nTP53,MYC,RB1\n")
+    with pytest.raises(ConfigError, match=r"f\.csv: column\(s\) \['TSG'\] appear more than once"):
+        read_gene_families(tmp_path / "f.csv")
+    (tmp_path / "f.gmt").write_text("TSG\tx\tTP53\nONC\tx\tMYC\nTSG\tx\tRB1\n")
+    with pytest.raises(ConfigError, match=r"f\.gmt: line 3: gene set 'TSG' appears more than once"):
+        read_gene_families(tmp_path / "f.gmt")
+
+
+def test_a_matrix_outside_every_family_is_left_out_with_a_warning_when_another_overlaps(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "rna.tsv").write_text("gene\tP1\tP2\nTP53\t1\t2\nMYC\t3\t4\n")
+    (tmp_path / "cnv.tsv").write_text("gene\tP1\tP2\nZNF1\t-1\t0\nZNF2\t0\t1\nZNF3\t1\t1\nZNF4\t0\t0\n")   # 4 genes, none in a family
+    (tmp_path / "g.tsv").write_text("modality\tkind\tpath\nrna\tzscore\trna.tsv\ncnv\tgistic\tcnv.tsv\n")
+    features, kinds = build_features(tmp_path / "g.tsv", _families(tmp_path))
+    assert list(features.columns) == ["TP53_rnaseq", "MYC_rnaseq"] and kinds == {"rnaseq": "zscore"}
+    assert f"{tmp_path / 'cnv.tsv'}: none of its 4 gene ids (first: ZNF1, ZNF2, ZNF3) is in a family of" in caplog.text
+    assert "its data is left out (no token would use it)" in caplog.text
+    (tmp_path / "g.tsv").write_text("modality\tkind\tpath\ncnv\tgistic\tcnv.tsv\n")
+    with pytest.raises(ConfigError, match=r"cnv\.tsv: none of its 4 gene ids .*Fix: use the families' gene ids \(e\.g\. TP53\)"):
+        build_features(tmp_path / "g.tsv", _families(tmp_path))

@@ -71,3 +71,27 @@ def test_the_extreme_patients_are_the_validation_patients_of_highest_and_lowest_
     assert extreme_patients(predictions, 2) == {"f": "highest risk", "d": "highest risk", "c": "lowest risk", "e": "lowest risk"}
     assert extreme_patients(predictions, 3) == {"f": "highest risk", "d": "highest risk", "a": "highest risk",
                                                 "c": "lowest risk", "e": "lowest risk"}
+
+
+@pytest.mark.parametrize("coords, problem", [
+    (np.zeros((2, 2), int), r"2 coords for \d+ feature rows"),
+    (np.array([[b"0", b"0"]] * 3), r"`coords` is \|S1 of shape \(3, 2\), not N x 2 numbers"),
+])
+def test_coords_that_do_not_match_the_features_stop_the_heatmaps_before_any_file(tmp_path: Path, coords: np.ndarray,
+                                                                                 problem: str) -> None:
+    from memamba.report.fold_heatmaps import draw_patients
+    from memamba.report.heatmap_render import RenderSettings
+
+    cohort = _cohort(tmp_path)
+    split = pd.DataFrame({"patient_id": cohort.patients, "role": ["val"] * 4 + ["train"] * 12})
+    result = train_fold(cohort, split, "abmil", {"hidden": 8, "attention": 8}, TRAIN, GenomicTransform(), progress=False)
+    checkpoint = fold_checkpoint("abmil", {"hidden": 8, "attention": 8}, result.model.state_dict(), result.state, cohort,
+                                 GenomicTransform())
+    with h5py.File(tmp_path / "P02-2.h5", "a") as h5:
+        del h5["coords"]
+        h5["coords"] = coords
+    out = tmp_path / "heatmaps"
+    with pytest.raises(MemambaError, match=rf"P02-2\.h5: {problem}\. Fix: re-extract this slide's features"):
+        draw_patients(FoldScorer(checkpoint, cohort, torch.device("cpu")), {"P01": "highest risk", "P02": "lowest risk"},
+                      None, out, RenderSettings())
+    assert not out.exists() or not any(out.iterdir())

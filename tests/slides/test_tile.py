@@ -2,8 +2,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from conftest import CMU_SLIDE, needs_shared
+from memamba.errors import MemambaError
 from memamba.slides.segment import SegmentParams, segment_slide
 from memamba.slides.tile import TileParams, rasterise, tile_slide, tissue_fractions, write_patches
 
@@ -48,3 +50,18 @@ def test_real_slide_tiles_at_half_micron() -> None:
     grid = tile_slide(CMU_SLIDE, segment_slide(CMU_SLIDE, SegmentParams()).polygons, TileParams())
     assert grid.patch_size_level0 == round(256 * 0.5 / 0.499)
     assert 20 < len(grid.coords) < (2220 // 256) * (2967 // 256)
+
+
+def test_a_polygon_outside_the_slide_is_named_with_its_file(demo_slide: Path) -> None:
+    far = [[np.array([[0, 0], [1e300, 0], [1e300, 1e300]], float)]]
+    with pytest.raises(MemambaError, match=r"mine\.geojson: a tissue polygon has the point \(1e\+300, 0\), outside the slide's "
+                                           r"512 x 512 level-0 pixels\. Fix: "):
+        tile_slide(demo_slide, far, TileParams(target_mpp=1.0, patch_size=32), polygons_from="mine.geojson")
+    nearly = [[np.array([[-10, -10], [520, 0], [520, 520]], float)]]         # a hand-drawn outline a little past the edge
+    assert len(tile_slide(demo_slide, nearly, TileParams(target_mpp=1.0, patch_size=32)).coords) > 0
+
+
+def test_patches_smaller_than_a_level0_pixel_are_refused_before_laying_the_grid(demo_slide: Path) -> None:
+    with pytest.raises(MemambaError, match=r"patches of 16 px at 0\.1 um/px are less than one level-0 pixel on this slide "
+                                           r"\(20 um/px, from override .*\)\. Fix: check tile\.target_mpp"):
+        tile_slide(demo_slide, [], TileParams(target_mpp=0.1, patch_size=16), mpp_override=20.0)

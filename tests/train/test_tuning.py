@@ -5,10 +5,9 @@ import pandas as pd
 import pytest
 
 from memamba.data.cohort import Cohort
-from memamba.errors import MemambaError
 from memamba.train import tuning
 from memamba.train.transforms import GenomicTransform
-from memamba.train.tuning import TuneSettings, applied, candidate_settings, inner_splits, tune_fold
+from memamba.train.tuning import TuneSettings, inner_splits, tune_fold
 
 TRAIN = {"epochs": 4, "lr": 1e-3, "weight_decay": 1e-4, "alpha": 0.15, "n_bins": 4, "seed": 0, "batch_size": 16,
          "accumulate": 1, "optimizer": "adam", "weighted_sampling": False, "amp": False, "inner_val_fraction": 0.0,
@@ -31,31 +30,6 @@ def genomic_cohort(n: int = 150, seed: int = 0) -> Cohort:
 
 def outer_split(cohort: Cohort, n_val: int = 50) -> pd.DataFrame:
     return pd.DataFrame({"patient_id": cohort.patients, "role": ["val" if i < n_val else "train" for i in range(len(cohort.patients))]})
-
-
-def test_candidates_start_with_the_configured_setting_and_are_distinct() -> None:
-    space = {"lr": [1e-4, 1e-3, 1e-2], "hidden": ["x0.5", "x1", "x2"], "dropout": [0.25, 0.5]}
-    configured = {"lr": 1e-3, "hidden": 32, "dropout": 0.25}
-    settings = candidate_settings(space, configured, 6, seed=0)
-    assert settings[0] == configured and len(settings) == 6
-    assert len({tuple(sorted(s.items())) for s in settings}) == 6
-    assert {s["hidden"] for s in settings} <= {16, 32, 64}
-    assert settings == candidate_settings(space, configured, 6, seed=0) != candidate_settings(space, configured, 6, seed=1)
-    with pytest.raises(MemambaError, match="3 distinct settings .* fewer than train.tune.candidates = 4"):
-        candidate_settings({"lr": [1e-4, 1e-3, 1e-2]}, configured, 4, seed=0)
-    with pytest.raises(MemambaError, match="scales the configured value"):
-        candidate_settings({"optimizer": ["x2"]}, {"optimizer": "adam"}, 1, seed=0)
-    model, train = applied({"lr": 0.01, "hidden": 64}, {"hidden": 32, "depth": 2}, {"lr": 1e-3, "epochs": 4})
-    assert model == {"hidden": 64, "depth": 2} and train == {"lr": 0.01, "epochs": 4}
-
-
-def test_every_registered_model_has_a_search_space_that_fills_the_default_budget() -> None:
-    from memamba.models import list_models
-
-    configured = {**TRAIN, "hidden": 32, "dim": 32, "d_model": 32, "dropout": 0.25, "l1_ratio": 0.9, "alpha_min_ratio": 0.01}
-    for name in list_models():
-        space = tuning.DEFAULT_SPACES[name]
-        assert len(candidate_settings(space, configured, TuneSettings().candidates, seed=0)) == TuneSettings().candidates
 
 
 def test_inner_splits_partition_the_training_part_by_event() -> None:

@@ -191,3 +191,23 @@ def test_a_model_name_with_shell_syntax_stops_the_run_before_any_job(checkout: P
     assert run.returncode != 0 and not marker.exists()
     assert f"{config}: field 'train.models.0'" in run.stderr and "starting with a letter or digit" in run.stderr
     assert not (checkout / "results" / "tiny").exists()
+
+
+def test_sheet_paths_with_shell_syntax_and_spaces_reach_every_command_as_one_argument(finished_run: Path, tmp_path: Path) -> None:
+    data = tmp_path / "My Data"
+    data.mkdir()
+    sheet = copied_inputs(finished_run, data)
+    sheet.to_csv(data / "slides.tsv", sep="\t", index=False)
+    clinical = (data / "clinical.tsv").rename(data / "clin$(touch PWNED).tsv")
+    truth = data / "truth `touch PWNED`; touch PWNED.tsv"
+    shutil.copy(finished_run / "results" / "tiny" / "input" / "truth.tsv", truth)
+    cohort = {"slides": str(data / "slides.tsv"), "clinical": str(clinical), "genomics": str(data / "genomics.tsv"),
+              "gene_families": str(data / "gene_families.csv"), "truth": str(truth)}
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump({**TINY, "cohorts": {"mine": cohort}, "train": {"models": ["coxnet"]}}))
+    run = snakemake(workdir, "results/mine/summary.tsv")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not list(tmp_path.rglob("PWNED")), "a path's shell syntax was run"
+    summary = pd.read_csv(workdir / "results" / "mine" / "summary.tsv", sep="\t")
+    assert {"coxnet", "oracle (true risk)"} <= set(summary["model"])

@@ -1,7 +1,6 @@
 # Shared helpers: config and sample-sheet validation at start-up, cohort/slide look-ups, wildcards.
 import json
 import re
-import shlex
 from functools import cache
 from pathlib import Path
 
@@ -14,8 +13,10 @@ from memamba.errors import MemambaError
 from memamba.gpu_slots import visible_gpu_count
 from memamba.models.patch_scores import has_patch_scores
 from memamba.models.registry import variant_entry
+from memamba.models.settings import check_models_section, merged_settings
 from memamba.sheets import read_sheet
 from memamba.slides.encoders import check_weights_setting
+from memamba.train.search_space import check_tuning
 
 CONFIG_SOURCE = (
     "--configfile " + ", ".join(map(str, workflow.overwrite_configfiles))
@@ -24,6 +25,9 @@ CONFIG_SOURCE = (
 ) + (" with --config overrides" if workflow.config_settings.config else "")
 try:
     validate_config(config, where=CONFIG_SOURCE)
+    if workflow.is_main_process:  # a cluster job re-reads this file: the run's main process has checked the models
+        check_models_section(config["models"], CONFIG_SOURCE, config["train"]["n_bins"])
+        check_tuning(config["train"], config["models"], CONFIG_SOURCE)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}")
 
@@ -176,9 +180,9 @@ def weights_input(wildcards):
 
 
 def mpp_option(wildcards):
-    """``--mpp X`` when the slide sheet overrides the slide's microns per pixel, else nothing."""
+    """``["--mpp", X]`` when the slide sheet overrides the slide's microns per pixel, else no arguments."""
     mpp = slide_row(wildcards.cohort, wildcards.slide).get("mpp")
-    return "" if mpp is None or mpp != mpp else f"--mpp {float(mpp)}"
+    return [] if mpp is None or mpp != mpp else ["--mpp", str(float(mpp))]
 
 
 def as_json(section):
@@ -192,9 +196,7 @@ def model_params(model):
     if model in TUNED:
         params = model_params(TUNED[model])
         return params if "base" in params else {"base": TUNED[model], **params}
-    params = dict(config["models"].get(model, {}))
-    base = params.get("base")
-    return {**config["models"].get(base, {}), **params} if base else params
+    return merged_settings(model, config["models"])
 
 
 def uses_slides(model):
@@ -253,10 +255,10 @@ def train_features(wildcards):
 
 
 def features_option(wildcards):
-    """``--features-dir DIR`` for a model that uses slides, else nothing."""
+    """``["--features-dir", DIR]`` for a model that uses slides, else no arguments."""
     if not uses_slides(wildcards.model):
-        return ""
-    return f"--features-dir {shlex.quote(features_folder(wildcards.cohort))}"
+        return []
+    return ["--features-dir", features_folder(wildcards.cohort)]
 
 
 def fold_predictions(wildcards):
@@ -281,10 +283,10 @@ def summary_inputs(wildcards):
 
 
 def oracle_options(wildcards, input):
-    """``--truth/--clinical/--splits`` when the cohort has a true risk to compare with."""
+    """``--truth/--clinical/--splits`` arguments when the cohort has a true risk to compare with, else none."""
     if "truth" not in input.keys():
-        return ""
-    return f"--truth {input.truth} --clinical {input.clinical} --splits {' '.join(input.splits)}"
+        return []
+    return ["--truth", input.truth, "--clinical", input.clinical, "--splits", *input.splits]
 
 
 def stage_files(stage):
@@ -402,17 +404,15 @@ def has_planted_tumours(cohort):
 
 
 def heatmap_tumours_option(wildcards, input):
-    """``--tumours TSV`` for a demo cohort with planted tumour regions (planted_auc.tsv), else nothing."""
-    return f"--tumours {shlex.quote(input.tumours)}" if "tumours" in input.keys() else ""
+    """``["--tumours", TSV]`` for a demo cohort with planted tumour regions (planted_auc.tsv), else no arguments."""
+    return ["--tumours", input.tumours] if "tumours" in input.keys() else []
 
 
 def heatmap_settings_options(wildcards):
-    """The heatmaps section's drawing settings as options of ``memamba heatmap``."""
+    """The heatmaps section's drawing settings as arguments of ``memamba heatmap``."""
     settings = config["heatmaps"]
-    return (
-        f"--count {settings['patients']} --scaling {settings['scaling']} --blur {settings['blur']}"
-        f" --thumbnail-size {settings['thumbnail_size']} --top-k {settings['top_k']}"
-    )
+    options = {"--count": "patients", "--scaling": "scaling", "--blur": "blur", "--thumbnail-size": "thumbnail_size", "--top-k": "top_k"}
+    return [str(item) for option, key in options.items() for item in (option, settings[key])]
 
 
 def all_stage_outputs(wildcards):

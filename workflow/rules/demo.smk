@@ -27,6 +27,6 @@ checkpoint demo_data:
         slide_signal=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_signal"],
         slide_share=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_share"],
     shell:
-        "memamba demo-data --out {params.outdir} --patients {params.patients} --seed {params.seed}"
-        " --slide-size {params.slide_size} --slide-signal {params.slide_signal} --slide-share {params.slide_share}"
-        " > {log} 2>&1"
+        "memamba demo-data --out {params.outdir:q} --patients {params.patients:q} --seed {params.seed:q}"
+        " --slide-size {params.slide_size:q} --slide-signal {params.slide_signal:q} --slide-share {params.slide_share:q}"
+        " > {log:q} 2>&1"

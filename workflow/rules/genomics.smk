@@ -25,4 +25,4 @@ rule genomic_tokens:
     params:
         outdir=lambda wildcards, output: Path(output.features).parent,
     shell:
-        "memamba genomics --sheet {input.sheet:q} --families {input.families:q} --clinical {input.clinical:q} -o {params.outdir} > {log} 2>&1"
+        "memamba genomics --sheet {input.sheet:q} --families {input.families:q} --clinical {input.clinical:q} -o {params.outdir:q} > {log:q} 2>&1"

@@ -24,8 +24,8 @@ rule splits:
         splits=as_json(config["splits"]),
         outdir=lambda wildcards, output: Path(output[0]).parent,
     shell:
-        "memamba splits --clinical {input.clinical:q} --slides {input.slides:q} --genomics {input.genomics}"
-        " -o {params.outdir} --params {params.splits:q} > {log} 2>&1"
+        "memamba splits --clinical {input.clinical:q} --slides {input.slides:q} --genomics {input.genomics:q}"
+        " -o {params.outdir:q} --params {params.splits:q} > {log:q} 2>&1"
 
 
 rule published_split:
@@ -52,7 +52,7 @@ rule published_split:
         missing_modality=config["splits"]["missing_modality"],
     shell:
         "memamba published-split {input.published:q} --clinical {input.clinical:q} --slides {input.slides:q}"
-        " --genomics {input.genomics} --missing-modality {params.missing_modality} -o {output} > {log} 2>&1"
+        " --genomics {input.genomics:q} --missing-modality {params.missing_modality:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule train_fold:
@@ -88,13 +88,13 @@ rule train_fold:
         missing_modality=config["splits"]["missing_modality"],
         features=features_option,
         outdir=lambda wildcards, output: Path(output.checkpoint).parent,
-        tune="",
+        tune=[],
     shell:
-        "OMP_NUM_THREADS={threads} memamba train --slides {input.slides:q} --clinical {input.clinical:q}"
-        " --genomics {input.genomics} --tokens {input.tokens} --split {input.split} {params.features}"
+        "OMP_NUM_THREADS={threads:q} memamba train --slides {input.slides:q} --clinical {input.clinical:q}"
+        " --genomics {input.genomics:q} --tokens {input.tokens:q} --split {input.split:q} {params.features:q}"
         " --model {wildcards.model:q} --model-params {params.model:q} --genomics-params {params.genomics:q}"
-        " --params {params.train:q} --missing-modality {params.missing_modality} {params.tune}"
-        " --resume -o {params.outdir} --quiet > {log} 2>&1"
+        " --params {params.train:q} --missing-modality {params.missing_modality:q} {params.tune:q}"
+        " --resume -o {params.outdir:q} --quiet > {log:q} 2>&1"
 
 
 # A tuned model (train.tune.models): the same job, with each outer fold's settings chosen first by an inner
@@ -115,7 +115,7 @@ use rule train_fold as train_tuned_fold with:
         missing_modality=config["splits"]["missing_modality"],
         features=features_option,
         outdir=lambda wildcards, output: Path(output.checkpoint).parent,
-        tune=lambda wildcards: f"--tune {shlex.quote(tune_params(wildcards))}",
+        tune=lambda wildcards: ["--tune", tune_params(wildcards)],
 
 
 rule evaluate:
@@ -164,8 +164,8 @@ rule external_predict:
     params:
         features=features_option,
     shell:
-        "OMP_NUM_THREADS={threads} memamba predict --checkpoint {input.checkpoints} --slides {input.slides:q}"
-        " --clinical {input.clinical:q} --genomics {input.genomics:q} --tokens {input.tokens:q} {params.features}"
+        "OMP_NUM_THREADS={threads:q} memamba predict --checkpoint {input.checkpoints:q} --slides {input.slides:q}"
+        " --clinical {input.clinical:q} --genomics {input.genomics:q} --tokens {input.tokens:q} {params.features:q}"
         " -o {output:q} > {log:q} 2>&1"
 
 

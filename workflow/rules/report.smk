@@ -19,8 +19,8 @@ rule summarise:
     params:
         oracle=oracle_options,
     shell:
-        "memamba summarise --cohort {wildcards.cohort:q} --metrics {input.metrics} --external {input.external}"
-        " {params.oracle} -o {output} > {log} 2>&1"
+        "memamba summarise --cohort {wildcards.cohort:q} --metrics {input.metrics:q} --external {input.external:q}"
+        " {params.oracle:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule render_report:
@@ -44,8 +44,8 @@ rule render_report:
     params:
         benchmarks="results/benchmarks",
     shell:
-        "memamba report {input.summaries} --out-tsv {output.tsv} --out-html {output.html}"
-        " --benchmarks {params.benchmarks} --out-compute {output.compute} > {log} 2>&1"
+        "memamba report {input.summaries:q} --out-tsv {output.tsv:q} --out-html {output.html:q}"
+        " --benchmarks {params.benchmarks:q} --out-compute {output.compute:q} > {log:q} 2>&1"
 
 
 rule fold_heatmaps:
@@ -64,12 +64,12 @@ rule fold_heatmaps:
         mem_mb=4000,
         runtime=30,
     params:
-        features=lambda wildcards: shlex.quote(features_folder(wildcards.cohort)),
-        attributions=lambda wildcards: "--attributions" if uses_genomics(wildcards.model) else "",
+        features=lambda wildcards: features_folder(wildcards.cohort),
+        attributions=lambda wildcards: ["--attributions"] if uses_genomics(wildcards.model) else [],
         settings=heatmap_settings_options,
         tumours=heatmap_tumours_option,
     shell:
-        "OMP_NUM_THREADS={threads} memamba heatmap --checkpoint {input.checkpoint:q} --predictions {input.predictions:q}"
+        "OMP_NUM_THREADS={threads:q} memamba heatmap --checkpoint {input.checkpoint:q} --predictions {input.predictions:q}"
         " --slides {input.slides:q} --genomics {input.genomics:q} --tokens {input.tokens:q}"
-        " --features-dir {params.features} --render {params.settings} {params.tumours} {params.attributions}"
+        " --features-dir {params.features:q} --render {params.settings:q} {params.tumours:q} {params.attributions:q}"
         " -o {output:q} > {log:q} 2>&1"

@@ -27,7 +27,7 @@ rule segment:
         mpp=mpp_option,
         outdir=lambda wildcards, output: Path(output.geojson).parent,
     shell:
-        "memamba segment {input.slide:q} -o {params.outdir} --name {wildcards.slide:q} {params.mpp} --params {params.segment:q} > {log} 2>&1"
+        "memamba segment {input.slide:q} -o {params.outdir:q} --name {wildcards.slide:q} {params.mpp:q} --params {params.segment:q} > {log:q} 2>&1"
 
 
 rule tile:
@@ -50,7 +50,7 @@ rule tile:
         tile=as_json(config["tile"]),
         mpp=mpp_option,
     shell:
-        "memamba tile {input.slide:q} --tissue {input.tissue} -o {output} {params.mpp} --params {params.tile:q} > {log} 2>&1"
+        "memamba tile {input.slide:q} --tissue {input.tissue:q} -o {output:q} {params.mpp:q} --params {params.tile:q} > {log:q} 2>&1"
 
 
 if config["extract"]["slides_per_job"] == 1:
@@ -76,8 +76,8 @@ if config["extract"]["slides_per_job"] == 1:
         params:
             extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
         shell:
-            "OMP_NUM_THREADS={threads} memamba extract {input.slide:q} --patches {input.patches} -o {output} --quiet"
-            " --params {params.extract:q} > {log} 2>&1"
+            "OMP_NUM_THREADS={threads:q} memamba extract {input.slide:q} --patches {input.patches:q} -o {output:q} --quiet"
+            " --params {params.extract:q} > {log:q} 2>&1"
 
 else:
 
@@ -105,8 +105,8 @@ else:
             extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
             shard=shard_jobs,
         shell:
-            "OMP_NUM_THREADS={threads} memamba extract --shard {params.shard:q} --manifest {output} --quiet"
-            " --params {params.extract:q} > {log} 2>&1"
+            "OMP_NUM_THREADS={threads:q} memamba extract --shard {params.shard:q} --manifest {output:q} --quiet"
+            " --params {params.extract:q} > {log:q} 2>&1"
 
     rule take_features:
         input:
@@ -119,4 +119,4 @@ else:
         conda:
             "../../envs/features.yaml"
         shell:
-            "memamba take-features {input:q} --slide-id {wildcards.slide:q} -o {output} > {log} 2>&1"
+            "memamba take-features {input:q} --slide-id {wildcards.slide:q} -o {output:q} > {log:q} 2>&1"

@@ -1,0 +1,103 @@
+"""The ``models:`` section checked before anything runs: every entry names a registered model or a variant of one,
+every hyper-parameter is one the model has, of its type and in a plausible range, and the model builds with them.
+
+The ranges are metadata, one table for every model (a name means the same thing wherever it is used); building
+happens on PyTorch's ``meta`` device, which allocates nothing, so an absurd width cannot exhaust memory here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import torch
+
+from memamba.config import ConfigError
+from memamba.models.registry import ModelInputs, build_model, list_models, model_defaults
+
+HYPER_PARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(("hidden", "attention", "omic_hidden", "dim", "d_model"), (1, 16384)),
+    **dict.fromkeys(("depth", "layers", "pathology_layers", "genomics_layers", "backbone_layers"), (0, 64)),
+    "heads": (1, 256), "rate": (1, 100000), "d_state": (1, 1024), "d_conv": (1, 64), "expand": (1, 16),
+    "dropout": (0.0, 0.99), "ot_epsilon": (1e-4, 100.0), "ot_tau": (1e-4, 100.0), "mmd_weight": (0.0, 1000.0),
+    "mmd_max_patches": (2, 10_000_000), "l1_ratio": (1e-4, 1.0), "alpha_min_ratio": (1e-6, 0.999), "n_alphas": (1, 1000),
+    "inner_folds": (2, 100), "max_iter": (1, 10_000_000),
+}
+"""Inclusive bounds of every numeric hyper-parameter of the registered models (tested to cover them all)."""
+
+
+def _type_problem(value: Any, default: Any) -> str | None:
+    """Why ``value`` cannot stand where ``default`` stands (None: it can); a default of None accepts anything."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, int):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
+    if isinstance(default, float):
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "must be a number"
+    return None if isinstance(value, str) else "must be text"
+
+
+def entry_problems(name: str, entry: dict[str, Any], where: str) -> list[str]:
+    """What is wrong with ``models.NAME`` of a config (one line per problem, each naming ``where`` and the key)."""
+    base = entry.get("base")
+    registered = list_models()
+    if base is None and name not in registered:
+        close = difflib.get_close_matches(name, registered, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return [f"{where}: models.{name}: no registered model is called {name!r} and the entry names no base. Fix: {hint}"
+                f"name a registered model {registered}, or make it a variant with 'base: MODEL'."]
+    if base is not None and base not in registered:
+        return [f"{where}: models.{name}.base is {base!r}, not a registered model. Fix: use one of {registered}."]
+    known = model_defaults(name, {"base": base} if base else None)
+    problems = []
+    for key, value in entry.items():
+        if key == "base":
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(f"{where}: models.{name}.{key}: {base or name} has no setting {key!r}. Fix: {hint}"
+                            f"use its settings {sorted(known)}.")
+            continue
+        problem = value_problem(key, value, known[key])
+        if problem:
+            problems.append(f"{where}: models.{name}.{key} is {value!r} but {problem}. Fix: correct models.{name}.{key}.")
+    return problems
+
+
+def value_problem(key: str, value: Any, default: Any) -> str | None:
+    """Why ``value`` cannot be hyper-parameter ``key`` whose default is ``default`` (its type, its range), or None."""
+    problem = _type_problem(value, default)
+    low, high = HYPER_PARAMETER_RANGES.get(key, (None, None))
+    if problem is None and low is not None and not low <= value <= high:
+        problem = f"must be from {low:g} to {high:g}"
+    return problem
+
+
+def merged_settings(name: str, models: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``models.NAME`` as training uses it: a variant starts from its base's entry and overrides it."""
+    entry = dict(models.get(name, {}))
+    base = entry.get("base")
+    return {**models.get(base, {}), **entry} if base else entry
+
+
+STAND_IN_INPUTS = ModelInputs(patch_dim=1024, token_sizes=[8] * 6)
+"""The inputs models are built for when only their settings are checked (the data's sizes are checked later)."""
+
+
+def check_models_section(models: dict[str, dict[str, Any]], where: str, n_bins: int = 4) -> None:
+    """Raise a ConfigError listing every problem of the config's ``models:`` section: unknown models or settings,
+    values of the wrong type or out of range, or values the model itself refuses when it is built."""
+    problems = [line for name, entry in models.items() for line in entry_problems(name, entry, where)]
+    if not problems:
+        inputs = ModelInputs(STAND_IN_INPUTS.patch_dim, STAND_IN_INPUTS.token_sizes, n_bins)
+        for name in models:
+            try:
+                with torch.device("meta"):
+                    build_model(name, inputs, merged_settings(name, models))
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{where}: models.{name}: {exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
