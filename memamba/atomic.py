@@ -71,15 +71,16 @@ def atomic_paths(finals: Sequence[str | os.PathLike], suffixes: Sequence[str | N
         for tmp in temps:
             tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            exc.filename = _final_name(exc.filename, temps, paths)
+            exc.filename = _final_name(exc.filename, paths)
         raise
 
 
-def _final_name(filename: object, temps: list[Path], finals: list[Path]) -> object:
-    """The file an OSError should name: the final file for one of ``temps``, the final file (or folder of several)
-    when it names none, else its own."""
-    for tmp, final in zip(temps, finals):
-        if filename is not None and os.fspath(filename) == str(tmp):
+def _final_name(filename: object, finals: list[Path]) -> object:
+    """The file an OSError should name: the final file for a temporary file of one, the final file (or folder of
+    several) when it names none, else its own."""
+    name = os.path.basename(os.fspath(filename)) if isinstance(filename, (str, os.PathLike)) else None
+    for final in finals:
+        if name is not None and name.startswith(f".{final.name}.tmp-"):
             return str(final)
     if filename or not finals:
         return filename

@@ -451,7 +451,7 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from memamba.atomic import atomic_paths
     from memamba.report.plots import plot_km
-    from memamba.survival.evaluate import fold_metrics, read_histories, read_predictions, risk_groups
+    from memamba.survival.evaluate import fold_metrics, read_histories, read_predictions, risk_groups, undefined_metrics
 
     predictions = read_predictions(args.predictions)
     table = fold_metrics(predictions, read_histories(args.predictions))
@@ -461,6 +461,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         plot_km(risk_groups(predictions), f"{args.title}: validation patients, all folds", km)
     mean, sd = table.set_index("fold").loc[["mean", "sd"], "c_index"]
     print(f"{args.title}: c-index {mean:.3f} +- {sd:.3f} over {len(args.predictions)} folds")
+    for line in undefined_metrics(table):
+        print(f"memamba evaluate: warning: {line}", file=sys.stderr)
 
 
 def cmd_evaluate_external(args: argparse.Namespace) -> None:
@@ -469,7 +471,7 @@ def cmd_evaluate_external(args: argparse.Namespace) -> None:
     from memamba.atomic import atomic_paths
     from memamba.report.plots import plot_km
     from memamba.sheets import read_sheet
-    from memamba.survival.evaluate import external_metrics
+    from memamba.survival.evaluate import external_metrics, undefined_metrics
 
     predictions = pd.read_csv(args.predictions, sep="\t", dtype={"patient_id": str})
     if "survival_months" not in predictions:
@@ -483,6 +485,8 @@ def cmd_evaluate_external(args: argparse.Namespace) -> None:
         plot_km(groups, f"{args.title}: all patients (split at their median risk)", km)
     print(f"{args.title}: c-index {table['c_index'].iloc[0]:.3f}, Uno's c {table['uno_c'].iloc[0]:.3f} "
           f"on {len(predictions)} patients")
+    for line in undefined_metrics(table):
+        print(f"memamba evaluate-external: warning: {line.replace('validation patients', 'scored patients')}", file=sys.stderr)
 
 
 def cmd_summarise(args: argparse.Namespace) -> None:

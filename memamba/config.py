@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from memamba.errors import MemambaError, not_a_file
+from memamba.errors import MemambaError, not_a_file, printable
 
 
 class ConfigError(MemambaError, ValueError):
@@ -141,8 +141,8 @@ def validate(instance: dict[str, Any], schema: dict[str, Any], where: str) -> di
     if errors:
         lines = []
         for error in errors:
-            field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-            lines.append(f"{where}: field '{field}': {error.message}.{_hint(error)}")
+            field = printable(".".join(str(p) for p in error.absolute_path)) or "(top level)"
+            lines.append(f"{where}: field '{field}': {printable(error.message)}.{_hint(error)}")
         raise ConfigError("\n".join(lines))
     return instance
 

@@ -1,6 +1,7 @@
 """The error type every stage raises for bad input: its message names the file, the problem and the fix."""
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -14,6 +15,12 @@ class UnknownNameError(MemambaError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+def printable(value: object) -> str:
+    """``value`` as text with control characters written as escapes (``\\n``), so that a message naming it stays on
+    one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], str(value))
 
 
 _SPECIAL_KINDS = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",

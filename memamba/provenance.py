@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from memamba import __version__
+from memamba.atomic import write_text_atomic
 
 
 def source_record(path: str | os.PathLike) -> dict[str, Any]:
@@ -39,6 +40,26 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def cached_sha256(path: str | os.PathLike, cache: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, remembered in the JSON file ``cache`` under the file's path, size, inode, modification
+    and status-change times: hashed again after any write, copy or move (the status-change time moves with every
+    write and cannot be set back), read from ``cache`` otherwise (a multi-gigabyte weights file is hashed once)."""
+    status = os.stat(path)
+    key = f"{Path(path).resolve()}|{status.st_size}|{status.st_ino}|{status.st_mtime_ns}|{status.st_ctime_ns}"
+    cache = Path(cache)
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict) or not isinstance(known.get(key), str):
+        known = {key: sha256_of(path)}
+        try:
+            write_text_atomic(cache, json.dumps(known))
+        except OSError:
+            pass                                        # a read-only results folder: hashed again next time
+    return known[key]
 
 
 def run_fingerprint(params: dict[str, Any], sources: list[str | os.PathLike] = ()) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +11,13 @@ import jsonschema
 import pandas as pd
 
 from memamba.config import ConfigError, load_schema
-from memamba.errors import not_a_file
+from memamba.errors import not_a_file, printable
 from memamba.readers import read_table
 
 SHEET_SCHEMAS = ("slides", "clinical", "genomics", "truth")
 _ID_COLUMNS = {"slides": "slide_id", "clinical": "patient_id", "genomics": "path", "truth": "patient_id"}
 _ROW_HOLDS = {"slides": "slide", "clinical": "patient", "genomics": "genomic matrix", "truth": "patient"}
 _UNIQUE_COLUMNS = {"slides": "slide_id", "clinical": "patient_id", "truth": "patient_id"}
-
-
-def _printable(value: Any) -> str:
-    """``value`` as text with control characters written as escapes, so that a message stays on one line."""
-    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], str(value))
 
 
 def _row_record(row: pd.Series, schema: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +77,7 @@ def read_sheet(path: str | os.PathLike, kind: str, check_paths: bool = True) -> 
     records = []
     for index, row in frame.iterrows():
         record = _row_record(row, schema)
-        label = f"{path}: row {index + 2} ({_ID_COLUMNS[kind]}={_printable(row.get(_ID_COLUMNS[kind]))})"
+        label = f"{path}: row {index + 2} ({_ID_COLUMNS[kind]}={printable(row.get(_ID_COLUMNS[kind]))})"
         for error in validator.iter_errors(record):
             column = error.absolute_path[0] if error.absolute_path else None
             expected = schema["properties"].get(column, {}).get("description") if column else None

@@ -98,10 +98,10 @@ def _one_patient(work: Path, demo: Path, slide: Path) -> list[str]:
             "--genomics", str(work / "features.parquet"), "-o", str(work / "splits")]
 
 
-def _mcat_table(censorship: str, members: int = 1) -> Case:
+def _mcat_table(censorship: str, members: int = 1, slide_id: str = "TCGA-AA-0001-01Z-00-DX1.svs", months: str = "12.0") -> Case:
     def case(work: Path, demo: Path, slide: Path) -> list[str]:
         text = ("case_id,slide_id,survival_months,censorship,TP53_mut\n"
-                f"TCGA-AA-0001,TCGA-AA-0001-01Z-00-DX1.svs,12.0,{censorship},1\n"
+                f"TCGA-AA-0001,{slide_id},{months},{censorship},1\n"
                 "TCGA-AA-0002,TCGA-AA-0002-01Z-00-DX1.svs,30.5,1,0\n")
         table = work / "tcga_x_all_clean.csv.zip"
         with zipfile.ZipFile(table, "w") as zipped:
@@ -144,8 +144,13 @@ CASES: dict[str, tuple[Case, str]] = {
     "import-mcat with NaN censorship": (_mcat_table(""), "column censorship of patient TCGA-AA-0001 is 'nan'"),
     "import-mcat with censorship 2": (_mcat_table("2"), "column censorship of patient TCGA-AA-0001 is '2'"),
     "import-mcat zip with two members": (_mcat_table("0", members=2), "Multiple files found in ZIP file"),
+    "import-mcat with a slide id a shell reads as an option": (_mcat_table("0", slide_id="-rf"), "slide_id ['-rf'] (1 in all) cannot"),
+    "import-mcat with a slide id that climbs folders": (_mcat_table("0", slide_id="../../x"), "slide_id ['../../x'] (1 in all)"),
+    "import-mcat with survival of 1e308 months": (_mcat_table("0", months="1e308"), "survival_months of patient TCGA-AA-0001 is"),
     "non-UTF-8 configuration": (_latin1_config, "config.yaml: not a readable YAML configuration"),
     "train without its inputs": (lambda w, d, s: ["train", "--model", "abmil"], "missing --slides --clinical"),
+    "a slide name too long for a file name": (lambda w, d, s: ["segment", str(s), "-o", str(w / "seg"), "--name", "S" * 300],
+                                              f"{'S' * 300}.png: File name too long. Fix: use shorter names"),
     "an extraction shard that is not JSON": (
         lambda w, d, s: ["extract", "--shard", "[{slide_id", "--manifest", str(w / "m.tsv")], "--shard is not a JSON list"),
 }

@@ -1,5 +1,6 @@
 """Property: whatever sheet or configuration a user writes, start-up validation either accepts it or stops with error
-lines that each name the file; it never ends in a traceback (issue 15)."""
+lines that each name the file; it never ends in a traceback (issue 15), nor runs out of memory or time on YAML
+aliases, nor lets a name with control characters through (issue 27)."""
 
 from pathlib import Path
 
@@ -8,7 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memamba.config import ConfigError, load_config
+from memamba.models.settings import check_models_section
 from memamba.sheets import read_sheet
+from memamba.train.search_space import check_tuning
 
 CHECKED = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 COLUMNS = {"slides": ["patient_id", "slide_id", "path", "mpp"], "clinical": ["patient_id", "survival_months", "event"],
@@ -30,24 +33,54 @@ def sheets(draw: st.DrawFn) -> tuple[str, bytes]:
     return kind, text.encode(draw(st.sampled_from(["utf-8", "latin-1"])), errors="replace")
 
 
+CONTROL_NAMES = ["c1\n", "snn\n", "a\tb", "x\x00", "\x7f", "m" * 65, "S" * 101]
+BOUNDARY_NUMBERS = [0, 1, -1, 2**32 - 1, 2**32, 16384, 16385, 0.99, 1.0, 1e-4, 1e308, -1e308, 1e-320]
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False), st.sampled_from(HOSTILE_CELLS)),
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False), st.sampled_from(HOSTILE_CELLS),
+              st.sampled_from(BOUNDARY_NUMBERS), st.sampled_from(CONTROL_NAMES)),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(HOSTILE_CELLS[:14]), inner, max_size=3)),
     max_leaves=8,
 )
-SECTIONS = {"cohorts": ["demo", "x`touch PWNED`", "../up", "NA"], "train": ["models", "epochs", "lr", "batch_size", "amp"],
+MODEL_SETTINGS = ["base", "hidden", "hiden", "hidden\n", "dim", "d_model", "dropout", "depth", "scan_orders", "use_ot", "readout",
+                  "experts"]
+SECTIONS = {"cohorts": ["demo", "x`touch PWNED`", "../up", "NA", *CONTROL_NAMES[:2]],
+            "train": ["models", "epochs", "lr", "batch_size", "amp", "seed", "n_bins", "tune"],
             "extract": ["encoder", "weights", "weights_sha256", "slides_per_job", "dtype"], "splits": ["folds", "seed"],
-            "models": ["abmil", "../../escaped", "x`id`"], "tile": ["target_mpp", "patch_size"], "genomics": ["zscore_clip"]}
+            "tile": ["target_mpp", "patch_size", "overlap"], "genomics": ["zscore_clip"], "segment": ["seg_mpp", "median_kernel"]}
+MODEL_NAMES = ["snn", "snnn", "memamba", "abmil", "coxnet", "variant", "../../escaped", "x`id`", *CONTROL_NAMES[:2]]
+model_entries = st.dictionaries(st.sampled_from(MODEL_SETTINGS),
+                                st.one_of(json_values, st.sampled_from(["snn", "memamba", "dual", "concat", "pathology"])), max_size=3)
 
 
 @st.composite
 def configs(draw: st.DrawFn) -> bytes:
+    """YAML text of a configuration: random bytes, or sections of hostile and boundary values (models included), some
+    parts shared so that the YAML holds anchors and aliases, sometimes an alias bomb."""
     if draw(st.integers(0, 9)) == 0:
         return draw(st.binary(max_size=200))
     config = {section: draw(st.dictionaries(st.sampled_from(keys), json_values, max_size=3))
               for section in draw(st.lists(st.sampled_from(sorted(SECTIONS)), max_size=4, unique=True))
               for keys in [SECTIONS[section]]}
-    return yaml.safe_dump(config, allow_unicode=True).encode()
+    if draw(st.booleans()):
+        config["cohorts"] = config.get("cohorts") or {"demo": {"generate": {}}}
+        config["models"] = draw(st.dictionaries(st.sampled_from(MODEL_NAMES), model_entries, max_size=3))
+    if config.get("models") and draw(st.booleans()):
+        shared = next(iter(config["models"].values()))           # one object twice: safe_dump writes &id001 and *id001
+        config["models"]["variant"] = shared
+    text = yaml.safe_dump(config, allow_unicode=True)
+    if draw(st.integers(0, 9)) == 0:
+        levels = draw(st.integers(2, 8))
+        text += "bomb0: &b0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+            f"bomb{i}: &b{i} [{', '.join([f'*b{i - 1}'] * 10)}]\n" for i in range(1, levels))
+    return text.encode()
+
+
+def startup(path: Path) -> dict:
+    """What the workflow checks of a configuration before any job: the schema, the models section, the tuning."""
+    config = load_config(path)
+    check_models_section(config["models"], str(path), config["train"]["n_bins"])
+    check_tuning(config["train"], config["models"], str(path))
+    return config
 
 
 def _names_the_file_on_every_line(error: ConfigError, path: Path) -> None:
@@ -75,8 +108,10 @@ def test_any_configuration_is_accepted_or_refused_in_lines_naming_it(content: by
     path = tmp_path / "config.yaml"
     path.write_bytes(content)
     try:
-        config = load_config(path)
+        config = startup(path)
     except ConfigError as error:
         _names_the_file_on_every_line(error, path)
     else:
         assert {"cohorts", "train", "extract"} <= set(config)
+        names = [*config["cohorts"], *config["models"], *config["train"]["models"], config["extract"]["encoder"]]
+        assert all(name.isprintable() and len(name) <= 64 for name in names), names

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from memamba.config import ConfigError
+from memamba.config import ConfigError, load_schema
 from memamba.data.splits import patient_of
 from memamba.readers import read_table
 
@@ -83,6 +83,7 @@ def read_mcat_table(path: str | os.PathLike) -> McatImport:
     clinical = pd.DataFrame({"patient_id": per_patient.index, "survival_months": per_patient["survival_months"].to_numpy(),
                              "event": (1 - per_patient["censorship"]).astype(int).to_numpy()})
     slides = table[["slide_id", "patient_id"]].drop_duplicates("slide_id")
+    check_slide_ids(slides["slide_id"], path)
     matrices = {}
     for suffix, columns in genomic.items():
         if columns:
@@ -92,14 +93,26 @@ def read_mcat_table(path: str | os.PathLike) -> McatImport:
     return McatImport(clinical, slides, matrices, ignored, conflicting, table_columns)
 
 
+def check_slide_ids(slide_ids: pd.Series, path: Path) -> None:
+    """Every slide id must be one the slide sheet accepts (it becomes a file name and a command argument); a
+    ConfigError names the table and the first offending ids."""
+    rule = load_schema("slides")["properties"]["slide_id"]
+    pattern = re.compile(rule["pattern"])
+    bad = [str(s) for s in slide_ids if not (isinstance(s, str) and pattern.search(s) and len(s) <= rule["maxLength"])]
+    if bad:
+        raise ConfigError(f"{path}: slide_id {bad[:3]!r} ({len(bad)} in all) cannot name a slide: expected {rule['description']}. "
+                          "Fix: correct or remove those rows.")
+
+
 def check_survival_columns(per_patient: pd.DataFrame, path: Path) -> None:
-    """``censorship`` must be 0 (event) or 1 (censored) and ``survival_months`` a finite number >= 0, for every patient;
-    a ConfigError names the first offending patient, its value and how many there are."""
+    """``censorship`` must be 0 (event) or 1 (censored) and ``survival_months`` a finite number from 0 to the clinical
+    sheet's maximum, for every patient; a ConfigError names the first offending patient, its value and how many there are."""
     months = pd.to_numeric(per_patient["survival_months"], errors="coerce")
     censorship = pd.to_numeric(per_patient["censorship"], errors="coerce")
+    longest = load_schema("clinical")["properties"]["survival_months"]["maximum"]
     for column, bad, expected in (
         ("censorship", ~censorship.isin([0, 1]), "0 (event observed) or 1 (censored)"),
-        ("survival_months", ~(np.isfinite(months) & (months >= 0)), "a finite number of months >= 0"),
+        ("survival_months", ~(np.isfinite(months) & (months >= 0) & (months <= longest)), f"a number of months from 0 to {longest}"),
     ):
         if bad.any():
             first = bad.index[bad.to_numpy()][0]

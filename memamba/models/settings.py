@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from memamba.config import ConfigError
+from memamba.errors import printable
 from memamba.models.registry import ModelInputs, build_model, list_models, model_defaults
 
 HYPER_PARAMETER_RANGES: dict[str, tuple[float, float]] = {
@@ -58,7 +59,7 @@ def entry_problems(name: str, entry: dict[str, Any], where: str) -> list[str]:
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.append(f"{where}: models.{name}.{key}: {base or name} has no setting {key!r}. Fix: {hint}"
+            problems.append(f"{where}: models.{name}.{printable(key)}: {base or name} has no setting {key!r}. Fix: {hint}"
                             f"use its settings {sorted(known)}.")
             continue
         problem = value_problem(key, value, known[key])

@@ -107,6 +107,28 @@ def fold_metrics(predictions: pd.DataFrame, histories: list[pd.DataFrame | None]
     return pd.concat([table, summary], ignore_index=True)
 
 
+UNDEFINED_BECAUSE = {"c_index": "no pair of validation patients is comparable", "uno_c": "no comparable pair before tau",
+                     "mean_auc": "no quartile of the training part's event times lies inside the validation follow-up",
+                     "ibs": "the validation follow-up reaches past what the training part's censoring can weigh",
+                     "logrank_p": "every validation patient is in the same risk group"}
+"""Why each metric can be undefined on a fold that has events (without events every one is)."""
+
+
+def undefined_metrics(table: pd.DataFrame) -> list[str]:
+    """One line per fold of :func:`fold_metrics` (or :func:`external_metrics`) with an undefined metric: which, and why."""
+    lines = []
+    for row in table[~table["fold"].isin(SUMMARY_ROWS)].to_dict("records"):
+        undefined = [metric for metric in UNDEFINED_BECAUSE if metric in row and pd.isna(row[metric])]
+        if not undefined:
+            continue
+        if row["n_events"] == 0:
+            why = f"no event among its {int(row['n_patients'])} validation patients"
+        else:
+            why = "; ".join(f"{metric}: {UNDEFINED_BECAUSE[metric]}" for metric in undefined)
+        lines.append(f"fold {row['fold']}: {', '.join(undefined)} undefined ({why}); the mean and sd leave it out")
+    return lines
+
+
 def external_metrics(predictions: pd.DataFrame, training: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Metrics of a cohort scored by another cohort's trained folds (external validation): ``predictions`` (``memamba
     predict`` with survival: every patient is reported) against ``training``, the training cohort's ``survival_months``

@@ -11,7 +11,10 @@ from sksurv.util import Surv
 
 
 def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
-    """Harrell's concordance index (scikit-survival); NaN where no pair of patients is comparable (it is undefined)."""
+    """Harrell's concordance index (scikit-survival); NaN where no pair of patients is comparable (it is undefined),
+    an all-censored set of patients included."""
+    if not np.asarray(event, bool).any():
+        return float("nan")
     try:
         return float(concordance_index_censored(np.asarray(event, bool), np.asarray(time, float), np.asarray(risk, float))[0])
     except NoComparablePairException:

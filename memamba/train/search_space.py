@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from memamba.config import ConfigError, section_params
-from memamba.errors import MemambaError
+from memamba.errors import MemambaError, printable
 from memamba.models.registry import list_models, model_defaults
 from memamba.models.settings import merged_settings, value_problem
 
@@ -92,7 +92,7 @@ def check_tuning(train: dict[str, Any], models: dict[str, dict[str, Any]], where
     for name in tune["spaces"]:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
-            problems.append(f"{where}: train.tune.spaces.{name}: no model is called {name!r}. Fix: "
+            problems.append(f"{where}: train.tune.spaces.{printable(name)}: no model is called {name!r}. Fix: "
                             + (f"did you mean {close[0]!r}?" if close else f"name a model of train.models {train['models']}."))
     for name in tune["models"]:
         params = merged_settings(name, models)
@@ -101,7 +101,7 @@ def check_tuning(train: dict[str, Any], models: dict[str, dict[str, Any]], where
             space = search_space(name, params, tune["spaces"])
             candidate_settings(space, configured, tune["candidates"], tune["seed"])
         except MemambaError as exc:
-            problems.append(f"{where}: {exc}")
+            problems.append(f"{where}: {printable(exc)}")
             continue
         for key, values in space.items():
             for value in (_resolved(value, configured.get(key), key) for value in values):

@@ -5,15 +5,18 @@ from functools import cache
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from memamba.config import TUNED_SUFFIX, ConfigError, validate_config
 from memamba.data.bags import feature_files
 from memamba.data.splits import published_fold_files, read_published_fold
 from memamba.errors import MemambaError
+from memamba.genomics.tables import read_gene_families
 from memamba.gpu_slots import visible_gpu_count
 from memamba.models.patch_scores import has_patch_scores
 from memamba.models.registry import variant_entry
 from memamba.models.settings import check_models_section, merged_settings
+from memamba.provenance import cached_sha256
 from memamba.sheets import read_sheet
 from memamba.slides.encoders import check_weights_setting
 from memamba.train.search_space import check_tuning
@@ -177,6 +180,14 @@ def weights_input(wildcards):
     """The local encoder weights file, an input of extraction so that replacing it redoes the features; else none."""
     weights = config["extract"]["weights"]
     return [] if weights is None or str(weights).startswith("hf-hub:") else [weights]
+
+
+@cache
+def weights_content():
+    """The local weights file's SHA-256 (a param of extraction: new content redoes the features even when the file's
+    modification time is older than theirs); hashed once per change, remembered in results/.weights_sha256.json."""
+    weights = weights_input(None)
+    return cached_sha256(weights[0], "results/.weights_sha256.json") if weights else None
 
 
 def mpp_option(wildcards):
@@ -420,19 +431,43 @@ def all_stage_outputs(wildcards):
     return stage_files("features") + stage_files("genomics") + stage_files("train")
 
 
-def check_cohort(cohort):
-    """Fail at start-up, not hours later, when a user cohort's sheets, published folds or ready-made features are wrong."""
-    for kind in ("slides", "clinical", "genomics"):
-        _sheet(cohort, kind)
-    if not Path(sheet_path(cohort, "gene_families")).exists():
+RESULTS = Path("results").resolve()
+
+
+def check_outside_results(inputs):
+    """A ConfigError when an input path (``[(what, path)]``) lies in results/: the workflow's jobs delete and rewrite
+    what is there, a slide or sheet among it could be lost or mistaken for an output."""
+    inside = [f"{what} {path}" for what, path in inputs if path and RESULTS in (Path(path).resolve(), *Path(path).resolve().parents)]
+    if inside:
         raise ConfigError(
-            f"{sheet_path(cohort, 'gene_families')}: gene-family table not found. Fix: correct cohorts.{cohort}.gene_families in the config."
+            f"{'; '.join(inside[:5])}: inside {RESULTS}, the folder this workflow writes (its jobs delete and rewrite files "
+            f"there){f' ({len(inside)} inputs in all)' if len(inside) > 5 else ''}. Fix: keep your inputs outside results/."
         )
+
+
+def check_cohort(cohort):
+    """Fail at start-up, not hours later, when a user cohort's sheets, gene families, true risk, published folds or
+    ready-made features are wrong, or lie where the workflow writes."""
+    sheets = {kind: _sheet(cohort, kind) for kind in ("slides", "clinical", "genomics")}
+    if workflow.is_main_process and not sheets["clinical"]["event"].astype(bool).any():
+        logger.warning(
+            f"cohort {cohort}: no patient of {sheet_path(cohort, 'clinical')} has an event (all {len(sheets['clinical'])} are "
+            "censored): the models train, but every c-index, AUC and log-rank p is undefined. Check the event column (1 = died)."
+        )
+    read_gene_families(sheet_path(cohort, "gene_families"))
+    if sheet_path(cohort, "truth"):
+        read_sheet(sheet_path(cohort, "truth"), "truth", check_paths=False)
     if published_splits(cohort):
         for path in published_fold_files(published_splits(cohort)):
             read_published_fold(path)
     if ready_features(cohort):
         _ready_feature_files(cohort)
+    entry = config["cohorts"][cohort]
+    keys = ("slides", "clinical", "genomics", "gene_families", "truth", "splits", "features")
+    inputs = [(f"cohorts.{cohort}.{key}", entry.get(key)) for key in keys]
+    inputs += [(f"slide {row.slide_id}", row.path) for row in sheets["slides"].itertuples() if isinstance(row.path, str)]
+    inputs += [("genomic matrix", path) for path in sheets["genomics"]["path"]]
+    check_outside_results(inputs)
 
 
 for _cohort in COHORTS:
@@ -444,6 +479,7 @@ for _cohort in COHORTS:
 if any(not ready_features(c) for c in COHORTS):
     try:
         check_weights_setting(config["extract"], verify_sha256=workflow.is_main_process)
+        check_outside_results([("extract.weights", path) for path in weights_input(None)])
     except ConfigError as error:
         raise WorkflowError(f"invalid configuration ({CONFIG_SOURCE}):\n{error}")
 for _scored, _other in external_pairs():

@@ -13,6 +13,8 @@ checkpoint demo_data:
         "results/logs/demo_data/{cohort}.log",
     benchmark:
         "results/benchmarks/demo_data/{cohort}.tsv"
+    wildcard_constraints:
+        cohort=one_of([c for c in COHORTS if is_generated(c)]),
     conda:
         "../../envs/slides.yaml"
     threads: 1

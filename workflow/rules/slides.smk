@@ -75,6 +75,7 @@ if config["extract"]["slides_per_job"] == 1:
             gpu=gpus_per_job("extract"),
         params:
             extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
+            weights_sha256=lambda wildcards: weights_content(),
         shell:
             "OMP_NUM_THREADS={threads:q} memamba extract {input.slide:q} --patches {input.patches:q} -o {output:q} --quiet"
             " --params {params.extract:q} > {log:q} 2>&1"
@@ -103,6 +104,7 @@ else:
             gpu=gpus_per_job("extract"),
         params:
             extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
+            weights_sha256=lambda wildcards: weights_content(),
             shard=shard_jobs,
         shell:
             "OMP_NUM_THREADS={threads:q} memamba extract --shard {params.shard:q} --manifest {output:q} --quiet"
