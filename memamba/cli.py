@@ -199,18 +199,22 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
 
 
 def cmd_model_info(args: argparse.Namespace) -> None:
-    import json as json_module
-
     from memamba.config import load_config
     from memamba.models import ModelInputs
     from memamba.models.info import model_info
     from memamba.models.settings import check_models_section
+    from memamba.readers import read_json
     from memamba.slides.encoders import encoder_dim
 
     config = load_config(args.config)
     check_models_section(config["models"], args.config, config["train"]["n_bins"])
     if args.tokens:
-        token_sizes = [len(t["features"]) for t in json_module.loads(Path(args.tokens).read_text())["tokens"]]
+        tokens = read_json(args.tokens, "tokens.json", "give the tokens.json that 'memamba genomics' wrote")
+        try:
+            token_sizes = [len(token["features"]) for token in tokens["tokens"]]
+        except (KeyError, TypeError) as exc:
+            raise MemambaError(f"{args.tokens}: not a tokens.json of 'memamba genomics' (no {exc}). "
+                               "Fix: give the tokens.json that 'memamba genomics' wrote.") from exc
     else:
         token_sizes = args.token_sizes
     inputs = ModelInputs(encoder_dim(config["extract"]["encoder"]), token_sizes, config["train"]["n_bins"])
@@ -349,11 +353,11 @@ INNER_FITS = "inner_fits.partial.tsv"
 def _tuned(args: argparse.Namespace, cohort: object, split: object, model_params: dict, params: dict, transform: object,
            device: str) -> tuple[dict, dict, dict]:
     """Nested CV for one outer fold: (what config.yaml records of it, the chosen model settings, training settings)."""
-    from memamba.config import section_params
+    from memamba.config import json_object, section_params
     from memamba.train.search_space import applied, search_space
     from memamba.train.tuning import TuneSettings, tune_fold
 
-    tune = section_params("train", json.dumps({"tune": json.loads(args.tune)}), "--tune")["tune"]
+    tune = section_params("train", json.dumps({"tune": json_object(args.tune, "--tune")}), "--tune")["tune"]
     budget = TuneSettings(tune["candidates"], tune["inner_folds"], tune["seed"])
     space = search_space(args.model, model_params, tune["spaces"])
     result = tune_fold(cohort, split, args.model, model_params, params, transform, space, budget, device,

@@ -4,6 +4,7 @@ resolution."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -75,9 +76,18 @@ def score_canvas(coords: np.ndarray, patch_size: float, values: np.ndarray, shap
     return np.where(covered, total / np.maximum(weight, 1e-12), 0.0), covered
 
 
+HEAD_NAME_LENGTH = 48
+"""The longest a head's name may be in a file name: with a slide id of at most 100 characters, the picture's name and
+its writer's temporary name stay under the 255-byte limit (a family may be a long pathway name)."""
+
+
 def safe_head_name(head: str) -> str:
-    """A head's name as part of a file name: letters, digits, '.', '-' and '_' kept, every other run of characters '_'."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", head).strip("_") or "head"
+    """A head's name as part of a file name: letters, digits, '.', '-' and '_' kept, every other run of characters '_';
+    a name longer than :data:`HEAD_NAME_LENGTH` is cut and ends in a digest of the whole, so that names stay distinct."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", head).strip("_") or "head"
+    if len(name) <= HEAD_NAME_LENGTH:
+        return name
+    return f"{name[:HEAD_NAME_LENGTH - 9]}-{hashlib.sha256(head.encode()).hexdigest()[:8]}"
 
 
 def _read_heatmap(path: Path) -> tuple[np.ndarray, dict, dict[str, np.ndarray]]:

@@ -27,8 +27,8 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def logrank_p(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> float:
-    """p-value of the log-rank test between the groups (nan if only one group is present)."""
-    if len(np.unique(group)) < 2:
+    """p-value of the log-rank test between the groups (nan if only one group is present, or no event)."""
+    if len(np.unique(group)) < 2 or not np.asarray(event, bool).any():
         return float("nan")
     return float(compare_survival(Surv.from_arrays(np.asarray(event, bool), np.asarray(time, float)), group)[1])
 

@@ -66,6 +66,11 @@ def test_bad_render_settings_are_refused() -> None:
     with pytest.raises(MemambaError, match="not a matplotlib colour map"):
         RenderSettings(colormap="rainbowish")
     assert safe_head_name("transport/cell cycle (G1/S)") == "transport_cell_cycle_G1_S"
+    pathways = [f"transport/REACTOME_{'SIGNALING_BY_RECEPTOR_TYROSINE_KINASES_' * 3}{k}" for k in (1, 2)]
+    names = [safe_head_name(head) for head in pathways]
+    assert names[0] != names[1] and all(len(name) == 48 and name.startswith("transport_REACTOME_SIGNALING") for name in names)
+    slide_file = f"{'S' * 100}.{names[0]}.gallery.png"
+    assert len(f".{slide_file}.tmp-{'h' * 40}-4194304-abcdefgh.png".encode()) < 255     # atomic_path's temporary name
 
 
 def test_clams_patch_size_and_level_give_the_level0_size_and_nothing_is_an_error(demo_slide: Path, tmp_path: Path) -> None:

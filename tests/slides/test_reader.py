@@ -57,3 +57,13 @@ def test_no_source_at_all_is_an_error_with_the_fix(tmp_path: Path) -> None:
 def test_real_generic_tiff_with_96_dpi_is_refused() -> None:
     with pytest.raises(SlideError, match=r"264.6 microns per pixel \(TIFF resolution 96 per inch\)"):
         _mpp(GENERIC_TIFF)
+
+
+def test_a_slide_path_that_is_a_fifo_is_named_by_its_kind_not_as_missing(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "slide.svs")
+    with pytest.raises(SlideError, match=r"slide\.svs: this slide path is a FIFO \(named pipe\), not a regular file\. Fix:"):
+        open_slide(tmp_path / "slide.svs")
+    with pytest.raises(SlideError, match=r"/dev/zero: this slide path is a character device, not a regular file"):
+        open_slide("/dev/zero")

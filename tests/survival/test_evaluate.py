@@ -68,3 +68,17 @@ def test_external_metrics_take_censoring_and_times_from_the_training_cohort() ->
         assert table[metric].iloc[0] == pytest.approx(expected[metric], nan_ok=True), metric
     assert table["c_index"].iloc[0] == pytest.approx(1.0)
     assert (groups["group"] == "high").sum() == 10 and groups.loc[groups["group"] == "high", "risk"].min() > groups["risk"].median()
+
+
+def test_a_fold_without_events_gets_nan_metrics_and_a_line_saying_why() -> None:
+    from memamba.survival.evaluate import undefined_metrics
+
+    predictions = _fold_predictions(0, informed=False)
+    censored = (predictions["fold"] == 1) & (predictions["role"] == "val")
+    predictions.loc[censored, "event"] = 0
+    table = fold_metrics(predictions)
+    assert np.isnan(table.set_index("fold").loc["1", "c_index"]) and table.set_index("fold").loc["n_folds", "c_index"] == 2
+    lines = undefined_metrics(table)
+    assert len(lines) == 1 and lines[0].startswith("fold 1: c_index, uno_c") and "(no event among its 20 validation patients)" in lines[0]
+    assert lines[0].endswith("the mean and sd leave it out")
+    assert undefined_metrics(fold_metrics(_fold_predictions(0, informed=True))) == []

@@ -6,7 +6,7 @@ import pytest
 from sksurv.nonparametric import CensoringDistributionEstimator
 from sksurv.util import Surv
 
-from memamba.survival.metrics import brier_grid, harrell_c, integrated_brier, time_dependent_auc, uno_c, uno_tau
+from memamba.survival.metrics import brier_grid, harrell_c, integrated_brier, logrank_p, time_dependent_auc, uno_c, uno_tau
 
 rng = np.random.default_rng(7)
 TRAIN_TIME = np.round(rng.uniform(1, 40, 60), 1)
@@ -61,3 +61,8 @@ def test_harrells_c_is_nan_where_no_pair_is_comparable_and_exact_where_one_is() 
     assert np.isnan(harrell_c(np.array([5.0, 3.0]), np.array([1, 0]), np.array([0.1, 0.2])))   # the event comes last
     assert harrell_c(np.array([3.0, 5.0]), np.array([1, 0]), np.array([0.2, 0.1])) == 1.0
     assert harrell_c(np.array([3.0, 5.0]), np.array([1, 0]), np.array([0.1, 0.2])) == 0.0
+
+
+def test_harrell_c_and_the_log_rank_p_are_nan_for_patients_without_an_event() -> None:
+    time, risk, group = np.array([3.0, 5.0, 8.0]), np.array([0.2, 0.1, 0.3]), np.array(["high", "low", "high"])
+    assert np.isnan(harrell_c(time, np.zeros(3), risk)) and np.isnan(logrank_p(time, np.zeros(3), group))

@@ -223,18 +223,21 @@ def test_inputs_inside_results_are_refused_before_snakemake_can_delete_them(fini
     sheet.to_csv(tmp_path / "slides.tsv", sep="\t", index=False)
     run = snakemake(workdir)
     assert run.returncode != 0
-    assert f"slide {sheet['slide_id'][0]} {slide}: inside {workdir / 'results'}, the folder this workflow writes" in run.stderr
+    message = run.stdout + run.stderr
+    assert f"slide {sheet['slide_id'][0]} {slide}: inside {workdir / 'results'}, the folder this workflow writes" in message
     assert slide.exists(), "the slide was deleted"
     inputs = workdir / "results" / "mine" / "input"                       # where the demo's generated sheets live
     inputs.mkdir(parents=True)
+    shutil.copy(tmp_path / "clinical.tsv", inputs / "clinical.tsv")
+    sheet.loc[0, "path"] = str(tmp_path / "elsewhere.svs")
+    shutil.copy(slide, tmp_path / "elsewhere.svs")
+    sheet.to_csv(tmp_path / "slides.tsv", sep="\t", index=False)
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    for kind in ("clinical", "genomics"):
-        shutil.copy(config["cohorts"]["mine"][kind], inputs / f"{kind}.tsv")
-        config["cohorts"]["mine"][kind] = str(inputs / f"{kind}.tsv")
+    config["cohorts"]["mine"]["clinical"] = str(inputs / "clinical.tsv")
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake(workdir, "-n")
-    assert plan.returncode != 0 and f"cohorts.mine.clinical {inputs / 'clinical.tsv'}: inside" in plan.stderr
-    assert "KeyError" not in plan.stderr
+    assert plan.returncode != 0 and f"cohorts.mine.clinical {inputs / 'clinical.tsv'}: inside" in plan.stdout + plan.stderr
+    assert "KeyError" not in plan.stdout + plan.stderr
 
 
 def test_bad_model_settings_and_a_cohort_without_events_are_reported_at_start_up(finished_run: Path, tmp_path: Path) -> None:
@@ -243,19 +246,21 @@ def test_bad_model_settings_and_a_cohort_without_events_are_reported_at_start_up
     (workdir / "config.yaml").write_text(yaml.safe_dump({**config, "models": {"snn": {"hiden": 16}, "snnn": {"hidden": 8}}}))
     plan = snakemake(workdir, "-n")
     assert plan.returncode != 0 and not (workdir / "results").exists()
-    assert "models.snn.hiden: snn has no setting 'hiden'. Fix: did you mean 'hidden'?" in plan.stderr
-    assert "models.snnn: no registered model is called 'snnn'" in plan.stderr
+    assert "models.snn.hiden: snn has no setting 'hiden'. Fix: did you mean 'hidden'?" in plan.stdout + plan.stderr
+    assert "models.snnn: no registered model is called 'snnn'" in plan.stdout + plan.stderr
     clinical = pd.read_csv(tmp_path / "clinical.tsv", sep="\t").assign(event=0)
     clinical.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake(workdir, "-n")
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert f"cohort mine: no patient of {tmp_path / 'clinical.tsv'} has an event (all {len(clinical)} are censored)" in plan.stderr
+    message = plan.stdout + plan.stderr
+    assert f"cohort mine: no patient of {tmp_path / 'clinical.tsv'} has an event (all {len(clinical)} are censored)" in message
 
 
 def test_slide_ids_too_long_for_the_files_derived_from_them_are_refused_at_start_up(finished_run: Path, tmp_path: Path) -> None:
     sheet = copied_inputs(finished_run, tmp_path)
     sheet.loc[0, "slide_id"] = "S" * 230
     plan = snakemake(run_folder_for(sheet, tmp_path), "-n")
-    assert plan.returncode != 0 and "File name too long" not in plan.stderr
-    assert f"row 2 (slide_id={'S' * 230}): column 'slide_id'" in plan.stderr and "at most 100" in plan.stderr
+    message = plan.stdout + plan.stderr
+    assert plan.returncode != 0 and "File name too long" not in message
+    assert f"row 2 (slide_id={'S' * 230}): column 'slide_id'" in message and "at most 100" in message
