@@ -111,6 +111,13 @@ def _mcat_table(censorship: str, members: int = 1, slide_id: str = "TCGA-AA-0001
     return case
 
 
+def _alias_bomb_config(work: Path, demo: Path, slide: Path) -> list[str]:
+    lines = ["cohorts: {demo: {generate: {}}}", "models:", "  l0: &l0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 9)]
+    (work / "config.yaml").write_text("\n".join(lines) + "\n")
+    return ["model-info", str(work / "config.yaml"), "--model", "snn", "--token-sizes", "3", "4"]
+
+
 def _latin1_config(work: Path, demo: Path, slide: Path) -> list[str]:
     (work / "config.yaml").write_bytes(b"cohorts:\n  d\xe9mo: {}\n")
     return ["model-info", str(work / "config.yaml"), "--model", "abmil", "--token-sizes", "3", "4"]
@@ -148,6 +155,7 @@ CASES: dict[str, tuple[Case, str]] = {
     "import-mcat with a slide id that climbs folders": (_mcat_table("0", slide_id="../../x"), "slide_id ['../../x'] (1 in all)"),
     "import-mcat with survival of 1e308 months": (_mcat_table("0", months="1e308"), "survival_months of patient TCGA-AA-0001 is"),
     "non-UTF-8 configuration": (_latin1_config, "config.yaml: not a readable YAML configuration"),
+    "a configuration that is an alias bomb": (_alias_bomb_config, "config.yaml: the configuration expands to more than 100,000"),
     "train without its inputs": (lambda w, d, s: ["train", "--model", "abmil"], "missing --slides --clinical"),
     "a slide name too long for a file name": (lambda w, d, s: ["segment", str(s), "-o", str(w / "seg"), "--name", "S" * 300],
                                               f"{'S' * 300}.png: File name too long. Fix: use shorter names"),
@@ -197,21 +205,39 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_genomics_output(
     shutil.rmtree(out, ignore_errors=True)
 
 
-def _limited_file_size(limit: int) -> None:
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-
-def test_a_checkpoint_that_cannot_be_written_is_one_line_naming_it(demo_dir: Path, tmp_path: Path) -> None:
-    work = tmp_path / "work"
+def _train_inputs(demo_dir: Path, work: Path) -> list[str]:
+    """``memamba train`` arguments for snn on fold 0 of the demo cohort (its genomics and splits made in ``work``)."""
     assert main(["genomics", "--sheet", str(demo_dir / "genomics.tsv"), "--families", str(demo_dir / "gene_families.csv"),
                  "-o", str(work)]) == 0
     assert main(["splits", "--clinical", str(demo_dir / "clinical.tsv"), "--slides", str(demo_dir / "slides.tsv"),
                  "--genomics", str(work / "features.parquet"), "-o", str(work), "--params", '{"folds": 2}']) == 0
+    return ["train", "--slides", str(demo_dir / "slides.tsv"), "--clinical", str(demo_dir / "clinical.tsv"), "--genomics",
+            str(work / "features.parquet"), "--tokens", str(work / "tokens.json"), "--split", str(work / "fold_0.tsv"),
+            "--model", "snn", "--model-params", '{"hidden": 64, "depth": 2}', "--params", '{"epochs": 1}', "--quiet"]
+
+
+def test_a_full_disk_while_train_saves_is_one_line_naming_the_checkpoint(
+        demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full (a device that answers every write with ENOSPC) is not available here")
+    from memamba import tensor_files
+
+    arguments, out = _train_inputs(demo_dir, tmp_path / "work"), tmp_path / "snn"
+    monkeypatch.setattr(tensor_files, "open", lambda path, mode: open("/dev/full", mode), raising=False)
+    assert main([*arguments, "-o", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"memamba train: error: {out / 'checkpoint.pt'}: No space left on device. Fix: free space on that file system (or "
+        "point the output elsewhere) and rerun; no partial output was kept.")
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def _limited_file_size(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_checkpoint_over_the_file_size_limit_is_one_line_naming_it(demo_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "snn"
-    command = [sys.executable, "-m", "memamba.cli", "train", "--slides", str(demo_dir / "slides.tsv"), "--clinical",
-               str(demo_dir / "clinical.tsv"), "--genomics", str(work / "features.parquet"), "--tokens", str(work / "tokens.json"),
-               "--split", str(work / "fold_0.tsv"), "--model", "snn", "--model-params", '{"hidden": 64, "depth": 2}',
-               "--params", '{"epochs": 1}', "-o", str(out), "--quiet"]
+    command = [sys.executable, "-m", "memamba.cli", *_train_inputs(demo_dir, tmp_path / "work"), "-o", str(out)]
     run = subprocess.run(command, capture_output=True, text=True, preexec_fn=lambda: _limited_file_size(16_000))
     assert run.returncode == 2, run.stderr[-2000:]
     assert run.stderr.strip().splitlines()[-1] == (f"memamba train: error: {out / 'checkpoint.pt'}: File too large. Fix: raise the "

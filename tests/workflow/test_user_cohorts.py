@@ -264,3 +264,13 @@ def test_slide_ids_too_long_for_the_files_derived_from_them_are_refused_at_start
     message = plan.stdout + plan.stderr
     assert plan.returncode != 0 and "File name too long" not in message
     assert f"row 2 (slide_id={'S' * 230}): column 'slide_id'" in message and "at most 100" in message
+
+
+def test_a_gene_family_table_with_a_family_twice_stops_the_run_at_start_up(finished_run: Path, tmp_path: Path) -> None:
+    workdir = run_folder_for(copied_inputs(finished_run, tmp_path), tmp_path)
+    families = pd.read_csv(tmp_path / "gene_families.csv")
+    families.insert(2, families.columns[0], families.iloc[:, 0], allow_duplicates=True)
+    families.to_csv(tmp_path / "gene_families.csv", index=False)
+    plan = snakemake(workdir, "-n")
+    assert plan.returncode != 0 and not (workdir / "results").exists()
+    assert f"{tmp_path / 'gene_families.csv'}: column(s) ['{families.columns[0]}'] appear more than once" in plan.stdout + plan.stderr
