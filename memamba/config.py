@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import re
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ class ConfigError(MemambaError, ValueError):
     """A configuration or sample sheet that cannot be used, with a message saying how to fix it."""
 
 
+@cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Load one of the bundled JSON schemas (``config``, ``slides``, ``clinical``, ``genomics``)."""
+    """Load one of the bundled JSON schemas (``config``, ``slides``, ``clinical``, ``genomics``, ``truth``); read once
+    per process and shared, so callers must not change it."""
     text = resources.files("memamba.schemas").joinpath(f"{name}.schema.yaml").read_text()
     return yaml.safe_load(text)
 

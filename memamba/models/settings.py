@@ -2,7 +2,8 @@
 every hyper-parameter is one the model has, of its type and in a plausible range, and the model builds with them.
 
 The ranges are metadata, one table for every model (a name means the same thing wherever it is used); building
-happens on PyTorch's ``meta`` device, which allocates nothing, so an absurd width cannot exhaust memory here.
+happens on the CPU for small settings and on PyTorch's ``meta`` device, which allocates nothing, for large ones, so
+that an absurd width cannot exhaust memory here.
 """
 
 from __future__ import annotations
@@ -86,6 +87,17 @@ def merged_settings(name: str, models: dict[str, dict[str, Any]]) -> dict[str, A
 
 STAND_IN_INPUTS = ModelInputs(patch_dim=1024, token_sizes=[8] * 6)
 """The inputs models are built for when only their settings are checked (the data's sizes are checked later)."""
+WIDTHS = ("hidden", "attention", "omic_hidden", "dim", "d_model")
+CHEAP_WIDTH, CHEAP_LAYERS = 1024, 8
+"""Settings up to these widths and layer counts build in milliseconds on the CPU; larger ones are built on the ``meta``
+device, which allocates nothing (its first use costs about a second of imports)."""
+
+
+def _build_device(settings: dict[str, Any]) -> str:
+    """Where to build a model only to check its settings: the CPU when it is small, else the meta device."""
+    wide = any(settings.get(key, 0) > CHEAP_WIDTH for key in WIDTHS)
+    deep = any(settings.get(key, 0) > CHEAP_LAYERS for key in HYPER_PARAMETER_RANGES if key.endswith(("layers", "depth")))
+    return "meta" if wide or deep else "cpu"
 
 
 def check_models_section(models: dict[str, dict[str, Any]], where: str, n_bins: int = 4) -> None:
@@ -95,9 +107,10 @@ def check_models_section(models: dict[str, dict[str, Any]], where: str, n_bins: 
     if not problems:
         inputs = ModelInputs(STAND_IN_INPUTS.patch_dim, STAND_IN_INPUTS.token_sizes, n_bins)
         for name in models:
+            settings = merged_settings(name, models)
             try:
-                with torch.device("meta"):
-                    build_model(name, inputs, merged_settings(name, models))
+                with torch.device(_build_device({**model_defaults(name, settings), **settings})):
+                    build_model(name, inputs, settings)
             except (TypeError, ValueError) as exc:
                 problems.append(f"{where}: models.{name}: {exc}")
     if problems:
