@@ -20,7 +20,7 @@ class UnknownNameError(MemambaError, KeyError):
 def printable(value: object) -> str:
     """``value`` as text with control characters written as escapes (``\\n``), so that a message naming it stays on
     one line."""
-    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], str(value))
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", lambda match: ascii(match.group())[1:-1], str(value))
 
 
 _SPECIAL_KINDS = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",

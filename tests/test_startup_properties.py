@@ -17,7 +17,8 @@ CHECKED = settings(max_examples=120, deadline=None, suppress_health_check=[Healt
 COLUMNS = {"slides": ["patient_id", "slide_id", "path", "mpp"], "clinical": ["patient_id", "survival_months", "event"],
            "genomics": ["modality", "kind", "path", "orientation"]}
 HOSTILE_CELLS = ["", "nan", "NA", "null", "inf", "-inf", "1e400", "-1", "0", "2", "1.5", "TCGA-AA-0001", "-rf", "../x",
-                 ".A.h5.x", "a b", "x`touch PWNED`", '"', "'", "é", "\x00", "rna", "counts", "cnv", "gistic", "demo.svs"]
+                 ".A.h5.x", "a b", "x`touch PWNED`", '"', "'", "é", "\x00", "rna", "counts", "cnv", "gistic", "demo.svs",
+                 '"P1\n"', '"S\r\n"', "\x1b[31m", "1e308", "1201", "S" * 101]
 cells = st.one_of(st.sampled_from(HOSTILE_CELLS), st.text(st.characters(exclude_characters="\t\n\r"), max_size=12),
                   st.floats(allow_nan=True, allow_infinity=True).map(str), st.integers(-10, 10).map(str))
 
@@ -100,6 +101,8 @@ def test_any_sheet_is_accepted_or_refused_in_lines_naming_it(sheet: tuple[str, b
         _names_the_file_on_every_line(error, path)
     else:
         assert len(frame) > 0 and set(COLUMNS[kind]) - {"path", "mpp", "orientation"} <= set(frame.columns)
+        ids = [str(value) for column in ("patient_id", "slide_id") if column in frame for value in frame[column]]
+        assert all(len(value.splitlines()) == 1 for value in ids), ids         # an id never breaks a line of a message
 
 
 @CHECKED
