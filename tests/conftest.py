@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from memamba.cpu_kernels import pin_cpu_kernels
 from memamba.demo import generate_cohort
 
+pin_cpu_kernels()                    # before any test imports torch: the same kernels as memamba's commands use
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 CMU_SLIDE = SHARED_DATA / "slides" / "CMU-1-Small-Region.svs"

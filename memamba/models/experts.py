@@ -18,10 +18,12 @@ SCAN_ORDERS = ("dual", "conventional", "attention")
 class DualScanLayer(nn.Module):
     """Pre-norm residual layer that scans the tokens twice and adds both results.
 
-    Conventional scan: the tokens in their given order. Attention-based scan: a gated-attention
-    score per token sorts the tokens (highest first, ties kept in order), a second Mamba block scans
-    that order, and the outputs are scattered back to the original positions. Sorting has no
-    gradient, so the re-ordered outputs are multiplied by sigmoid(score): that is how the score learns.
+    Conventional scan: the tokens in their given order. Attention-based scan: a score per token (a two-layer tanh
+    MLP, Linear -> Tanh -> Linear; not gated) sorts the tokens (highest first, ties kept in order), a second Mamba
+    block scans that order, and the outputs are scattered back to the original positions. Sorting has no gradient,
+    so the re-ordered outputs are multiplied by sigmoid(score): that is how the score learns. The score is computed
+    in float32 whatever autocast is active, so that training (under bf16 autocast on a GPU) and evaluation scan the
+    same order.
 
     ``forward(tokens (b, L, d), mask (b, L) or None)``: padded positions must sit after a row's real
     tokens (as :func:`~memamba.models.batch.collate` puts them) and are sorted last, so that both
@@ -44,13 +46,19 @@ class DualScanLayer(nn.Module):
             if self.attention_ordered is not None else None
         self.dropout = nn.Dropout(dropout)
 
+    def scan_order(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The float32 score of each normalised token (b, L) and the order the attention-based scan reads them in
+        (highest score first, padding last), computed outside any autocast."""
+        with torch.autocast(x.device.type, enabled=False):
+            score = self.score(x.float()).squeeze(-1)
+        sort_key = score.detach() if mask is None else score.detach().masked_fill(~mask, float("-inf"))
+        return score, torch.argsort(sort_key, dim=1, descending=True, stable=True)
+
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.norm(tokens)
         if self.attention_ordered is None:
             return tokens + self.dropout(self.conventional(x))
-        score = self.score(x).squeeze(-1)                                     # (b, L)
-        sort_key = score.detach() if mask is None else score.detach().masked_fill(~mask, float("-inf"))
-        order = torch.argsort(sort_key, dim=1, descending=True, stable=True)
+        score, order = self.scan_order(x, mask)                               # (b, L) each
         gather_index = order[..., None].expand_as(x)
         reordered = self.attention_ordered(torch.gather(x, 1, gather_index))
         restored = torch.empty_like(reordered).scatter(1, gather_index, reordered)
@@ -140,25 +148,33 @@ def unbalanced_sinkhorn_plan(cost: torch.Tensor, epsilon: float, tau: float, ite
 
 def rbf_mmd(x: torch.Tensor, y: torch.Tensor, x_mask: torch.Tensor | None = None,
             bandwidth_multipliers: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)) -> torch.Tensor:
-    """Squared Maximum Mean Discrepancy with a sum of RBF kernels (biased estimate, >= 0).
+    """Squared Maximum Mean Discrepancy with a sum of RBF kernels: the unbiased estimate (U-statistic; Gretton et al.
+    2012, eq. 3), whose expectation is 0 when ``x`` and ``y`` come from one distribution (it can be slightly negative).
+    The biased V-statistic is not used: between a bag's patch tokens and six genomic tokens its within-sample
+    diagonal terms alone make it about 0.5 for two samples of one distribution (README, "ME-Mamba's parts").
 
-    ``x`` (n, d) and ``y`` (m, d) give a scalar; batches ``x`` (b, n, d), ``y`` (b, m, d) with
-    ``x_mask`` (b, n) marking the real rows of ``x`` give one value per patient (b,). The bandwidths
-    are multiples of the mean pairwise squared distance of each patient's pooled real samples.
+    ``x`` (n, d) and ``y`` (m, d) give a scalar; batches ``x`` (b, n, d), ``y`` (b, m, d) with ``x_mask`` (b, n)
+    marking the real rows of ``x`` give one value per patient (b,). The bandwidths are multiples of the mean pairwise
+    squared distance of each patient's pooled real samples. A side with a single sample contributes no within-side term.
     """
     batched = x.dim() == 3
     x, y = (x, y) if batched else (x[None], y[None])
     real_x = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device) if x_mask is None else x_mask.to(x.dtype)
-    weights_x = real_x / real_x.sum(dim=1, keepdim=True)
-    weights_y = torch.full(y.shape[:2], 1.0 / y.shape[1], dtype=y.dtype, device=y.device)
-    weights = torch.cat([weights_x, -weights_y], dim=1)                  # MMD^2 = w^T K w
+    real_y = torch.ones(y.shape[:2], dtype=y.dtype, device=y.device)
     pooled = torch.cat([x, y], dim=1)
     distances = torch.cdist(pooled, pooled).pow(2)
-    real = torch.cat([real_x, torch.ones_like(weights_y)], dim=1)
+    real = torch.cat([real_x, real_y], dim=1)
     pair_weights = real[:, :, None] * real[:, None, :]
     scale = ((distances.detach() * pair_weights).sum((1, 2)) / pair_weights.sum((1, 2))).clamp_min(1e-6)[:, None, None]
     kernel = sum(torch.exp(-distances / (scale * m)) for m in bandwidth_multipliers)
-    mmd = torch.einsum("bi,bij,bj->b", weights, kernel, weights).clamp_min(0.0)
+    n, m = x.shape[1], y.shape[1]
+    count_x, count_y = real_x.sum(1), real_y.sum(1)
+    off_diagonal = 1.0 - torch.eye(n + m, dtype=kernel.dtype, device=kernel.device)
+    within = kernel * pair_weights * off_diagonal
+    within_x = within[:, :n, :n].sum((1, 2)) / (count_x * (count_x - 1)).clamp_min(1.0)
+    within_y = within[:, n:, n:].sum((1, 2)) / (count_y * (count_y - 1)).clamp_min(1.0)
+    between = (kernel[:, :n, n:] * pair_weights[:, :n, n:]).sum((1, 2)) / (count_x * count_y)
+    mmd = within_x + within_y - 2.0 * between
     return mmd if batched else mmd[0]
 
 

@@ -54,6 +54,27 @@ def survival_at(predictions: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     return np.where(index[None, :] < 0, 1.0, survival[:, np.clip(index, 0, None)])
 
 
+UNDEFINED_BECAUSE = {"c_index": "no pair of validation patients is comparable", "uno_c": "no comparable pair before tau",
+                     "mean_auc": "no quartile of the training part's event times lies inside the validation follow-up",
+                     "ibs": "fewer than two evaluation times between the first training event and tau",
+                     "logrank_p": "every validation patient is in the same risk group"}
+"""Why each metric can be undefined on a fold that has events (without events every one but the IBS is)."""
+
+
+def undefined_reason(row: dict) -> str:
+    """``metric: why`` for each metric of a fold's row that is undefined, joined by "; " (empty when all are defined)."""
+    undefined = [metric for metric in UNDEFINED_BECAUSE if metric in row and pd.isna(row[metric])]
+    if row["n_events"] == 0 and undefined:
+        return f"{', '.join(undefined)}: no event among the {int(row['n_patients'])} validation patients"
+    return "; ".join(f"{metric}: {UNDEFINED_BECAUSE[metric]}" for metric in undefined)
+
+
+def undefined_metrics(table: pd.DataFrame) -> list[str]:
+    """One line per fold of :func:`fold_metrics` (or :func:`external_metrics`) with an undefined metric: which, and why."""
+    rows = table[~table["fold"].isin(SUMMARY_ROWS) & table["undefined"].fillna("").astype(bool)]
+    return [f"fold {row.fold}: undefined {row.undefined}; the mean and sd leave it out" for row in rows.itertuples()]
+
+
 def one_fold(fold: pd.DataFrame, group: pd.DataFrame) -> dict[str, float]:
     """Every metric of one fold's validation patients; censoring and time points come from its training part."""
     train = fold[fold["role"].isin(TRAINING_PART)]
@@ -65,7 +86,7 @@ def one_fold(fold: pd.DataFrame, group: pd.DataFrame) -> dict[str, float]:
     times = np.array(list(quartiles.values()))
     auc = time_dependent_auc(*train_args, time, event, risk, times)
     grid = brier_grid(*train_args, time, tau)
-    return {
+    row = {
         "n_patients": len(val),
         "n_events": int(event.sum()),
         "tau": tau,
@@ -76,6 +97,7 @@ def one_fold(fold: pd.DataFrame, group: pd.DataFrame) -> dict[str, float]:
         "logrank_p": logrank_p(time, event, group["group"].to_numpy()),
         **{f"auc_q{q}": value for q, value in zip(quartiles, auc)},
     }
+    return {**row, "undefined": undefined_reason(row)}
 
 
 def fold_metrics(predictions: pd.DataFrame, histories: list[pd.DataFrame | None] | None = None) -> pd.DataFrame:
@@ -85,9 +107,9 @@ def fold_metrics(predictions: pd.DataFrame, histories: list[pd.DataFrame | None]
     time-dependent AUC at the quartiles of the training part's event times up to tau (``auc_q1..3``) and their mean,
     the integrated Brier score over 100 times up to tau, the log-rank p of the high/low risk groups; with
     ``histories``, the optimistic best-epoch c-index on the reported fold (``c_index_best_epoch_optimistic``:
-    selected on the very patients it is measured on, for comparison with published tables only). ``mean`` and ``sd``
-    (sample sd, ddof = 1) skip a fold where a metric is undefined; the ``n_folds`` row says how many folds each one
-    averages.
+    selected on the very patients it is measured on, for comparison with published tables only) and ``undefined``
+    (which metrics are undefined in the fold, and why). ``mean`` and ``sd`` (sample sd, ddof = 1) skip a fold where a
+    metric is undefined; the ``n_folds`` row says how many folds each one averages.
     """
     grouped = risk_groups(predictions)
     rows = []
@@ -99,34 +121,12 @@ def fold_metrics(predictions: pd.DataFrame, histories: list[pd.DataFrame | None]
         rows.append(row)
     table = pd.DataFrame(rows)
     columns = ["fold", "n_patients", "n_events", "tau", "c_index", "uno_c", "mean_auc", "auc_q1", "auc_q2", "auc_q3", "ibs",
-               "logrank_p", OPTIMISTIC]
+               "logrank_p", OPTIMISTIC, "undefined"]
     table = table[[c for c in columns if c in table.columns]]
-    numeric = table.drop(columns="fold")
+    numeric = table.drop(columns=["fold", "undefined"])
     summary = pd.DataFrame([{"fold": "mean", **numeric.mean().to_dict()}, {"fold": "sd", **numeric.std(ddof=1).to_dict()},
-                            {"fold": "n_folds", **numeric.notna().sum().to_dict()}])
+                            {"fold": "n_folds", **numeric.notna().sum().to_dict()}]).assign(undefined="")
     return pd.concat([table, summary], ignore_index=True)
-
-
-UNDEFINED_BECAUSE = {"c_index": "no pair of validation patients is comparable", "uno_c": "no comparable pair before tau",
-                     "mean_auc": "no quartile of the training part's event times lies inside the validation follow-up",
-                     "ibs": "the validation follow-up reaches past what the training part's censoring can weigh",
-                     "logrank_p": "every validation patient is in the same risk group"}
-"""Why each metric can be undefined on a fold that has events (without events every one is)."""
-
-
-def undefined_metrics(table: pd.DataFrame) -> list[str]:
-    """One line per fold of :func:`fold_metrics` (or :func:`external_metrics`) with an undefined metric: which, and why."""
-    lines = []
-    for row in table[~table["fold"].isin(SUMMARY_ROWS)].to_dict("records"):
-        undefined = [metric for metric in UNDEFINED_BECAUSE if metric in row and pd.isna(row[metric])]
-        if not undefined:
-            continue
-        if row["n_events"] == 0:
-            why = f"no event among its {int(row['n_patients'])} validation patients"
-        else:
-            why = "; ".join(f"{metric}: {UNDEFINED_BECAUSE[metric]}" for metric in undefined)
-        lines.append(f"fold {row['fold']}: {', '.join(undefined)} undefined ({why}); the mean and sd leave it out")
-    return lines
 
 
 def external_metrics(predictions: pd.DataFrame, training: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

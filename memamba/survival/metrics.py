@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sksurv.compare import compare_survival
 from sksurv.exceptions import NoComparablePairException
-from sksurv.metrics import concordance_index_censored, concordance_index_ipcw, cumulative_dynamic_auc, integrated_brier_score
+from sksurv.metrics import concordance_index_censored, concordance_index_ipcw, cumulative_dynamic_auc
 from sksurv.nonparametric import CensoringDistributionEstimator, kaplan_meier_estimator
 from sksurv.util import Surv
 
@@ -101,14 +103,38 @@ def time_dependent_auc(train_time: np.ndarray, train_event: np.ndarray, time: np
         return np.full(len(times), np.nan)
 
 
+def censoring_survival(train_time: np.ndarray, train_event: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """G, the Kaplan-Meier estimate of the training part's censoring survival (scikit-survival's), as a step function
+    of time that is constant beyond the last training time (where scikit-survival's own refuses to answer)."""
+    censoring = CensoringDistributionEstimator().fit(_surv(train_time, train_event))
+    last = float(censoring.unique_time_[-1])
+    return lambda at: censoring.predict_proba(np.minimum(np.asarray(at, float), last))
+
+
+def brier_scores(train_time: np.ndarray, train_event: np.ndarray, time: np.ndarray, event: np.ndarray,
+                 survival: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Graf's Brier score at each of ``times`` of the predicted survival ``survival`` (patients x ``times``): a patient
+    with an event by t weighs S(t)^2 / G(T), one still followed after t weighs (1 - S(t))^2 / G(t), one censored by t
+    nothing; G is :func:`censoring_survival` of the training part (a weight of G = 0 counts 0, as in
+    scikit-survival, whose ``brier_score`` this equals wherever its G is defined)."""
+    g = censoring_survival(train_time, train_event)
+    time, event, times = np.asarray(time, float), np.asarray(event, bool), np.asarray(times, float)
+    with np.errstate(divide="ignore"):
+        inverse_at_time = np.where(g(time) > 0, 1.0 / g(time), 0.0)
+        inverse_at_t = np.where(g(times) > 0, 1.0 / g(times), 0.0)
+    case = (time[:, None] <= times[None, :]) & event[:, None]
+    control = time[:, None] > times[None, :]
+    survival = np.asarray(survival, float)
+    return np.mean(np.square(survival) * case * inverse_at_time[:, None] + np.square(1.0 - survival) * control * inverse_at_t,
+                   axis=0)
+
+
 def integrated_brier(train_time: np.ndarray, train_event: np.ndarray, time: np.ndarray, event: np.ndarray,
                      survival: np.ndarray, times: np.ndarray) -> float:
-    """Integrated Brier score of the predicted survival probabilities ``survival`` (patients x ``times``), as
-    scikit-survival integrates it (trapezoid over ``times``, divided by their range); needs two time points."""
+    """Integrated Brier score (:func:`brier_scores` integrated by the trapezoid rule over ``times``, divided by their
+    range, as scikit-survival's ``integrated_brier_score``): defined on every fold, the one holding the longest
+    follow-up included; NaN only with fewer than two time points."""
     if len(times) < 2:
         return float("nan")
-    try:
-        test = _censored_after(time, event, float(np.max(times)))
-        return float(integrated_brier_score(_surv(train_time, train_event), test, survival, times))
-    except ValueError:
-        return float("nan")
+    scores = brier_scores(train_time, train_event, time, event, survival, times)
+    return float(np.trapezoid(scores, times) / (times[-1] - times[0]))

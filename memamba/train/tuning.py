@@ -62,10 +62,16 @@ def inner_splits(cohort: Cohort, folds: int, seed: int) -> list[pd.DataFrame]:
             for held in held_out]
 
 
-def _inner_c_index(result: FoldResult) -> float:
-    """Harrell's c on the inner fold's held-out patients; NaN where no pair of them is comparable (tiny cohorts)."""
+def inner_score(result: FoldResult) -> tuple[float, str]:
+    """Harrell's c on the inner fold's held-out patients, and why it is undefined (NaN) where it is: no event among
+    them, or no comparable pair (tiny cohorts); an empty reason where it is defined."""
     held = result.predictions[result.predictions["role"] == "val"]
-    return harrell_c(held["survival_months"].to_numpy(float), held["event"].to_numpy(int), held["risk"].to_numpy(float))
+    value = harrell_c(held["survival_months"].to_numpy(float), held["event"].to_numpy(int), held["risk"].to_numpy(float))
+    if not np.isnan(value):
+        return value, ""
+    events = int(held["event"].sum())
+    return value, (f"no event among its {len(held)} held-out patients" if events == 0 else
+                   f"no comparable pair among its {len(held)} held-out patients ({events} events)")
 
 
 @dataclass
@@ -77,14 +83,15 @@ class Tuning:
     candidate: int
 
 
-SCORE_COLUMNS = ["candidate", "inner_fold", "c_index", "setting"]
+SCORE_COLUMNS = ["candidate", "inner_fold", "c_index", "undefined", "setting"]
 
 
 def _recorded(record: Path | None, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Inner fits already done (resuming), kept only where their setting is still candidate ``candidate``."""
     if record is None or not record.exists():
         return []
-    done = pd.read_csv(record, sep="\t", dtype={"setting": str}).to_dict("records")
+    table = pd.read_csv(record, sep="\t", dtype={"setting": str})
+    done = table.assign(undefined=table.get("undefined", pd.Series("", index=table.index)).fillna("")).to_dict("records")
     return [row for row in done if 0 <= row["candidate"] < len(candidates)
             and json.loads(row["setting"]) == candidates[row["candidate"]]]
 
@@ -110,8 +117,12 @@ def tune_fold(cohort: Cohort, split: pd.DataFrame, model_name: str, model_params
                 continue
             params, train = applied(setting, model_params, train_params)
             result = train_fold(inner_cohort, inner_split, model_name, params, train, transform, device, progress=False)
-            rows.append({"candidate": number, "inner_fold": inner, "c_index": _inner_c_index(result),
+            score, undefined = inner_score(result)
+            rows.append({"candidate": number, "inner_fold": inner, "c_index": score, "undefined": undefined,
                          "setting": json.dumps(setting, sort_keys=True)})
+            if undefined:
+                log.warning("%s: candidate %d, inner fold %d: Harrell's c undefined (%s); the candidate's mean leaves it out",
+                            model_name, number, inner, undefined)
             if record is not None:
                 write_text_atomic(record, pd.DataFrame(rows, columns=SCORE_COLUMNS).to_csv(sep="\t", index=False))
             log.info("%s: candidate %d, inner fold %d: c-index %.3f", model_name, number, inner, rows[-1]["c_index"])

@@ -55,12 +55,20 @@ def test_the_batched_masked_plan_equals_pots_unbalanced_sinkhorn_patient_by_pati
         assert not plans[patient, :, real:].any()
 
 
-def test_mmd_is_zero_for_identical_sets_and_grows_with_a_shift() -> None:
+def test_the_mmd_is_the_u_statistic_zero_in_expectation_for_one_distribution_and_grows_with_a_shift() -> None:
     torch.manual_seed(0)
-    x = torch.randn(50, 8)
-    assert rbf_mmd(x, x.clone()).abs() < 1e-6
-    near, far = rbf_mmd(x, torch.randn(50, 8) + 0.5), rbf_mmd(x, torch.randn(50, 8) + 3.0)
-    assert 0 < near < far
+    x, y = torch.randn(7, 3), torch.randn(5, 3) + 0.3
+    pooled = torch.cat([x, y])
+    squared = torch.cdist(pooled, pooled).pow(2)
+    kernel = sum(torch.exp(-squared / (squared.mean() * m)) for m in (0.25, 0.5, 1.0, 2.0, 4.0))
+    within_x = sum(kernel[i, j] for i in range(7) for j in range(7) if i != j) / 42
+    within_y = sum(kernel[7 + i, 7 + j] for i in range(5) for j in range(5) if i != j) / 20
+    between = sum(kernel[i, 7 + j] for i in range(7) for j in range(5)) / 35
+    torch.testing.assert_close(rbf_mmd(x, y), within_x + within_y - 2 * between)
+    same = torch.stack([rbf_mmd(torch.randn(1024, 16), torch.randn(6, 16)) for _ in range(200)])
+    assert same.mean().abs() < 3 * same.std() / 200 ** 0.5              # unbiased (the V-statistic's mean was 0.51)
+    shifted = torch.stack([rbf_mmd(torch.randn(1024, 16), torch.randn(6, 16) + 1.0) for _ in range(50)])
+    assert shifted.mean() > 10 * same.std() / 200 ** 0.5 and shifted.mean() > 0
 
 
 def test_synergy_summaries_live_in_the_span_of_patch_tokens() -> None:
@@ -216,3 +224,17 @@ def test_effective_patches_count_the_patches_a_summary_draws_on_and_evaluation_r
     assert summary is not None and "over 2 patients" in summary and expert.transport_summary() is None
     expert.train()(patches, mask, torch.randn(2, 3, 4))
     assert expert.transport_summary() is None                  # training steps are not recorded
+
+
+def test_the_attention_scan_reads_the_same_order_under_bf16_autocast_as_in_float32() -> None:
+    torch.manual_seed(0)
+    layer = DualScanLayer(64).eval()
+    tokens = layer.norm(torch.randn(2, 2000, 64))
+    mask = torch.ones(2, 2000, dtype=torch.bool)
+    mask[1, 1500:] = False
+    full_score, full_order = layer.scan_order(tokens, mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast_score, autocast_order = layer.scan_order(tokens, mask)
+        assert layer.score(tokens).dtype == torch.bfloat16            # what the order was computed from before
+    assert autocast_score.dtype == torch.float32 and torch.equal(autocast_order, full_order)
+    assert torch.equal(autocast_score, full_score) and len(torch.unique(autocast_score[0])) == 2000

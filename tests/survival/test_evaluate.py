@@ -79,6 +79,28 @@ def test_a_fold_without_events_gets_nan_metrics_and_a_line_saying_why() -> None:
     table = fold_metrics(predictions)
     assert np.isnan(table.set_index("fold").loc["1", "c_index"]) and table.set_index("fold").loc["n_folds", "c_index"] == 2
     lines = undefined_metrics(table)
-    assert len(lines) == 1 and lines[0].startswith("fold 1: c_index, uno_c") and "(no event among its 20 validation patients)" in lines[0]
-    assert lines[0].endswith("the mean and sd leave it out")
+    assert lines == ["fold 1: undefined c_index, uno_c, mean_auc, logrank_p: no event among the 20 validation patients; "
+                     "the mean and sd leave it out"]
+    assert table.set_index("fold").loc["1", "undefined"] == "c_index, uno_c, mean_auc, logrank_p: no event among the 20 validation patients"
     assert undefined_metrics(fold_metrics(_fold_predictions(0, informed=True))) == []
+
+
+def test_ibs_is_finite_on_every_fold_of_repeated_random_splits() -> None:
+    from memamba.data.splits import make_splits
+
+    undefined = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        n = 60
+        event_time, censor_time = rng.exponential(30, n), rng.uniform(5, 80, n)
+        clinical = pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)], "survival_months": np.round(np.minimum(event_time, censor_time), 1),
+                                 "event": (event_time <= censor_time).astype(int)})
+        frames = []
+        for k, split in enumerate(make_splits(clinical, 5, seed, 4)):
+            frame = clinical.merge(split, on="patient_id").assign(risk=rng.normal(size=n), fold=k)
+            for b, end in enumerate(ENDS):
+                frame[f"survival_bin_{b}"], frame[f"bin_end_{b}"] = [0.9, 0.7, 0.5, 0.3][b], end
+            frames.append(frame)
+        table = fold_metrics(pd.concat(frames, ignore_index=True))
+        undefined += int(table.loc[~table["fold"].isin(["mean", "sd", "n_folds"]), "ibs"].isna().sum())
+    assert undefined == 0

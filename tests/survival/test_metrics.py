@@ -3,6 +3,7 @@ holds the longest follow-up (a patient followed beyond every training patient)."
 
 import numpy as np
 import pytest
+from sksurv.metrics import integrated_brier_score
 from sksurv.nonparametric import CensoringDistributionEstimator
 from sksurv.util import Surv
 
@@ -66,3 +67,60 @@ def test_harrells_c_is_nan_where_no_pair_is_comparable_and_exact_where_one_is() 
 def test_harrell_c_and_the_log_rank_p_are_nan_for_patients_without_an_event() -> None:
     time, risk, group = np.array([3.0, 5.0, 8.0]), np.array([0.2, 0.1, 0.3]), np.array(["high", "low", "high"])
     assert np.isnan(harrell_c(time, np.zeros(3), risk)) and np.isnan(logrank_p(time, np.zeros(3), group))
+
+
+def _graf_ibs(train_time: np.ndarray, train_event: np.ndarray, time: np.ndarray, event: np.ndarray, survival: np.ndarray,
+              times: np.ndarray) -> float:
+    """Graf et al. (1999) written out: the training part's censoring Kaplan-Meier by hand (an event at a time comes
+    before a censoring at it; constant after the last training time), one patient and one time at a time."""
+    def censoring_survival(t: float) -> float:
+        value = 1.0
+        for s in np.unique(train_time[train_time <= t]):
+            censored = np.sum((train_time == s) & ~train_event)
+            at_risk = np.sum(train_time >= s) - np.sum((train_time == s) & train_event)
+            value *= 1 - censored / at_risk if censored else 1.0
+        return value
+
+    scores = []
+    for k, t in enumerate(times):
+        total = 0.0
+        for i in range(len(time)):
+            if time[i] <= t and event[i]:
+                total += survival[i, k] ** 2 / censoring_survival(time[i])
+            elif time[i] > t:
+                total += (1 - survival[i, k]) ** 2 / censoring_survival(t)
+        scores.append(total / len(time))
+    return float(np.trapezoid(scores, times) / (times[-1] - times[0]))
+
+
+def _distinct_fold(seed: int) -> tuple[np.ndarray, ...]:
+    """A fold without tied times whose training part ends in an event and whose validation part holds the longest
+    follow-up (scikit-survival's IBS refuses it)."""
+    generator = np.random.default_rng(seed)
+    times = generator.permutation(np.arange(1.0, 81.0))
+    train_time, time = times[:60], np.append(times[60:79], 95.0)
+    train_event, event = generator.random(60) < 0.6, generator.random(20) < 0.6
+    train_event[np.argmax(train_time)] = True
+    survival_rate = np.exp(generator.normal(-3.5, 0.5, 20))
+    return train_time, train_event, time, event, survival_rate
+
+
+def test_ibs_is_defined_on_the_fold_with_the_longest_follow_up_and_equals_grafs_definition() -> None:
+    train_time, train_event, time, event, rate = _distinct_fold(3)
+    grid = brier_grid(train_time, train_event, time, uno_tau(train_time, train_event))
+    survival = np.exp(-np.outer(rate, grid))
+    with pytest.raises(ValueError, match="time must be smaller than largest observed time point"):
+        integrated_brier_score(Surv.from_arrays(train_event, train_time), Surv.from_arrays(event, time), survival, grid)
+    ibs = integrated_brier(train_time, train_event, time, event, survival, grid)
+    assert np.isfinite(ibs) and ibs == pytest.approx(_graf_ibs(train_time, train_event, time, event, survival, grid), rel=1e-12)
+
+
+def test_ibs_equals_scikit_survivals_wherever_it_is_defined() -> None:
+    train_time, train_event, time, event, rate = _distinct_fold(4)
+    inside = time < train_time.max()
+    grid = brier_grid(train_time, train_event, time[inside], uno_tau(train_time, train_event))
+    survival = np.exp(-np.outer(rate[inside], grid))
+    expected = integrated_brier_score(Surv.from_arrays(train_event, train_time), Surv.from_arrays(event[inside], time[inside]),
+                                      survival, grid)
+    assert integrated_brier(train_time, train_event, time[inside], event[inside], survival, grid) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(_graf_ibs(train_time, train_event, time[inside], event[inside], survival, grid), rel=1e-12)

@@ -127,11 +127,23 @@ def test_validation_patients_never_shape_the_fitted_state(tmp_path: Path) -> Non
     np.testing.assert_allclose(first.predictions.loc[train_rows, "risk"], second.predictions.loc[train_rows, "risk"])
 
 
-def test_same_seed_same_predictions(tmp_path: Path) -> None:
-    cohort, _ = planted_cohort(tmp_path, 60)
-    runs = [train_fold(cohort, _split(cohort, 20), "abmil-snn", {}, {**TRAIN, "epochs": 2}, GenomicTransform(), progress=False)
+SMALL = {"snn": {"hidden": 8}, "abmil": {"hidden": 8, "attention": 8}, "abmil-snn": {"hidden": 8, "attention": 8, "omic_hidden": 8},
+         "transmil": {"dim": 16, "heads": 2}, "mambamil": {"dim": 8}, "mcat": {"dim": 8}, "motcat": {"dim": 8}, "coxnet": {},
+         "memamba": {"d_model": 8}, "memamba-genomics": {"d_model": 8}, "memamba-pathology": {"d_model": 8}}
+
+
+@pytest.mark.parametrize("model", sorted(SMALL))
+def test_two_runs_of_a_fold_give_identical_predictions(tmp_path: Path, model: str) -> None:
+    cohort, _ = planted_cohort(tmp_path, 40)
+    runs = [train_fold(cohort, _split(cohort, 12), model, SMALL[model], {**TRAIN, "epochs": 2}, GenomicTransform(), progress=False)
             for _ in range(2)]
-    np.testing.assert_allclose(runs[0].predictions["risk"], runs[1].predictions["risk"])
+    pd.testing.assert_frame_equal(runs[0].predictions, runs[1].predictions, check_exact=True)
+
+
+def test_every_registered_model_is_in_the_reproducibility_test() -> None:
+    from memamba.models import list_models
+
+    assert sorted(SMALL) == list_models()
 
 
 def test_transforms() -> None:

@@ -94,3 +94,16 @@ def test_a_rerun_resumes_from_the_recorded_inner_fits(tmp_path: Path, monkeypatc
     fresh = tune_fold(cohort, split, "coxnet", {}, TRAIN, GenomicTransform(), space, settings)
     pd.testing.assert_frame_equal(resumed.scores, fresh.scores)
     assert resumed.chosen == fresh.chosen
+
+
+def test_the_inner_score_is_nan_with_a_reason_on_an_all_censored_inner_fold() -> None:
+    from types import SimpleNamespace
+
+    from memamba.train.tuning import inner_score
+
+    held = pd.DataFrame({"role": ["val"] * 4 + ["train"] * 4, "survival_months": [3.0, 5, 8, 9, 1, 2, 3, 4],
+                         "event": [0, 0, 0, 0, 1, 1, 0, 1], "risk": [0.1, 0.4, 0.2, 0.3, 0, 0, 0, 0]})
+    value, reason = inner_score(SimpleNamespace(predictions=held))
+    assert np.isnan(value) and reason == "no event among its 4 held-out patients"
+    held.loc[0, "event"] = 1
+    assert inner_score(SimpleNamespace(predictions=held)) == (0.0, "")     # the earliest event has the lowest risk
