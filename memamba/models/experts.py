@@ -47,10 +47,11 @@ class DualScanLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def scan_order(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The float32 score of each normalised token (b, L) and the order the attention-based scan reads them in
-        (highest score first, padding last), computed outside any autocast."""
+        """The score of each normalised token (b, L), in the score's own precision (float32 unless the model is
+        float64) outside any autocast, and the order the attention-based scan reads them in (highest first, padding
+        last)."""
         with torch.autocast(x.device.type, enabled=False):
-            score = self.score(x.float()).squeeze(-1)
+            score = self.score(x.to(self.score[0].weight.dtype)).squeeze(-1)
         sort_key = score.detach() if mask is None else score.detach().masked_fill(~mask, float("-inf"))
         return score, torch.argsort(sort_key, dim=1, descending=True, stable=True)
 

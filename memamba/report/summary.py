@@ -16,6 +16,7 @@ from memamba.config import ConfigError
 from memamba.data.splits import read_split
 from memamba.report.figures import comparison_plot, fold_histories, training_curves
 from memamba.sheets import read_sheet
+from memamba.survival.compare import corrected_interval
 from memamba.survival.evaluate import OPTIMISTIC, SUMMARY_ROWS
 from memamba.survival.metrics import harrell_c
 
@@ -83,8 +84,9 @@ def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[s
 
 def paired_with(table: pd.DataFrame, reference: str) -> pd.DataFrame:
     """``table`` with each model's paired comparison with ``reference`` over the same folds: the mean and sd of the
-    per-fold c-index differences (model minus reference) and in how many folds the model is ahead. Unchanged when
-    the reference model is not in the table."""
+    per-fold c-index differences (model minus reference), their 95 % interval by the corrected resampled t-test
+    (:func:`~memamba.survival.compare.corrected_interval`, k folds: test / train = 1 / (k - 1)) and in how many folds
+    the model is ahead. Unchanged when the reference model is not in the table."""
     if reference not in set(table["model"]):
         return table
     folds = sorted((c for c in table.columns if c.startswith("c_index_fold_")), key=lambda c: int(c.rsplit("_", 1)[1]))
@@ -94,9 +96,12 @@ def paired_with(table: pd.DataFrame, reference: str) -> pd.DataFrame:
     table = table.copy()
     table[f"c_index_minus_{reference}_mean"] = [np.nanmean(d) if f.any() else np.nan for d, f in zip(differences, finite)]
     table[f"c_index_minus_{reference}_sd"] = [np.nanstd(d, ddof=1) if f.sum() > 1 else np.nan for d, f in zip(differences, finite)]
+    intervals = [corrected_interval(d, 1.0 / max(len(folds) - 1, 1)) for d in differences]
+    table[f"c_index_minus_{reference}_ci_low"] = [low for low, _ in intervals]
+    table[f"c_index_minus_{reference}_ci_high"] = [high for _, high in intervals]
     table[f"folds_ahead_of_{reference}"] = (differences > 0).sum(axis=1)
-    table.loc[table["model"] == reference, [f"c_index_minus_{reference}_mean", f"c_index_minus_{reference}_sd",
-                                            f"folds_ahead_of_{reference}"]] = np.nan
+    compared = [f"c_index_minus_{reference}_{part}" for part in ("mean", "sd", "ci_low", "ci_high")]
+    table.loc[table["model"] == reference, [*compared, f"folds_ahead_of_{reference}"]] = np.nan
     return table
 
 
@@ -172,10 +177,10 @@ def _mean_sd(rows: pd.DataFrame) -> pd.DataFrame:
                             zip(rows[f"{metric}_mean"], rows.get(f"{metric}_sd", np.nan), counts, rows["folds"])]
     paired = f"c_index_minus_{PAIRED_WITH}_mean"
     if paired in rows and rows[paired].notna().any():
-        shown[f"Harrell's c − {PAIRED_WITH}, paired over folds (folds ahead)"] = [
-            "" if not np.isfinite(m) else f"{m:+.3f} ± {sd:.3f} ({int(k)} of {int(n)})"
-            for m, sd, k, n in zip(rows[paired], rows[f"c_index_minus_{PAIRED_WITH}_sd"],
-                                   rows[f"folds_ahead_of_{PAIRED_WITH}"], rows["folds"])]
+        low, high = rows[f"c_index_minus_{PAIRED_WITH}_ci_low"], rows[f"c_index_minus_{PAIRED_WITH}_ci_high"]
+        shown[f"Harrell's c − {PAIRED_WITH}, paired over folds: mean [95 % interval] (folds ahead)"] = [
+            "" if not np.isfinite(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}] ({int(k)} of {int(n)})"
+            for m, lo, hi, k, n in zip(rows[paired], low, high, rows[f"folds_ahead_of_{PAIRED_WITH}"], rows["folds"])]
     return shown
 
 

@@ -76,9 +76,12 @@ def test_each_model_is_compared_with_memamba_fold_by_fold(tmp_path: Path) -> Non
     np.testing.assert_allclose(summary.loc["abmil", "c_index_minus_memamba_sd"], np.std([0.02, -0.04, 0.05], ddof=1))
     assert summary.loc["abmil", "folds_ahead_of_memamba"] == 2 and summary.loc["snn", "folds_ahead_of_memamba"] == 0
     assert np.isnan(summary.loc["memamba", "c_index_minus_memamba_mean"])
+    half = 4.302653 * np.sqrt((1 / 3 + 1 / 2) * np.var([0.02, -0.04, 0.05], ddof=1))      # t(2) quantile, k = 3 folds
+    np.testing.assert_allclose(summary.loc["abmil", ["c_index_minus_memamba_ci_low", "c_index_minus_memamba_ci_high"]].to_numpy(float),
+                               [0.01 - half, 0.01 + half], rtol=1e-6)
     summary.reset_index().to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     write_report([tmp_path / "s.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html")
-    assert "+0.010 ± 0.046 (2 of 3)" in (tmp_path / "report.html").read_text()
+    assert f"+0.010 [{0.01 - half:+.3f}, {0.01 + half:+.3f}] (2 of 3)" in (tmp_path / "report.html").read_text()
 
 
 def test_the_report_shows_the_comparison_training_curves_and_heatmaps_self_contained(tmp_path: Path) -> None:
