@@ -36,7 +36,7 @@ def _gene_table() -> dict[str, list[str]]:
             for family in FAMILIES}
 
 
-def _survival(rng: np.random.Generator, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def survival_times(rng: np.random.Generator, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exponential event times with hazard h0 * exp(b * risk), uniform censoring over ten years."""
     event_time = rng.exponential(1.0 / (HAZARD_PER_MONTH * np.exp(RISK_EFFECT * risk)))
     censor_time = rng.uniform(6, 120, risk.shape)
@@ -100,7 +100,7 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     patient_ids = [f"DEMO-{i:04d}" for i in range(1, patients + 1)]
     slide_risk, genomic_risk = rng.normal(0, 1, (2, patients))
     risk = np.sqrt(slide_share) * slide_risk + np.sqrt(1.0 - slide_share) * genomic_risk
-    time, event = _survival(rng, risk)
+    time, event = survival_times(rng, risk)
 
     slide_rows, tumours = [], []
     for patient, patient_risk in zip(patient_ids, slide_risk):

@@ -4,7 +4,7 @@ import numpy as np
 import openslide
 import pandas as pd
 
-from memamba.demo.cohort import SIGNAL_FAMILIES, _genomics, _survival
+from memamba.demo.cohort import SIGNAL_FAMILIES, _genomics, survival_times
 from memamba.sheets import read_sheet
 from memamba.survival.metrics import harrell_c
 
@@ -34,7 +34,7 @@ def test_every_sheet_validates_and_points_at_real_files(demo_dir: Path) -> None:
 def test_survival_carries_the_planted_risk() -> None:
     rng = np.random.default_rng(0)
     risk = rng.normal(size=2000)
-    time, event = _survival(rng, risk)
+    time, event = survival_times(rng, risk)
     assert 0.3 < event.mean() < 0.9
     assert harrell_c(time, event, risk) > 0.7
     assert abs(harrell_c(time, event, rng.normal(size=2000)) - 0.5) < 0.05
