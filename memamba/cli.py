@@ -65,10 +65,14 @@ def _add_params(parser: argparse.ArgumentParser, section: str) -> None:
 
 def cmd_demo_data(args: argparse.Namespace) -> None:
     from memamba.demo import generate_cohort
+    from memamba.demo.mechanisms import MECHANISMS
+
+    if args.mechanism not in (None, *MECHANISMS):
+        raise MemambaError(f"--mechanism {args.mechanism!r} is not a planted mechanism. Fix: use one of {', '.join(MECHANISMS)}.")
 
     out = generate_cohort(args.out, patients=args.patients, seed=args.seed, slide_size=args.slide_size,
-                          slide_signal=args.slide_signal, slide_share=args.slide_share)
-    print(f"demo cohort written to {out}")
+                          slide_signal=args.slide_signal, slide_share=args.slide_share, mechanism=args.mechanism)
+    print(f"demo cohort written to {out}" + (f" (planted mechanism: {args.mechanism})" if args.mechanism else ""))
 
 
 def cmd_segment(args: argparse.Namespace) -> None:
@@ -554,6 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "per slide, the rest of the tissue being unrelated to the risk (tumour_regions.tsv records it)")
     p.add_argument("--slide-share", type=_fraction, default=0.5,
                    help="the slides' share of the risk's variance, 0 to 1; the genomic tables carry the rest (default 0.5)")
+    p.add_argument("--mechanism", default=None,
+                   help="a planted mechanism instead (memamba.demo.mechanisms): additive, correspondence, localisation or "
+                        "arrangement; one slide per patient drawn as a grid of its patches, copy numbers of six families")
     p.set_defaults(func=cmd_demo_data)
 
     p = commands.add_parser("segment", help="segment tissue: GeoJSON polygons + QC overlay PNG",

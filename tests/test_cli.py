@@ -57,3 +57,15 @@ def test_the_cli_offers_the_generators_slide_signals() -> None:
     action = next(a for a in build_parser()._subparsers._group_actions[0].choices["demo-data"]._actions
                   if a.dest == "slide_signal")
     assert tuple(action.choices) == SLIDE_SIGNALS
+
+
+def test_demo_data_writes_a_planted_mechanism_cohort_and_refuses_an_unknown_one(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    from memamba.cli import main
+    from memamba.sheets import read_sheet
+
+    assert main(["demo-data", "--out", str(tmp_path / "demo"), "--patients", "6", "--mechanism", "localisation"]) == 0
+    assert "(planted mechanism: localisation)" in capsys.readouterr().out
+    assert len(read_sheet(tmp_path / "demo" / "slides.tsv", "slides")) == 6
+    assert main(["demo-data", "--out", str(tmp_path / "other"), "--mechanism", "adjacency"]) == 2
+    assert "--mechanism 'adjacency' is not a planted mechanism. Fix: use one of additive, correspondence" in capsys.readouterr().err
+    assert not (tmp_path / "other" / "slides.tsv").exists()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from memamba.atomic import atomic_path
-from memamba.demo.svs import SLIDE_SIGNALS, TUMOUR_COLUMNS, render_slide, write_svs
+from memamba.demo.svs import SLIDE_SIGNALS, TUMOUR_COLUMNS, render_patch_grid, render_slide, write_svs
 
 FAMILIES = (
     "Tumor Suppressor Genes",
@@ -73,7 +73,7 @@ def _genomics(rng: np.random.Generator, risk: np.ndarray, patients: list[str]) -
 
 
 def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, slide_size: int = 1024,
-                    slide_signal: str = "tissue", slide_share: float = 0.5) -> Path:
+                    slide_signal: str = "tissue", slide_share: float = 0.5, mechanism: str | None = None) -> Path:
     """Write a complete synthetic cohort to ``out`` and return the folder.
 
     Contents: ``slides/*.svs`` (one or two per patient), the sample sheets ``slides.tsv``,
@@ -89,6 +89,11 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     (in all their tissue, or with ``slide_signal`` "tumour" in one tumour region per slide) and the genomic tables
     carry only ``genomic_risk``, so a model needs both modalities to reach the oracle, and each unimodal model is
     capped by its part's c-index.
+
+    With a ``mechanism`` (:mod:`memamba.demo.mechanisms`) the cohort is that mechanism's instead: one slide per patient
+    drawn as a grid of its patches (:func:`~memamba.demo.svs.render_patch_grid`, one block per demo patch), the six
+    families' genes as continuous copy numbers (``cnv.tsv``, kind ``log2ratio``), ``truth.tsv`` with the slide and
+    genomic parts; ``slide_size`` and ``slide_signal`` do not apply.
     """
     if slide_signal not in SLIDE_SIGNALS:
         raise ValueError(f"slide_signal {slide_signal!r}: expected one of {', '.join(SLIDE_SIGNALS)}")
@@ -96,6 +101,8 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
         raise ValueError(f"slide_share {slide_share}: expected a fraction between 0 and 1")
     out = Path(out)
     (out / "slides").mkdir(parents=True, exist_ok=True)
+    if mechanism is not None:
+        return _mechanism_cohort(out, mechanism, patients, seed, slide_share)
     rng = np.random.default_rng(seed)
     patient_ids = [f"DEMO-{i:04d}" for i in range(1, patients + 1)]
     slide_risk, genomic_risk = rng.normal(0, 1, (2, patients))
@@ -128,4 +135,30 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     _write_tsv(pd.DataFrame({"patient_id": patient_ids, "risk": np.round(risk, 6), "slide_risk": np.round(slide_risk, 6),
                              "genomic_risk": np.round(genomic_risk, 6)}), out / "truth.tsv")
     _write_tsv(pd.DataFrame(tumours, columns=list(TUMOUR_COLUMNS)), out / "tumour_regions.tsv")
+    return out
+
+
+def _mechanism_cohort(out: Path, mechanism: str, patients: int, seed: int, slide_share: float) -> Path:
+    """The files of :func:`generate_cohort` for a planted mechanism's patients."""
+    from memamba.demo.mechanisms import family_genes, planted_patients
+
+    planted = planted_patients(mechanism, patients, seed, slide_share)
+    rng = np.random.default_rng(seed + 1)
+    slide_rows = []
+    for patient, kinds, shades in zip(planted.patient_ids, planted.patch_types, planted.shades):
+        write_svs(out / "slides" / f"{patient}-01.svs", render_patch_grid(rng, kinds, shades), mpp=DEMO_MPP)
+        slide_rows.append({"patient_id": patient, "slide_id": f"{patient}-01", "path": f"slides/{patient}-01.svs", "mpp": ""})
+    cnv = planted.genomics.rename(columns=lambda column: column.removesuffix("_cnv")).T.round(4)
+    cnv.index.name = "gene"
+    _write_tsv(cnv, out / "cnv.tsv", index=True)
+    with atomic_path(out / "gene_families.csv") as tmp:
+        pd.DataFrame(family_genes()).to_csv(tmp, index=False)
+    _write_tsv(pd.DataFrame(slide_rows), out / "slides.tsv")
+    _write_tsv(pd.DataFrame({"patient_id": planted.patient_ids, "survival_months": planted.time, "event": planted.event}),
+               out / "clinical.tsv")
+    _write_tsv(pd.DataFrame({"modality": ["cnv"], "kind": ["log2ratio"], "path": ["cnv.tsv"]}), out / "genomics.tsv")
+    _write_tsv(pd.DataFrame({"patient_id": planted.patient_ids, "risk": np.round(planted.risk, 6),
+                             "slide_risk": np.round(planted.slide_part, 6), "genomic_risk": np.round(planted.genomic_part, 6)}),
+               out / "truth.tsv")
+    _write_tsv(pd.DataFrame(columns=list(TUMOUR_COLUMNS)), out / "tumour_regions.tsv")
     return out

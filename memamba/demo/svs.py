@@ -116,6 +116,31 @@ def render_slide(rng: np.random.Generator, risk: float, size: int,
     return cv2.GaussianBlur(image, (3, 3), 0.6), tumour
 
 
+PATCH_TYPE_TINTS = ((0.0, 0.0, 0.0), (-60.0, -10.0, 40.0), (25.0, 40.0, -40.0), (-70.0, -60.0, -30.0))
+"""What each planted patch type (:data:`memamba.demo.mechanisms.PATCH_TYPES`: background tissue, tumour, stroma,
+immune) adds to stroma's RGB: its own look at any shade."""
+MECHANISM_PATCH_PX = 128
+"""The side of a planted patch in level-0 pixels: one of the demo's patches (64 px at 1 um/px on a 0.5 um/px slide)."""
+
+
+def render_patch_grid(rng: np.random.Generator, patch_types: np.ndarray, shades: np.ndarray,
+                      patch_px: int = MECHANISM_PATCH_PX) -> np.ndarray:
+    """An RGB slide whose patches, read row by row, are ``patch_types`` with ``shades`` (the latent look of each, as
+    :func:`render_slide`'s risk): square blocks of ``patch_px`` on a grid of ceil(sqrt(n)) columns, glass after the
+    last one and a margin of glass of two blocks all round (so that tissue detection sees glass to tell it from)."""
+    columns = int(np.ceil(np.sqrt(len(patch_types))))
+    rows = int(np.ceil(len(patch_types) / columns))
+    image = np.empty(((rows + 4) * patch_px, (columns + 4) * patch_px, 3), np.uint8)
+    image[:] = BACKGROUND_RGB
+    block = np.ones((patch_px, patch_px), bool)
+    for index, (kind, shade) in enumerate(zip(patch_types, shades)):
+        tile = np.empty((patch_px, patch_px, 3), np.uint8)
+        _paint(rng, tile, block, float(shade), PATCH_TYPE_TINTS[int(kind)])
+        row, column = (position + 2 for position in divmod(index, columns))
+        image[row * patch_px:(row + 1) * patch_px, column * patch_px:(column + 1) * patch_px] = tile
+    return image
+
+
 def aperio_description(level0: tuple[int, int], level: tuple[int, int], mpp: float | None, app_mag: int) -> str:
     """The ImageDescription by which OpenSlide recognises an Aperio level (``MPP`` omitted when ``mpp`` is None)."""
     (width, height), (w, h) = level0, level

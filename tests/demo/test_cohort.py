@@ -67,3 +67,27 @@ def test_the_risk_has_a_slide_part_and_an_independent_genomic_part(tmp_path: Pat
     clinical = pd.read_csv(out / "clinical.tsv", sep="\t").set_index("patient_id").loc[truth.index]
     c = {part: harrell_c(clinical["survival_months"], clinical["event"], truth[part]) for part in truth.columns}
     assert c["risk"] > max(c["slide_risk"], c["genomic_risk"]) + 0.03, c
+
+
+def test_a_planted_mechanism_cohort_goes_through_the_slide_stage_one_feature_row_per_planted_patch(tmp_path: Path) -> None:
+    import h5py
+
+    from memamba.config import load_config
+    from memamba.demo.cohort import generate_cohort
+    from memamba.demo.mechanisms import TUMOUR, planted_patients
+    from memamba.slides.in_process import extract_sheet
+
+    out = generate_cohort(tmp_path / "demo", patients=6, seed=2, mechanism="arrangement")
+    planted = planted_patients("arrangement", 6, 2)
+    truth = read_sheet(out / "truth.tsv", "truth", check_paths=False)
+    np.testing.assert_allclose(truth["slide_risk"], planted.slide_part, atol=1e-6)
+    assert read_sheet(out / "genomics.tsv", "genomics")["kind"].tolist() == ["log2ratio"]
+    features = extract_sheet(out / "slides.tsv", tmp_path / "features", load_config(Path(__file__).parents[2] / "config" / "config.yaml"))
+    for patient, kinds in zip(planted.patient_ids, planted.patch_types):
+        with h5py.File(features / f"{patient}-01.h5") as h5:
+            rows, coords = h5["features"][:], h5["coords"][:]
+        order = np.lexsort((coords[:, 0], coords[:, 1]))
+        assert len(rows) == len(kinds) and (order == np.arange(len(rows))).all()       # one patch per block, row by row
+        centroids = np.stack([rows[kinds != TUMOUR].mean(0), rows[kinds == TUMOUR].mean(0)])
+        nearest = np.argmin(np.linalg.norm(rows[:, None] - centroids[None], axis=2), axis=1)
+        assert np.mean(nearest == (kinds == TUMOUR)) > 0.9                 # the demo encoder tells the kinds apart

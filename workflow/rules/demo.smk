@@ -28,7 +28,12 @@ checkpoint demo_data:
         slide_size=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_size"],
         slide_signal=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_signal"],
         slide_share=lambda wildcards: config["cohorts"][wildcards.cohort]["generate"]["slide_share"],
+        mechanism=lambda wildcards: (
+            ["--mechanism", config["cohorts"][wildcards.cohort]["generate"]["mechanism"]]
+            if config["cohorts"][wildcards.cohort]["generate"]["mechanism"]
+            else []
+        ),
     shell:
         "memamba demo-data --out {params.outdir:q} --patients {params.patients:q} --seed {params.seed:q}"
         " --slide-size {params.slide_size:q} --slide-signal {params.slide_signal:q} --slide-share {params.slide_share:q}"
-        " > {log:q} 2>&1"
+        " {params.mechanism:q} > {log:q} 2>&1"
