@@ -104,3 +104,14 @@ def test_ibs_is_finite_on_every_fold_of_repeated_random_splits() -> None:
         table = fold_metrics(pd.concat(frames, ignore_index=True))
         undefined += int(table.loc[~table["fold"].isin(["mean", "sd", "n_folds"]), "ibs"].isna().sum())
     assert undefined == 0
+
+
+def test_external_metrics_of_an_event_free_cohort_are_nan_with_the_reason() -> None:
+    from memamba.survival.evaluate import external_metrics, undefined_metrics
+
+    fold = _fold_predictions(2, informed=True, folds=1).drop(columns="fold")
+    scored, training = fold[fold["role"] == "val"].drop(columns="role").assign(event=0), fold[fold["role"] == "train"]
+    table, _ = external_metrics(scored, training[["survival_months", "event"]])
+    assert np.isnan(table["c_index"].iloc[0]) and np.isnan(table["logrank_p"].iloc[0])
+    assert undefined_metrics(table) == ["fold external: undefined c_index, uno_c, mean_auc, logrank_p: no event among the 20 "
+                                        "validation patients; the mean and sd leave it out"]
