@@ -155,7 +155,8 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread) as pool:
         list(pool.map(fit_model, jobs))
     results = pd.read_csv(args.out, sep="\t")
-    results = results[results["mechanism"].isin(args.mechanisms) & results["model"].isin(args.models)]
+    results = results[results["mechanism"].isin(args.mechanisms) & results["model"].isin(args.models)
+                      & (results["repeat"] < args.repeats) & (results["fold"] < args.folds)]
     print(f"{args.patients} patients per mechanism, {args.repeats} x {args.folds}-fold CV, "
           f"{'no tuning' if args.candidates == 1 else f'{args.candidates} x {args.inner_folds} inner fits per fold'}; "
           f"{time.perf_counter() - start:.0f} s this run, {results['seconds'].sum() / 3600:.2f} CPU-hours of fits in all")
