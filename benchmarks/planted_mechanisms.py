@@ -44,8 +44,11 @@ from memamba.survival.metrics import harrell_c  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["memamba", "memamba-no-ot", "memamba-no-mmd", "memamba-conventional-scan", "memamba-attention-scan",
-          "memamba-concat", "motcat", "mcat", "abmil-snn", "transmil", "mambamil", "snn", "coxnet"]
-EXTRA_VARIANTS = {"memamba-concat": {"base": "memamba", "readout": "concat"}}
+          "memamba-attention-readout", "motcat", "mcat", "abmil-snn", "transmil", "mambamil", "snn", "coxnet"]
+# Variants beyond the demo config's, for the design questions the mechanisms raise (name them in --models).
+EXTRA_VARIANTS = {"memamba-sharp-ot": {"base": "memamba", "ot_epsilon": 0.05},
+                  "memamba-flat-ot": {"base": "memamba", "ot_epsilon": 0.5},
+                  "memamba-strong-mmd": {"base": "memamba", "mmd_weight": 1.0}}
 COLUMNS = ["mechanism", "model", "repeat", "fold", "c_index", "oracle", "seconds"]
 
 
@@ -113,7 +116,7 @@ def mechanism_table(results: pd.DataFrame, folds_per_repeat: int) -> pd.DataFram
     c = results.pivot_table(index=["repeat", "fold"], columns="model", values="c_index")
     oracle = results.groupby(["repeat", "fold"])["oracle"].first()
     rows = []
-    for model in [m for m in MODELS if m in c.columns]:
+    for model in [m for m in MODELS if m in c.columns] + [m for m in c.columns if m not in MODELS]:
         row = {"model": model, "c-index": f"{c[model].mean():.3f} ± {c[model].std():.3f}", "folds": int(c[model].notna().sum())}
         if "memamba" in c.columns and model != "memamba":
             differences = (c[model] - c["memamba"]).to_numpy()

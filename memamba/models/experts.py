@@ -271,6 +271,7 @@ class SynergisticExpert(nn.Module):
 
 
 READOUTS = ("attention", "concat")
+"""The backbone's read-outs (:class:`~memamba.models.memamba_model.MEMamba` also takes ``auto``)."""
 
 
 class MambaBackbone(nn.Module):

@@ -138,7 +138,7 @@ def test_mmd_uses_a_bounded_sample_of_real_patch_tokens() -> None:
 @pytest.mark.parametrize("ablation,auxiliary_is_zero", [
     ({"use_ot": False}, False), ({"mmd_weight": 0.0}, True), ({"scan_orders": "conventional"}, False),
     ({"scan_orders": "attention"}, False), ({"ot_cost_scale": "max"}, False), ({"experts": "genomics"}, True), ({"experts": "pathology"}, True),
-    ({"readout": "concat"}, False), ({"readout": "concat", "experts": "genomics"}, True),
+    ({"readout": "attention"}, False), ({"readout": "attention", "experts": "genomics"}, True),
 ])
 def test_ablations_are_config_variants_that_train_every_parameter(ablation: dict, auxiliary_is_zero: bool) -> None:
     torch.manual_seed(0)
@@ -198,11 +198,18 @@ def test_unknown_ablation_values_are_refused() -> None:
         build_model("memamba-pathology", INPUTS, {"readout": "concat"})
 
 
+def test_the_default_readout_is_concat_where_the_fused_sequence_has_a_fixed_length_and_attention_otherwise() -> None:
+    for name, readout in (("memamba", "concat"), ("memamba-genomics", "concat"), ("memamba-pathology", "attention")):
+        assert build_model(name, INPUTS, {"d_model": 8}).backbone.readout == readout
+    variant = build_model("memamba-pathology-only", INPUTS, {"base": "memamba", "d_model": 8, "experts": "pathology"})
+    assert variant.backbone.readout == "attention" and variant.head.in_features == 8
+
+
 def test_concat_readout_gives_each_fused_token_its_own_head_weights() -> None:
     torch.manual_seed(0)
-    model = build_model("memamba-genomics", INPUTS, {"d_model": 8, "readout": "concat"}).eval()
+    model = build_model("memamba-genomics", INPUTS, {"d_model": 8}).eval()
     assert model.head.in_features == 3 * 8 and model.backbone.pool is None       # three non-empty families
-    full = build_model("memamba", INPUTS, {"d_model": 8, "readout": "concat"})
+    full = build_model("memamba", INPUTS, {"d_model": 8})
     assert full.head.in_features == 2 * 3 * 8                                      # (genomic token, summary) pairs
     genes = torch.randn(3, 15)
     with torch.no_grad():
