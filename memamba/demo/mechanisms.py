@@ -29,11 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from memamba.demo.cohort import survival_times
+from memamba.demo.cohort import FAMILIES, survival_times
 
 MECHANISMS = ("additive", "correspondence", "localisation", "arrangement")
-FAMILIES = ("Tumor Suppressor Genes", "Oncogenes", "Protein Kinases", "Cell Differentiation Markers",
-            "Transcription Factors", "Cytokines and Growth Factors")
 GENOMIC_FAMILY = "Oncogenes"
 """The family whose mean is the genomic part of the risk."""
 COUPLED_FAMILY = "Tumor Suppressor Genes"
@@ -67,11 +65,8 @@ def _genomics(rng: np.random.Generator, patients: list[str]) -> tuple[pd.DataFra
     """Genes x families as ``GENE_cnv`` columns (continuous log2 ratios): each family's genes share its latent value
     (loading 0.8, noise 0.6); returns the table and each family's latent value per patient."""
     latent = {family: rng.normal(0, 1, len(patients)) for family in FAMILIES}
-    columns = {}
-    for family in FAMILIES:
-        prefix = "".join(word[0] for word in family.split())
-        for gene in range(1, GENES_PER_FAMILY + 1):
-            columns[f"{prefix}{gene:03d}_cnv"] = 0.8 * latent[family] + rng.normal(0, 0.6, len(patients))
+    columns = {f"{gene}_cnv": 0.8 * latent[family] + rng.normal(0, 0.6, len(patients))
+               for family, genes in family_genes().items() for gene in genes}
     return pd.DataFrame(columns, index=patients), latent
 
 
