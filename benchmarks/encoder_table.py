@@ -14,7 +14,8 @@ import torch
 from extract_throughput import encoder_alone
 from torch.utils.flop_counter import FlopCounterMode
 
-from memamba.slides.encoders import build_encoder, list_encoders
+from memamba.slides.encoder_registry import list_encoders
+from memamba.slides.encoders import build_encoder
 
 
 @torch.no_grad()

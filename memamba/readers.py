@@ -11,15 +11,18 @@ import os
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from memamba.config import ConfigError
 from memamba.errors import not_a_file
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def _problem(path: Path, exc: BaseException) -> str:
+    import pandas as pd
+
     if isinstance(exc, (IsADirectoryError, FileNotFoundError)):
         return not_a_file(path) or "does not exist"
     if isinstance(exc, UnicodeDecodeError):
@@ -52,6 +55,8 @@ def read_table(path: str | os.PathLike, what: str, fix: str, repeated_columns: s
     With ``repeated_columns`` "error" a column name that appears twice (blanks aside, surrounding spaces ignored) is
     an error naming it; with "keep" the frame keeps the repeated names as written, for the caller's own policy.
     """
+    import pandas as pd
+
     path = _regular_file(path, what, fix)
     try:
         with warnings.catch_warnings():

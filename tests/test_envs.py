@@ -28,11 +28,11 @@ DISTRIBUTION = {"cv2": "opencv-python-headless", "sklearn": "scikit-learn", "sks
                 "huggingface_hub": "huggingface-hub", "mamba_ssm": "mamba-ssm"}
 # Imported only when present, each from its own extra: mamba-ssm compiles only where CUDA is installed.
 OPTIONAL_IMPORTS = {"mamba_ssm": "cuda"}
-# The memamba modules behind the sub-commands each env's rules run (cli.py imports them lazily).
+# The memamba modules behind the sub-commands each env's rules run (memamba/cli/ imports them inside its handlers).
 STAGE_MODULES = {
     "slides": ["demo", "slides/segment.py", "slides/tile.py", "slides/reader.py", "data/bags.py"],
-    "features": ["slides/extract.py", "slides/extract_shard.py", "slides/encoders.py", "slides/clam.py", "slides/reader.py",
-                 "slides/tile.py", "train/device.py",
+    "features": ["slides/extract.py", "slides/extract_shard.py", "slides/encoders.py", "slides/encoder_registry.py",
+                 "slides/weights.py", "slides/clam.py", "slides/reader.py", "slides/tile.py", "train/device.py",
                  "data/bags.py"],
     "genomics": ["genomics"],
     "train": ["data", "models", "train", "survival", "report/compute.py", "report/plots.py", "report/summary.py"],
@@ -91,11 +91,11 @@ def _requirements(extras: list[str]) -> set[str]:
 
 
 def _third_party_imports(paths: list[Path]) -> set[str]:
-    """Third-party top-level modules imported by ``paths`` (cli.py: only its module-level imports)."""
+    """Third-party top-level modules imported by ``paths``."""
     modules = set()
     for path in paths:
         tree = ast.parse(path.read_text())
-        for node in (tree.body if path.name == "cli.py" else ast.walk(tree)):
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 modules |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -149,8 +149,9 @@ def test_env_covers_every_import_of_its_rules(stage: str) -> None:
     paths = []
     for module in STAGE_MODULES[stage]:
         target = REPO / "memamba" / module
-        paths += sorted(target.rglob("*.py")) if target.is_dir() else [target.with_suffix(".py") if module == "cli" else target]
-    paths += [REPO / "memamba" / name for name in ("config.py", "sheets.py", "atomic.py", "provenance.py", "errors.py")]
+        paths += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    paths += [REPO / "memamba" / name for name in ("config.py", "sheets.py", "atomic.py", "provenance.py", "errors.py",
+                                                    "readers.py", "registry.py", "identifiers.py")]
     missing = {m for m in _third_party_imports(paths) if DISTRIBUTION.get(m, m).lower() not in provided}
     assert not missing - set(OPTIONAL_IMPORTS), f"envs/{stage}.yaml lacks {missing}"
 

@@ -20,20 +20,11 @@ import h5py
 import numpy as np
 
 from memamba.errors import MemambaError
+from memamba.identifiers import slide_stem
 
 T = TypeVar("T")
 
-SLIDE_EXTENSIONS = (".svs", ".ndpi", ".tif", ".tiff", ".mrxs", ".scn", ".bif", ".vms", ".vmu", ".svslide", ".dcm", ".czi")
 FEATURE_LOCATIONS = ("{name}.h5", "h5_files/{name}.h5", "{name}.pt", "pt_files/{name}.pt")
-
-
-def slide_stem(slide_id: str) -> str:
-    """``slide_id`` without a trailing slide-file extension (``TCGA-...-DX1.UUID.svs`` -> ``TCGA-...-DX1.UUID``)."""
-    lower = slide_id.lower()
-    for extension in SLIDE_EXTENSIONS:
-        if lower.endswith(extension) and len(slide_id) > len(extension):
-            return slide_id[: -len(extension)]
-    return slide_id
 
 
 def feature_file(folder: str | os.PathLike, slide_id: str) -> Path | None:

@@ -21,10 +21,11 @@ import yaml
 
 from memamba.atomic import atomic_path, write_text_atomic
 from memamba.config import ConfigError, read_yaml_mapping, validate_config
-from memamba.data.bags import feature_file, slide_stem
+from memamba.data.bags import feature_file
 from memamba.data.slide_files import match_slides
 from memamba.data.splits import write_splits
 from memamba.genomics.mcat import GENOMIC_SUFFIXES, McatImport
+from memamba.identifiers import slide_stem
 
 DIAGNOSTIC_SLIDE = re.compile(r"-DX[0-9A-Z]*(?:\.|$)", re.IGNORECASE)
 SLIDE_TYPES = ("diagnostic", "all")

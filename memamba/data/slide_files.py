@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from memamba.data.bags import SLIDE_EXTENSIONS, slide_stem
 from memamba.errors import MemambaError
+from memamba.identifiers import SLIDE_EXTENSIONS, slide_stem
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from memamba.atomic import atomic_path
 from memamba.config import ConfigError
+from memamba.identifiers import patient_of
 from memamba.readers import read_table
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ def make_splits(clinical: pd.DataFrame, folds: int, seed: int, time_bins: int) -
     Stratifies by event x time bin; where a stratum has fewer patients than folds, it falls back
     to stratifying by event only, then to a plain shuffled split, and logs which it used.
     """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
     if len(clinical) < 2:
         raise ConfigError(f"{len(clinical)} patient(s) have every modality the models need, too few for any "
                           "cross-validation. Fix: check that the clinical, slide and genomics sheets use the same "
@@ -76,13 +78,6 @@ def read_split(path: str | os.PathLike) -> pd.DataFrame:
 
 PUBLISHED_FOLD_FILES = {"fold": ".tsv", "splits": ".csv"}
 ROLES = ("train", "val")
-
-
-def patient_of(identifier: str) -> str:
-    """The patient of a TCGA case, sample or slide barcode (its first 12 characters, ``TCGA-XX-XXXX``); any other
-    identifier is returned unchanged."""
-    identifier = str(identifier).strip()
-    return identifier[:12] if identifier.upper().startswith("TCGA-") else identifier
 
 
 def published_fold_files(folder: str | os.PathLike) -> list[Path]:

@@ -109,16 +109,7 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     risk = np.sqrt(slide_share) * slide_risk + np.sqrt(1.0 - slide_share) * genomic_risk
     time, event = survival_times(rng, risk)
 
-    slide_rows, tumours = [], []
-    for patient, patient_risk in zip(patient_ids, slide_risk):
-        for k in range(1 if rng.uniform() < 0.7 else 2):
-            slide_id = f"{patient}-{k + 1:02d}"
-            image, tumour = render_slide(rng, float(patient_risk), slide_size, slide_signal)
-            write_svs(out / "slides" / f"{slide_id}.svs", image, mpp=DEMO_MPP)
-            slide_rows.append({"patient_id": patient, "slide_id": slide_id, "path": f"slides/{slide_id}.svs", "mpp": ""})
-            if tumour is not None:
-                tumours.append({"slide_id": slide_id, **tumour.record()})
-
+    slide_rows, tumours = _write_slides(out, rng, patient_ids, slide_risk, slide_size, slide_signal)
     for modality, frame in _genomics(rng, genomic_risk, patient_ids).items():
         _write_tsv(frame, out / f"{modality if modality != 'rna' else 'rna_counts'}.tsv", index=True)
     families = _gene_table()
@@ -136,6 +127,21 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
                              "genomic_risk": np.round(genomic_risk, 6)}), out / "truth.tsv")
     _write_tsv(pd.DataFrame(tumours, columns=list(TUMOUR_COLUMNS)), out / "tumour_regions.tsv")
     return out
+
+
+def _write_slides(out: Path, rng: np.random.Generator, patient_ids: list[str], slide_risk: np.ndarray, slide_size: int,
+                  slide_signal: str) -> tuple[list[dict], list[dict]]:
+    """Draw one or two slides per patient into ``out/slides``: (the slide sheet's rows, the tumour regions' rows)."""
+    slide_rows, tumours = [], []
+    for patient, patient_risk in zip(patient_ids, slide_risk):
+        for k in range(1 if rng.uniform() < 0.7 else 2):
+            slide_id = f"{patient}-{k + 1:02d}"
+            image, tumour = render_slide(rng, float(patient_risk), slide_size, slide_signal)
+            write_svs(out / "slides" / f"{slide_id}.svs", image, mpp=DEMO_MPP)
+            slide_rows.append({"patient_id": patient, "slide_id": slide_id, "path": f"slides/{slide_id}.svs", "mpp": ""})
+            if tumour is not None:
+                tumours.append({"slide_id": slide_id, **tumour.record()})
+    return slide_rows, tumours
 
 
 def _mechanism_cohort(out: Path, mechanism: str, patients: int, seed: int, slide_share: float) -> Path:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from memamba.config import ConfigError, load_schema
-from memamba.data.splits import patient_of
+from memamba.identifiers import patient_of
 from memamba.readers import read_table
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,20 @@
-"""Survival models and their registry (``build_model(name, ...)``)."""
+"""Survival models and their registry (``build_model(name, ...)``).
 
-from memamba.models import baselines, coattention, coxnet, memamba_model, mil  # noqa: F401  (registers the models)
-from memamba.models.batch import Batch, collate, single
-from memamba.models.registry import ModelInputs, build_model, list_models
+The registry (:mod:`memamba.models.registry`) imports no torch; the names below are loaded on first use.
+"""
 
-__all__ = ["Batch", "ModelInputs", "build_model", "collate", "list_models", "single"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {"Batch": "batch", "collate": "batch", "single": "batch",
+         "ModelInputs": "registry", "build_model": "registry", "list_models": "registry"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'memamba.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"memamba.models.{_LAZY[name]}"), name)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from memamba.models.batch import Batch
-from memamba.models.registry import ModelInputs, register_model
+from memamba.models.registry import ModelInputs
 
 
 def snn_block(dim_in: int, dim_out: int, dropout: float) -> nn.Sequential:
@@ -97,7 +97,6 @@ class EmbeddingSurvivalModel(nn.Module):
         return logits, logits.new_zeros(())
 
 
-@register_model("snn", modalities=("genomics",))
 def snn(inputs: ModelInputs, hidden: int = 256, depth: int = 4, dropout: float = 0.25) -> nn.Module:
     """MCAT's genomics-only SNN ('small': four ELU blocks of 256, AlphaDropout 0.25, its init) on all genomic features."""
     model = EmbeddingSurvivalModel(None, SNNEncoder(sum(inputs.token_sizes), hidden, depth, dropout),
@@ -106,14 +105,12 @@ def snn(inputs: ModelInputs, hidden: int = 256, depth: int = 4, dropout: float =
     return model
 
 
-@register_model("abmil", modalities=("slides",))
 def abmil(inputs: ModelInputs, hidden: int = 512, attention: int = 256, dropout: float = 0.25) -> nn.Module:
     """MCAT's attention MIL on patch features (slides only): 512-d projection, gated attention and rho of 256."""
     return EmbeddingSurvivalModel(AttentionMILEncoder(inputs.patch_dim, hidden, attention, dropout), None,
                                   nn.Linear(attention, inputs.n_bins))
 
 
-@register_model("abmil-snn", modalities=("slides", "genomics"))
 def abmil_snn(inputs: ModelInputs, hidden: int = 512, attention: int = 256, omic_hidden: int = 256,
               dropout: float = 0.25) -> nn.Module:
     """MCAT's attention MIL with ``fusion='concat'``: the slide embedding and a two-block SNN embedding, concatenated,

@@ -15,7 +15,7 @@ from torch import nn
 from memamba.models.baselines import GatedAttentionPool, snn_block
 from memamba.models.batch import Batch
 from memamba.models.experts import unbalanced_sinkhorn_plan
-from memamba.models.registry import ModelInputs, register_model
+from memamba.models.registry import ModelInputs
 
 
 @torch.no_grad()
@@ -75,13 +75,11 @@ class CoAttentionSurvival(nn.Module):
         return logits, logits.new_zeros(())
 
 
-@register_model("mcat", modalities=("slides", "genomics"))
 def mcat(inputs: ModelInputs, dim: int = 256, dropout: float = 0.25) -> nn.Module:
     """MCAT: genomic-guided co-attention (one head) over the patch tokens, small configuration."""
     return CoAttentionSurvival(inputs, "attention", dim, dropout)
 
 
-@register_model("motcat", modalities=("slides", "genomics"))
 def motcat(inputs: ModelInputs, dim: int = 256, dropout: float = 0.25, ot_epsilon: float = 0.1, ot_tau: float = 0.5) -> nn.Module:
     """MOTCat: unbalanced OT from genomic tokens to patch tokens in place of co-attention (whole bag, no micro-batches)."""
     return CoAttentionSurvival(inputs, "transport", dim, dropout, ot_epsilon, ot_tau)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memamba.models.registry import ModelInputs, register_model
+from memamba.models.registry import ModelInputs
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,6 @@ class CoxnetSpec:
     max_iter: int = 100000
 
 
-@register_model("coxnet", modalities=("genomics",), trainer="sksurv", settings=CoxnetSpec)
 def coxnet(inputs: ModelInputs, **params: float) -> CoxnetSpec:
     """Coxnet on all genomic features, l1_ratio 0.9 and alpha by inner cross-validation (scikit-survival's guide)."""
     return CoxnetSpec(**params)

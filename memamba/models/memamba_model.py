@@ -7,7 +7,7 @@ from torch import nn
 
 from memamba.models.batch import Batch
 from memamba.models.experts import READOUTS, GenomicsExpert, MambaBackbone, PathologyExpert, SynergisticExpert
-from memamba.models.registry import ModelInputs, register_model
+from memamba.models.registry import ModelInputs
 
 EXPERT_SETS = ("all", "genomics", "pathology")
 
@@ -82,19 +82,16 @@ class MEMamba(nn.Module):
         return self.head(self.backbone(fused)), self.mmd_weight * mmd.mean()
 
 
-@register_model("memamba", modalities=("slides", "genomics"), settings=MEMamba)
 def memamba(inputs: ModelInputs, **params: float) -> nn.Module:
     """ME-Mamba with the documented defaults (see :class:`MEMamba` for every hyper-parameter)."""
     return MEMamba(inputs, **params)
 
 
-@register_model("memamba-genomics", modalities=("genomics",), settings=MEMamba)
 def memamba_genomics(inputs: ModelInputs, **params: float) -> nn.Module:
     """ME-Mamba's Genomics Expert alone: SNN tokens, dual-scan layers, backbone and head (no slides)."""
     return MEMamba(inputs, experts="genomics", **params)
 
 
-@register_model("memamba-pathology", modalities=("slides",), settings=MEMamba)
 def memamba_pathology(inputs: ModelInputs, **params: float) -> nn.Module:
     """ME-Mamba's Pathology Expert alone: dual-scan layers over the patch tokens, backbone and head (no genomics)."""
     return MEMamba(inputs, experts="pathology", **params)

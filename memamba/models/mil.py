@@ -14,7 +14,7 @@ from torch import nn
 
 from memamba.models.batch import Batch
 from memamba.models.mamba import gated_scan, ssm_parameters
-from memamba.models.registry import ModelInputs, register_model
+from memamba.models.registry import ModelInputs
 
 
 def moore_penrose_pinv(x: torch.Tensor, iterations: int = 6) -> torch.Tensor:
@@ -176,13 +176,11 @@ class MambaMIL(nn.Module):
         return logits, logits.new_zeros(())
 
 
-@register_model("transmil", modalities=("slides",))
 def transmil(inputs: ModelInputs, dim: int = 512, heads: int = 8, dropout: float = 0.1) -> nn.Module:
     """TransMIL with its published configuration (512-d, 8 heads, 256 landmarks, PPEG 7/5/3)."""
     return TransMIL(inputs, dim, heads, dropout)
 
 
-@register_model("mambamil", modalities=("slides",))
 def mambamil(inputs: ModelInputs, dim: int = 512, layers: int = 2, rate: int = 10, dropout: float = 0.25,
              d_state: int = 16, ssm_backend: str = "auto") -> nn.Module:
     """MambaMIL's survival model as released (512-d, 2 SR-Mamba layers, reordering rate 10, GELU, dropout 0.25)."""

@@ -59,15 +59,6 @@ def _memamba(model: MEMamba, batch: Batch, families: list[str]) -> dict[str, tor
     return scores
 
 
-PATCH_SCORED_MODELS = ("abmil", "abmil-snn", "mambamil", "mcat", "motcat", "memamba", "memamba-pathology")
-"""Registered models with patch scores (a config variant has them when its base does and it reads slides)."""
-
-
-def has_patch_scores(name: str, params: dict) -> bool:
-    """Whether model ``name`` (registered, or a variant with ``params['base']``) computes patch scores."""
-    return params.get("base", name) in PATCH_SCORED_MODELS and params.get("experts", "all") != "genomics"
-
-
 @torch.no_grad()
 def patch_scores(model: nn.Module, batch: Batch, families: list[str]) -> dict[str, torch.Tensor]:
     """Each head's score (N,) for the N real patches of the one patient in ``batch``, the model in eval mode;

@@ -1,15 +1,18 @@
-"""Model registry: one small factory per model name, timm style."""
+"""The model registry: every model's metadata as data, its factory referenced by name (imported when built).
+
+Reading a name, its modalities, its trainer, its settings and their defaults, or whether it draws patch scores
+imports neither torch nor the model's module, so the workflow can check a config while it parses.
+"""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from memamba.registry import Registry, resolve, signature_defaults
 
-from memamba.errors import UnknownNameError
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -23,42 +26,55 @@ class ModelInputs:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: its factory, the modalities it consumes, and how it is fitted
-    (``torch``: gradient descent in :mod:`memamba.train.loop`; ``sksurv``: a scikit-survival estimator)."""
+    """A registered model.
 
-    factory: Callable[..., Any]
+    ``factory`` (``"module:function"``) builds it as ``factory(inputs: ModelInputs, **settings)``; a ``torch`` model's
+    ``forward(batch)`` returns (hazard logits (b, n_bins), auxiliary loss). ``trainer``: ``torch`` (gradient descent in
+    :mod:`memamba.train.loop`) or ``sksurv`` (a scikit-survival estimator). ``settings``: the callable whose signature
+    lists the hyper-parameters and their defaults, when the factory passes ``**settings`` on to it. ``patch_scores``:
+    whether :mod:`memamba.models.patch_scores` reads per-patch scores from it (heatmaps)."""
+
+    name: str
+    factory: str
     modalities: tuple[str, ...]
+    summary: str
     trainer: str = "torch"
-    settings: Callable[..., Any] | None = None
+    settings: str | None = None
+    patch_scores: bool = False
 
 
-_MODELS: dict[str, ModelEntry] = {}
+MODELS: Registry[ModelEntry] = Registry("model", "train.models")
+for _entry in (
+    ModelEntry("snn", "memamba.models.baselines:snn", ("genomics",), "MCAT's genomics-only SNN"),
+    ModelEntry("coxnet", "memamba.models.coxnet:coxnet", ("genomics",), "elastic-net Cox (scikit-survival)",
+               trainer="sksurv", settings="memamba.models.coxnet:CoxnetSpec"),
+    ModelEntry("abmil", "memamba.models.baselines:abmil", ("slides",), "gated attention MIL", patch_scores=True),
+    ModelEntry("abmil-snn", "memamba.models.baselines:abmil_snn", ("slides", "genomics"), "attention MIL + SNN, concatenated",
+               patch_scores=True),
+    ModelEntry("transmil", "memamba.models.mil:transmil", ("slides",), "TransMIL (Nystrom attention, PPEG)"),
+    ModelEntry("mambamil", "memamba.models.mil:mambamil", ("slides",), "MambaMIL (SR-Mamba)", patch_scores=True),
+    ModelEntry("mcat", "memamba.models.coattention:mcat", ("slides", "genomics"), "MCAT genomic-guided co-attention",
+               patch_scores=True),
+    ModelEntry("motcat", "memamba.models.coattention:motcat", ("slides", "genomics"), "MOTCat optimal transport",
+               patch_scores=True),
+    ModelEntry("memamba", "memamba.models.memamba_model:memamba", ("slides", "genomics"), "ME-Mamba, three experts",
+               settings="memamba.models.memamba_model:MEMamba", patch_scores=True),
+    ModelEntry("memamba-genomics", "memamba.models.memamba_model:memamba_genomics", ("genomics",),
+               "ME-Mamba's Genomics Expert alone", settings="memamba.models.memamba_model:MEMamba"),
+    ModelEntry("memamba-pathology", "memamba.models.memamba_model:memamba_pathology", ("slides",),
+               "ME-Mamba's Pathology Expert alone", settings="memamba.models.memamba_model:MEMamba", patch_scores=True),
+):
+    MODELS.register(_entry)
 
 
-def register_model(name: str, modalities: tuple[str, ...], trainer: str = "torch",
-                   settings: Callable[..., Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering ``factory(inputs: ModelInputs, **params)`` under ``name``; ``settings`` is the callable
-    whose signature lists the hyper-parameters and their defaults when the factory passes ``**params`` on to it.
-
-    A ``torch`` model's ``forward(batch: Batch)`` returns ``(hazard logits (b, n_bins), auxiliary loss (scalar))``."""
-
-    def add(factory: Callable[..., Any]) -> Callable[..., Any]:
-        _MODELS[name] = ModelEntry(factory, modalities, trainer, settings)
-        return factory
-
-    return add
-
-
-def list_models() -> list[str]:
-    """Names of every registered model."""
-    return sorted(_MODELS)
+def list_models(**where: Any) -> list[str]:
+    """Names of the registered models whose metadata match ``where`` (e.g. ``modalities="slides"``, ``trainer="torch"``)."""
+    return MODELS.names(**where)
 
 
 def model_entry(name: str) -> ModelEntry:
-    """The registry entry of ``name``, or a KeyError listing the known names (variants: pass their ``base``)."""
-    if name not in _MODELS:
-        raise UnknownNameError(f"unknown model {name!r}. Fix: use one of {list_models()} (config key train.models).")
-    return _MODELS[name]
+    """The registry entry of ``name``, or an UnknownNameError listing the known names (variants: pass their ``base``)."""
+    return MODELS.get(name)
 
 
 def variant_entry(name: str, params: dict[str, Any] | None) -> ModelEntry:
@@ -70,10 +86,13 @@ def model_defaults(name: str, params: dict[str, Any] | None = None) -> dict[str,
     """Every hyper-parameter of model ``name`` (a variant's: its base's) with its default, the variant's own values
     (``params``, the config's ``models.NAME``) in place."""
     entry = variant_entry(name, params)
-    source = entry.settings or entry.factory
-    defaults = {key: value.default for key, value in inspect.signature(source).parameters.items()
-                if value.default is not inspect.Parameter.empty}
+    defaults = {key: value for key, value in signature_defaults(entry.settings or entry.factory).items() if key != "inputs"}
     return {**defaults, **{key: value for key, value in (params or {}).items() if key != "base"}}
+
+
+def has_patch_scores(name: str, params: dict) -> bool:
+    """Whether model ``name`` (registered, or a variant with ``params['base']``) computes patch scores."""
+    return variant_entry(name, params).patch_scores and params.get("experts", "all") != "genomics"
 
 
 def build_model(name: str, inputs: ModelInputs, params: dict[str, Any] | None = None) -> nn.Module:
@@ -83,7 +102,8 @@ def build_model(name: str, inputs: ModelInputs, params: dict[str, Any] | None = 
     config, e.g. ``memamba-no-ot: {base: memamba, use_ot: false}``)."""
     settings = dict(params or {})
     base = settings.pop("base", name)
+    factory = resolve(model_entry(base).factory)
     try:
-        return model_entry(base).factory(inputs, **settings)
+        return factory(inputs, **settings)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"model {name!r}: bad hyper-parameters {params} ({exc}). Fix: edit models.{name} in the config.") from exc

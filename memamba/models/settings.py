@@ -11,8 +11,6 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-import torch
-
 from memamba.config import ConfigError
 from memamba.errors import printable
 from memamba.models.registry import ModelInputs, build_model, list_models, model_defaults
@@ -100,11 +98,14 @@ def _build_device(settings: dict[str, Any]) -> str:
     return "meta" if wide or deep else "cpu"
 
 
-def check_models_section(models: dict[str, dict[str, Any]], where: str, n_bins: int = 4) -> None:
+def check_models_section(models: dict[str, dict[str, Any]], where: str, n_bins: int = 4, build: bool = True) -> None:
     """Raise a ConfigError listing every problem of the config's ``models:`` section: unknown models or settings,
-    values of the wrong type or out of range, or values the model itself refuses when it is built."""
+    values of the wrong type or out of range (from the registry's metadata, without torch), and, with ``build``,
+    values the model itself refuses when it is built (e.g. an unknown ``scan_orders``)."""
     problems = [line for name, entry in models.items() for line in entry_problems(name, entry, where)]
-    if not problems:
+    if build and not problems:
+        import torch
+
         inputs = ModelInputs(STAND_IN_INPUTS.patch_dim, STAND_IN_INPUTS.token_sizes, n_bins)
         for name in models:
             settings = merged_settings(name, models)

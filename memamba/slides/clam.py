@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from memamba.atomic import atomic_path
-from memamba.data.bags import slide_stem
 from memamba.errors import MemambaError
+from memamba.identifiers import slide_stem
 from memamba.tensor_files import save_tensors
 
 TILING_ATTRIBUTES = ("read_level", "read_size", "patch_size_level0", "level0_magnification", "target_magnification")

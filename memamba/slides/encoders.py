@@ -1,5 +1,5 @@
-"""Patch encoders in a registry: one small function per encoder, looked up by name; other packages add theirs as
-plug-ins (entry point group ``memamba.encoders``).
+"""Patch encoders: one small factory per encoder, looked up by name in :mod:`memamba.slides.encoder_registry`
+(other packages add theirs as plug-ins with :func:`register_encoder`, re-exported here).
 
 Weights are never downloaded here: encoders that have weights load them from a local file, verified
 by SHA-256 when one is given, and strictly (every key must match the published checkpoint's).
@@ -10,17 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from memamba.config import ConfigError
-from memamba.errors import MemambaError, UnknownNameError, not_a_file, require_file
-from memamba.provenance import sha256_of
+from memamba.errors import MemambaError
+from memamba.registry import resolve
+from memamba.slides.encoder_registry import encoder_entry, register_encoder, weights_source
+from memamba.slides.weights import load_weights
+
+__all__ = ["Encoder", "build_encoder", "load_weights", "register_encoder"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -39,200 +39,21 @@ class Encoder:
     weights_sha256: str = "none"
 
 
-EncoderFactory = Callable[..., Encoder]
-_ENCODERS: dict[str, EncoderFactory] = {}
-_DIMS: dict[str, int] = {}
-_WEIGHTS_FROM: dict[str, str | None] = {}
-
-
-def register_encoder(name: str, dim: int, weights_from: str | None) -> Callable[[EncoderFactory], EncoderFactory]:
-    """Decorator adding ``fn(weights, sha256=None, random_weights=False, **architecture) -> Encoder`` under ``name``,
-    with its feature width ``dim`` (known without building the encoder) and where its published weights come from
-    (None for an encoder without weights)."""
-
-    def add(fn: EncoderFactory) -> EncoderFactory:
-        _ENCODERS[name], _DIMS[name], _WEIGHTS_FROM[name] = fn, dim, weights_from
-        return fn
-
-    return add
-
-
-PLUGIN_GROUP = "memamba.encoders"
-"""The entry-point group of encoder plug-ins: ``NAME = "package.module:factory"``, where importing the module
-registers ``factory`` under NAME with :func:`register_encoder`."""
-_PLUGINS: dict[str, str] = {}
-
-
-def load_plugins() -> None:
-    """Import every installed encoder plug-in not imported yet; a MemambaError names one that fails to import, that
-    registers no encoder of its entry point's name, or that would replace a built-in encoder."""
-    for entry in entry_points(group=PLUGIN_GROUP):
-        if _PLUGINS.get(entry.name) == entry.value:
-            continue
-        origin = f"encoder plug-in {entry.name!r} ({entry.value}, entry point group {PLUGIN_GROUP})"
-        if entry.name in _ENCODERS:
-            raise MemambaError(f"{origin} would replace the encoder of that name. Fix: rename the plug-in's entry point.")
-        try:
-            entry.load()
-        except Exception as exc:  # noqa: BLE001 - any failure of third-party code ends in the same advice
-            raise MemambaError(f"{origin} failed to import ({type(exc).__name__}: {exc}). Fix: repair or uninstall "
-                               "the package that provides it.") from exc
-        if entry.name not in _ENCODERS:
-            raise MemambaError(f"{origin} registered no encoder named {entry.name!r}. Fix: decorate its factory with "
-                               f"@memamba.slides.encoders.register_encoder({entry.name!r}, dim=..., weights_from=...).")
-        _PLUGINS[entry.name] = entry.value
-
-
-def _known(name: str) -> None:
-    if name not in _ENCODERS:
-        load_plugins()
-    if name not in _ENCODERS:
-        raise UnknownNameError(f"unknown encoder {name!r}. Fix: use one of {list_encoders()} (config key extract.encoder), "
-                               f"or install a plug-in that provides it (entry point group {PLUGIN_GROUP}).")
-
-
-def weights_source(name: str) -> str | None:
-    """How to get encoder ``name``'s published weights (an instruction), or None if it has none."""
-    _known(name)
-    return _WEIGHTS_FROM[name]
-
-
-def encoder_dim(name: str) -> int:
-    """Feature width of registered encoder ``name``."""
-    _known(name)
-    return _DIMS[name]
-
-
-def list_encoders() -> list[str]:
-    """Names of every registered encoder, installed plug-ins' included."""
-    load_plugins()
-    return sorted(_ENCODERS)
-
-
-def encoder_table() -> list[tuple[str, int, str]]:
-    """Every encoder's name, feature width and where its weights come from (or "no weights"; plug-ins say so)."""
-    return [(name, _DIMS[name], (_WEIGHTS_FROM[name] or "no weights")
-             + (f" [plug-in {_PLUGINS[name]}]" if name in _PLUGINS else "")) for name in list_encoders()]
-
-
 def build_encoder(name: str, weights: str | os.PathLike | None = None, sha256: str | None = None,
                   random_weights: bool = False, **architecture: Any) -> Encoder:
     """Build encoder ``name`` with its weights from a local file (``random_weights`` only for tests).
 
     ``architecture`` overrides the published configuration (e.g. ``depth=2`` for a small test model).
     """
-    _known(name)
-    return _ENCODERS[name](weights, sha256=sha256, random_weights=random_weights, **architecture)
+    factory = resolve(encoder_entry(name).factory)
+    return factory(weights, sha256=sha256, random_weights=random_weights, **architecture)
 
 
-HUB_PREFIX = "hf-hub:"
-HUB_FILENAME = "pytorch_model.bin"
-
-
-def fetch_from_hub(reference: str, name: str) -> Path:
-    """The local copy of ``hf-hub:ORG/REPO[/FILE]`` (default file pytorch_model.bin), downloaded once into the
-    Hugging Face cache. Gated models (UNI, UNI2-h) need their terms accepted and ``huggingface-cli login``."""
-    from huggingface_hub import hf_hub_download
-
-    parts = reference[len(HUB_PREFIX):].split("/")
-    if len(parts) < 2:
-        raise MemambaError(f"weights {reference!r}: a hub reference is hf-hub:ORG/REPO or hf-hub:ORG/REPO/FILE. "
-                           "Fix: correct extract.weights.")
-    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or HUB_FILENAME
-    try:
-        return Path(hf_hub_download(repo_id, filename))
-    except Exception as exc:  # noqa: BLE001 - offline, gated, missing: all end in the same advice
-        raise MemambaError(
-            f"weights of encoder {name!r}: cannot fetch {filename} from the Hugging Face hub repository {repo_id} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}). Fix: without network "
-            "access, download the file elsewhere and give its local path in extract.weights; for a gated model, "
-            "accept its terms on the model page and run 'huggingface-cli login'."
-        ) from exc
-
-
-def resolve_weights(name: str, weights: str | os.PathLike) -> Path:
-    """The local file of ``weights``: a path that must exist, or ``hf-hub:ORG/REPO[/FILE]`` fetched (or cached)."""
-    if str(weights).startswith(HUB_PREFIX):
-        return fetch_from_hub(str(weights), name)
-    return require_file(weights, f"weights file of encoder {name!r}", "correct extract.weights (a local file, or hf-hub:ORG/REPO)")
-
-
-@cache
-def _digest(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> str:
-    return sha256_of(path)
-
-
-def checked_digest(path: Path, sha256: str | None, where_to_get: str) -> str:
-    """The SHA-256 of the weights file ``path`` (hashed once per process while its inode, size, mtime and ctime hold:
-    rewriting it changes its ctime, whatever its mtime), which must
-    equal ``sha256`` when one is configured; a MemambaError otherwise."""
-    stat = path.stat()
-    actual = _digest(str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-    if sha256 is not None and actual != sha256.lower():
-        raise MemambaError(f"{path}: SHA-256 {actual} differs from the expected {sha256} (extract.weights_sha256). "
-                           f"Fix: the file is incomplete or a different release; {where_to_get}.")
-    return actual
-
-
-def weights_digest(name: str, weights: str | os.PathLike | None, sha256: str | None) -> str:
-    """What feature files record as ``weights_sha256`` for these settings: the weights file's SHA-256 (checked against
-    ``sha256`` when given), or "none" without a weights file."""
-    if weights is None:
-        return "none"
-    return checked_digest(resolve_weights(name, weights), sha256, weights_source(name) or "see --list-encoders")
-
-
-def _tensor_state(path: Path, name: str, where_to_get: str) -> dict[str, torch.Tensor]:
-    """The checkpoint's name -> tensor mapping (inside a ``state_dict`` / ``model`` wrapper if there is one), read
-    without running any pickled code; anything else is a MemambaError naming the file."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - text, a pickle of objects, a truncated zip: all are "not tensors"
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise MemambaError(f"{path}: not a PyTorch checkpoint of tensors ({type(exc).__name__}: {detail[:160]}); it was "
-                           f"not unpickled. Fix: give the published weights of encoder {name!r}: {where_to_get}.") from exc
-    for wrapper in ("state_dict", "model"):
-        if isinstance(state, dict) and wrapper in state and isinstance(state[wrapper], dict):
-            state = state[wrapper]
-    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        held = type(state).__name__ if not isinstance(state, dict) else \
-            next(type(v).__name__ for v in state.values() if not isinstance(v, torch.Tensor))
-        raise MemambaError(f"{path}: holds a {held}, not a mapping of parameter names to tensors. "
-                           f"Fix: give the published weights of encoder {name!r}: {where_to_get}.")
-    return state
-
-
-def load_weights(model: nn.Module, name: str, weights: str | os.PathLike | None, sha256: str | None,
-                 random_weights: bool, where_to_get: str,
-                 convert: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None) -> str:
-    """Load a checkpoint (a local path, or ``hf-hub:ORG/REPO[/FILE]``) strictly into ``model``, after checking
-    its SHA-256 when one is given.
-
-    ``convert`` maps the published key names onto the model's (e.g. an old timm release's onto today's).
-    Returns the file's SHA-256 ("none" for random weights), which feature files record.
-    """
-    if weights is None:
-        if random_weights:
-            return "none"
-        raise MemambaError(f"encoder {name!r} needs its weights and none were given. Fix: {where_to_get}, "
-                           "then pass --weights PATH (config: extract.weights).")
-    path = resolve_weights(name, weights)
-    actual = checked_digest(path, sha256, where_to_get)
-    state = _tensor_state(path, name, where_to_get)
-    if convert is not None:
-        state = convert(state)
-    expected = model.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    misshapen = [key for key in expected if key in state and tuple(state[key].shape) != tuple(expected[key].shape)]
-    if missing or unexpected or misshapen:
-        raise MemambaError(
-            f"{path}: not a checkpoint of encoder {name!r}: {len(missing)} missing key(s) {missing[:3]}, "
-            f"{len(unexpected)} unexpected key(s) {unexpected[:3]}, {len(misshapen)} key(s) of another shape "
-            f"{misshapen[:3]}. Fix: {where_to_get}."
-        )
-    model.load_state_dict(state, strict=True)
-    return actual
+def _encoder(name: str, model: nn.Module, mean: tuple[float, float, float], std: tuple[float, float, float],
+             weights_sha256: str = "none") -> Encoder:
+    """The built encoder ``name``, its feature width and input size taken from its registry entry."""
+    entry = encoder_entry(name)
+    return Encoder(name, model, entry.dim, entry.input_size, mean, std, weights_sha256)
 
 
 class ColourTextureStats(nn.Module):
@@ -263,12 +84,11 @@ class ColourTextureStats(nn.Module):
         return torch.cat([mean, std, quantiles, dark, torch.stack(energies, 1), saturation], 1)
 
 
-@register_encoder("demo-stats", dim=ColourTextureStats.dim, weights_from=None)
 def demo_stats(weights: str | None = None, sha256: str | None = None, random_weights: bool = False) -> Encoder:
     """Colour/texture statistics: no weights, 16-d, any input size, inputs in [0, 1]."""
     if weights is not None:
         raise MemambaError("encoder 'demo-stats' has no weights. Fix: set extract.weights to null.")
-    return Encoder("demo-stats", ColourTextureStats().eval(), encoder_dim("demo-stats"), None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    return _encoder("demo-stats", ColourTextureStats().eval(), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
 class TruncatedResNet50(nn.Module):
@@ -286,8 +106,6 @@ class TruncatedResNet50(nn.Module):
         return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
 
 
-@register_encoder("resnet50-trunc", dim=1024,
-                  weights_from="save torchvision's or timm's ImageNet ResNet-50 state dict to a file")
 def resnet50_trunc(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
                    **architecture: Any) -> Encoder:
     """ResNet-50 (ImageNet) truncated after layer3, 1024-d, 224 px, ImageNet normalisation.
@@ -299,7 +117,7 @@ def resnet50_trunc(weights: str | None = None, sha256: str | None = None, random
 
     resnet = timm.create_model("resnet50", pretrained=False, **architecture)
     digest = load_weights(resnet, "resnet50-trunc", weights, sha256, random_weights, weights_source("resnet50-trunc"))
-    return Encoder("resnet50-trunc", TruncatedResNet50(resnet).eval(), encoder_dim("resnet50-trunc"), 224, IMAGENET_MEAN, IMAGENET_STD, digest)
+    return _encoder("resnet50-trunc", TruncatedResNet50(resnet).eval(), IMAGENET_MEAN, IMAGENET_STD, digest)
 
 
 def _vit(name: str, weights: str | None, sha256: str | None, random_weights: bool, where_to_get: str,
@@ -308,10 +126,9 @@ def _vit(name: str, weights: str | None, sha256: str | None, random_weights: boo
 
     model = timm.create_model(timm_name, pretrained=False, **{**published, **architecture})
     digest = load_weights(model, name, weights, sha256, random_weights, where_to_get)
-    return Encoder(name, model.eval(), encoder_dim(name), 224, IMAGENET_MEAN, IMAGENET_STD, digest)
+    return _encoder(name, model.eval(), IMAGENET_MEAN, IMAGENET_STD, digest)
 
 
-@register_encoder("uni", dim=1024, weights_from="download pytorch_model.bin from the MahmoodLab/UNI model page")
 def uni(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
         **architecture: Any) -> Encoder:
     """UNI (Chen et al., 2024): ViT-L/16, 1024-d, 224 px, ImageNet normalisation."""
@@ -319,7 +136,6 @@ def uni(weights: str | None = None, sha256: str | None = None, random_weights: b
     return _vit("uni", weights, sha256, random_weights, weights_source("uni"), "vit_large_patch16_224", published, architecture)
 
 
-@register_encoder("uni2-h", dim=1536, weights_from="download pytorch_model.bin from the MahmoodLab/UNI2-h model page")
 def uni2_h(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
            **architecture: Any) -> Encoder:
     """UNI2-h: ViT-H/14 with SwiGLU MLPs and 8 register tokens, 1536-d, 224 px, ImageNet normalisation."""
@@ -347,8 +163,6 @@ class ClassAndMeanPatchToken(nn.Module):
         return torch.cat([tokens[:, 0], tokens[:, self.vit.num_prefix_tokens:].mean(1)], dim=-1)
 
 
-@register_encoder("virchow2", dim=2560, weights_from="download pytorch_model.bin from the paige-ai/Virchow2 model page "
-                                                     "(gated, CC-BY-NC-ND 4.0)")
 def virchow2(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
              **architecture: Any) -> Encoder:
     """Virchow2 (Zimmermann et al., 2024): ViT-H/14 with SwiGLU MLPs and 4 register tokens; the embedding is the
@@ -360,12 +174,10 @@ def virchow2(weights: str | None = None, sha256: str | None = None, random_weigh
                  "global_pool": "", "dynamic_img_size": True, "mlp_layer": timm.layers.SwiGLUPacked, "act_layer": nn.SiLU}
     vit = timm.create_model("vit_huge_patch14_224", pretrained=False, **{**published, **architecture})
     digest = load_weights(vit, "virchow2", weights, sha256, random_weights, weights_source("virchow2"))
-    return Encoder("virchow2", ClassAndMeanPatchToken(vit).eval(), encoder_dim("virchow2"), 224, IMAGENET_MEAN,
+    return _encoder("virchow2", ClassAndMeanPatchToken(vit).eval(), IMAGENET_MEAN,
                    IMAGENET_STD, digest)
 
 
-@register_encoder("h-optimus-0", dim=1536, weights_from="download pytorch_model.bin from the bioptimus/H-optimus-0 "
-                                                        "model page (Apache-2.0)")
 def h_optimus_0(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
                 **architecture: Any) -> Encoder:
     """H-optimus-0 (Bioptimus, 2024): ViT-g/14 with 4 register tokens (DINOv2 layout), class token, 1536-d, 224 px,
@@ -375,11 +187,9 @@ def h_optimus_0(weights: str | None = None, sha256: str | None = None, random_we
     published = {"img_size": 224, "init_values": 1e-5, "num_classes": 0, "global_pool": "token", "dynamic_img_size": False}
     model = timm.create_model("vit_giant_patch14_reg4_dinov2", pretrained=False, **{**published, **architecture})
     digest = load_weights(model, "h-optimus-0", weights, sha256, random_weights, weights_source("h-optimus-0"))
-    return Encoder("h-optimus-0", model.eval(), encoder_dim("h-optimus-0"), 224, HOPTIMUS_MEAN, HOPTIMUS_STD, digest)
+    return _encoder("h-optimus-0", model.eval(), HOPTIMUS_MEAN, HOPTIMUS_STD, digest)
 
 
-@register_encoder("gigapath", dim=1536, weights_from="download pytorch_model.bin from the prov-gigapath/prov-gigapath "
-                                                     "model page (gated)")
 def gigapath(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
              **architecture: Any) -> Encoder:
     """Prov-GigaPath's tile encoder (Xu et al., 2024): ViT-g with 16-px patches and SwiGLU MLPs (timm's DINOv2
@@ -394,35 +204,30 @@ OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-@register_encoder("conch", dim=512, weights_from="download pytorch_model.bin from the MahmoodLab/CONCH model page "
-                                                 "(gated, CC-BY-NC-ND 4.0)")
 def conch(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
           **architecture: Any) -> Encoder:
     """CONCH v1's image tower (the ME-Mamba paper's third feature set): ViT-B/16 at 448 px, attentional pooler,
     512-d; OpenAI CLIP normalisation, as CONCH's own transform. Loads the released CoCa checkpoint, text half left
     out (:data:`memamba.slides.conch.CONCH_V1_TEXT_HALF`)."""
-    from memamba.slides.conch import CONCH_INPUT_SIZE, conch_v1_image_keys, conch_v1_tower
+    from memamba.slides.conch import conch_v1_image_keys, conch_v1_tower
 
     tower = conch_v1_tower(**architecture)
     digest = load_weights(tower, "conch", weights, sha256, random_weights, weights_source("conch"),
                           convert=lambda state: conch_v1_image_keys(state, tower))
-    return Encoder("conch", tower.eval(), encoder_dim("conch"), CONCH_INPUT_SIZE, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD,
+    return _encoder("conch", tower.eval(), OPENAI_CLIP_MEAN, OPENAI_CLIP_STD,
                    digest)
 
 
-@register_encoder("conch-v1.5", dim=768, weights_from="download pytorch_model_vision.bin from the MahmoodLab/conchv1_5 "
-                                                      "model page (gated, CC-BY-NC-ND 4.0; hf-hub:MahmoodLab/conchv1_5/"
-                                                      "pytorch_model_vision.bin)")
 def conch_v15(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
               **architecture: Any) -> Encoder:
     """CONCH v1.5's image tower (TITAN's patch encoder): ViT-L/16 at 448 px, attentional pooler, 768-d; ImageNet
     normalisation."""
-    from memamba.slides.conch import CONCH_INPUT_SIZE, conch_v15_image_keys, conch_v15_tower
+    from memamba.slides.conch import conch_v15_image_keys, conch_v15_tower
 
     tower = conch_v15_tower(**architecture)
     digest = load_weights(tower, "conch-v1.5", weights, sha256, random_weights, weights_source("conch-v1.5"),
                           convert=lambda state: conch_v15_image_keys(state, tower))
-    return Encoder("conch-v1.5", tower.eval(), encoder_dim("conch-v1.5"), CONCH_INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD,
+    return _encoder("conch-v1.5", tower.eval(), IMAGENET_MEAN, IMAGENET_STD,
                    digest)
 
 
@@ -458,8 +263,6 @@ class ConvStem(nn.Module):
         return self.norm(self.proj(images).permute(0, 2, 3, 1))
 
 
-@register_encoder("ctranspath", dim=768,
-                  weights_from="download ctranspath.pth from the TransPath repository (Xiyue-Wang/TransPath)")
 def ctranspath(weights: str | None = None, sha256: str | None = None, random_weights: bool = False,
                **architecture: Any) -> Encoder:
     """CTransPath (Wang et al., 2022): Swin-T/4 window 7 with the ConvStem patch embedding, 768-d, 224 px,
@@ -476,39 +279,4 @@ def ctranspath(weights: str | None = None, sha256: str | None = None, random_wei
                               num_classes=0, **architecture)
     digest = load_weights(model, "ctranspath", weights, sha256, random_weights, weights_source("ctranspath"),
                           convert=lambda state: checkpoint_filter_fn(state, model))
-    return Encoder("ctranspath", model.eval(), encoder_dim("ctranspath"), 224, IMAGENET_MEAN, IMAGENET_STD, digest)
-
-
-def check_weights_setting(extract: dict[str, Any], verify_sha256: bool = True) -> None:
-    """Check the ``extract`` config section's encoder and weights before any job runs: a registered encoder, a
-    weights file that exists (``hf-hub:`` references are fetched by the jobs), and, with ``verify_sha256``, its
-    SHA-256 equal to ``weights_sha256``. A ConfigError names the key and the fix."""
-    name, weights, expected = extract["encoder"], extract.get("weights"), extract.get("weights_sha256")
-    if name not in _ENCODERS:
-        try:
-            load_plugins()
-        except MemambaError as error:
-            raise ConfigError(f"extract.encoder: {error}") from error
-    if name not in _ENCODERS:
-        raise ConfigError(f"extract.encoder: unknown encoder {name!r}. Fix: use one of {list_encoders()}, or install a "
-                          f"plug-in that provides it (entry point group {PLUGIN_GROUP}).")
-    source = _WEIGHTS_FROM[name]
-    if source is None:
-        if weights is not None:
-            raise ConfigError(f"extract.weights is {weights!r}, but encoder {name!r} has no weights. Fix: set extract.weights to null.")
-        return
-    if weights is None:
-        raise ConfigError(f"extract.weights is null, but encoder {name!r} needs its published weights. "
-                          f"Fix: {source}, and set extract.weights to its path (or hf-hub:ORG/REPO).")
-    if str(weights).startswith(HUB_PREFIX):
-        return
-    path = Path(weights)
-    problem = not_a_file(path)
-    if problem:
-        raise ConfigError(f"extract.weights: {weights} {problem} (looked for {path.absolute()}). "
-                          f"Fix: {source}, and set extract.weights to its path (relative paths start where snakemake runs).")
-    if expected is not None and verify_sha256:
-        actual = sha256_of(path)
-        if actual != expected.lower():
-            raise ConfigError(f"extract.weights_sha256: {path} has SHA-256 {actual}, not {expected}. Fix: the file is incomplete "
-                              f"or another release: {source} again, or correct extract.weights_sha256.")
+    return _encoder("ctranspath", model.eval(), IMAGENET_MEAN, IMAGENET_STD, digest)

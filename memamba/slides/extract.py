@@ -18,12 +18,13 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from memamba.atomic import atomic_path
-from memamba.data.bags import slide_stem
 from memamba.errors import MemambaError, require_file
+from memamba.identifiers import slide_stem
 from memamba.provenance import provenance_json
-from memamba.slides.encoders import Encoder, build_encoder, weights_digest
+from memamba.slides.encoders import Encoder, build_encoder
 from memamba.slides.reader import SlideError, open_slide, read_region_rgb
 from memamba.slides.tile import peer_attributes
+from memamba.slides.weights import weights_digest
 from memamba.train.device import pick_device
 
 log = logging.getLogger(__name__)

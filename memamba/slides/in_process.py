@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from memamba.data.bags import slide_stem
+from memamba.identifiers import slide_stem
 from memamba.sheets import read_sheet
 from memamba.slides.extract import ExtractParams, extract_features, write_features
 from memamba.slides.segment import SegmentParams, segment_slide

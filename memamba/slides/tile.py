@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 
 from memamba.atomic import atomic_path
-from memamba.data.bags import slide_stem
 from memamba.errors import MemambaError
+from memamba.identifiers import slide_stem
 from memamba.provenance import provenance_json
 from memamba.slides.reader import best_level_for_mpp, open_slide, resolve_mpp
 

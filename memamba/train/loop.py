@@ -213,26 +213,48 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[s
     return [{"params": decayed, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]
 
 
+def _resumed(model_name: str, model: torch.nn.Module, optimiser: torch.optim.Optimizer, generator: np.random.Generator,
+             checkpoint: str | Path | None, fingerprint: str) -> tuple[list[dict[str, float]], dict[str, Any], int]:
+    """(history, best epoch so far, first epoch to run): from ``checkpoint`` when it was written for ``fingerprint``,
+    with the model, optimiser and random states restored; else a fresh start."""
+    saved = _epoch_state(checkpoint)
+    if saved is not None and saved["fingerprint"] != fingerprint:
+        log.warning("%s was written for other inputs or settings: starting from epoch 1", checkpoint)
+        saved = None
+    if saved is None:
+        return [], {"score": -np.inf, "epoch": 0, "state": None}, 1
+    model.load_state_dict(saved["model"])
+    optimiser.load_state_dict(saved["optimiser"])
+    generator.bit_generator.state = saved["generator"]
+    torch.set_rng_state(saved["torch_rng"])
+    log.info("resuming %s from epoch %d (%s)", model_name, saved["epoch"], checkpoint)
+    return saved["history"], saved["best"], saved["epoch"] + 1
+
+
+def _epoch_scores(model: torch.nn.Module, cohort: Cohort, data: FoldData, losses: list[float], seen: dict[int, torch.Tensor],
+                  device: torch.device, train_params: dict[str, Any], workers: int) -> dict[str, float]:
+    """One epoch's history row: training loss and c-index (of the logits seen while training), then the c-index of
+    the inner-validation (and its loss) and validation rows, predicted by the model as it now is."""
+    trained = np.array(sorted(seen))
+    record = {"train_loss": float(np.mean(losses)),
+              "train_c_index": _c_index(cohort, trained, torch.stack([seen[r] for r in trained]))}
+    for name, rows in (("inner_val", data.inner_val_rows), ("val", data.val_rows)):
+        if not len(rows):
+            continue
+        logits = predict_logits(model, data, rows, device, train_params["batch_size"], workers)
+        record[f"{name}_c_index"] = _c_index(cohort, rows, logits)
+        if name == "inner_val":
+            record["inner_val_loss"] = _loss(logits, data, rows, train_params["alpha"])
+    return record
+
+
 def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any], train_params: dict[str, Any],
                cohort: Cohort, data: FoldData, device: torch.device, workers: int, progress: bool,
                checkpoint: str | Path | None, fingerprint: str) -> tuple[torch.nn.Module, pd.DataFrame]:
     model = build_model(model_name, inputs, model_params).to(device)
     optimiser = OPTIMISERS[train_params["optimizer"]](parameter_groups(model, train_params["weight_decay"]), lr=train_params["lr"])
     generator = np.random.default_rng(train_params["seed"])
-    history: list[dict[str, float]] = []
-    best = {"score": -np.inf, "epoch": 0, "state": None}
-    start = 1
-    saved = _epoch_state(checkpoint)
-    if saved is not None and saved["fingerprint"] != fingerprint:
-        log.warning("%s was written for other inputs or settings: starting from epoch 1", checkpoint)
-        saved = None
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimiser.load_state_dict(saved["optimiser"])
-        generator.bit_generator.state = saved["generator"]
-        torch.set_rng_state(saved["torch_rng"])
-        history, best, start = saved["history"], saved["best"], saved["epoch"] + 1
-        log.info("resuming %s from epoch %d (%s)", model_name, saved["epoch"], checkpoint)
+    history, best, start = _resumed(model_name, model, optimiser, generator, checkpoint, fingerprint)
     weights = sampling_weights(data.labels.numpy()[data.train_rows], data.censored.numpy()[data.train_rows]) \
         if train_params["weighted_sampling"] else None
     patience = train_params["early_stopping_patience"]
@@ -258,16 +280,7 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
                 optimiser.zero_grad()
             losses.append(loss.item())
             seen.update(zip(rows.tolist(), logits.detach().float().cpu()))
-        trained = np.array(sorted(seen))
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-                  "train_c_index": _c_index(cohort, trained, torch.stack([seen[r] for r in trained]))}
-        for name, rows in (("inner_val", data.inner_val_rows), ("val", data.val_rows)):
-            if not len(rows):
-                continue
-            logits = predict_logits(model, data, rows, device, train_params["batch_size"], workers)
-            record[f"{name}_c_index"] = _c_index(cohort, rows, logits)
-            if name == "inner_val":
-                record["inner_val_loss"] = _loss(logits, data, rows, train_params["alpha"])
+        record = {"epoch": epoch, **_epoch_scores(model, cohort, data, losses, seen, device, train_params, workers)}
         history.append(record)
         bar.set_postfix(loss=f"{record['train_loss']:.3f}")
         if patience and record["inner_val_c_index"] > best["score"]:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from memamba.data.bags import feature_file, feature_files, read_features, slide_stem
+from memamba.data.bags import feature_file, feature_files, read_features
 from memamba.errors import MemambaError
+from memamba.identifiers import slide_stem
 
 
 def _h5(path: Path, features: np.ndarray) -> Path:

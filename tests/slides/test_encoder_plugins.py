@@ -13,15 +13,15 @@ import torch
 
 from conftest import write_encoder_plugin
 from memamba.errors import MemambaError
-from memamba.slides import encoders
+from memamba.slides import encoder_registry, encoders
 
 
 @pytest.fixture
 def registry() -> Iterator[None]:
     """Put back the registry as it was: a plug-in registered by one test is not installed for the next."""
-    saved = [dict(table) for table in (encoders._ENCODERS, encoders._DIMS, encoders._WEIGHTS_FROM, encoders._PLUGINS)]
+    saved = [dict(table) for table in (encoder_registry.ENCODERS._entries, encoder_registry._PLUGINS)]
     yield
-    for table, copy in zip((encoders._ENCODERS, encoders._DIMS, encoders._WEIGHTS_FROM, encoders._PLUGINS), saved):
+    for table, copy in zip((encoder_registry.ENCODERS._entries, encoder_registry._PLUGINS), saved):
         table.clear()
         table.update(copy)
 
@@ -33,12 +33,12 @@ def _install(folder: Path, monkeypatch: pytest.MonkeyPatch, **plugin: str) -> No
 
 def test_an_installed_plugin_is_listed_and_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: None) -> None:
     _install(tmp_path, monkeypatch)
-    assert "toy-means" in encoders.list_encoders()
-    assert ("toy-means", 3, "no weights [plug-in toy_encoder:toy_means]") in encoders.encoder_table()
+    assert "toy-means" in encoder_registry.list_encoders()
+    assert ("toy-means", 3, "no weights [plug-in toy_encoder:toy_means]") in encoder_registry.encoder_table()
     encoder = encoders.build_encoder("toy-means")
     images = torch.rand(2, 3, 8, 8)
     torch.testing.assert_close(encoder.model(images), images.mean((2, 3)))
-    assert encoders.encoder_dim("toy-means") == 3 and encoders.weights_source("toy-means") is None
+    assert encoder_registry.encoder_dim("toy-means") == 3 and encoder_registry.weights_source("toy-means") is None
 
 
 @pytest.mark.parametrize("plugin,message", [
@@ -55,13 +55,13 @@ def test_a_broken_plugin_is_an_error_naming_it(plugin: dict[str, str], message: 
                                                 monkeypatch: pytest.MonkeyPatch, registry: None) -> None:
     _install(tmp_path, monkeypatch, **plugin)
     with pytest.raises(MemambaError, match=message):
-        encoders.list_encoders()
+        encoder_registry.list_encoders()
 
 
 def test_an_unknown_encoder_says_where_plugins_come_from(registry: None) -> None:
     with pytest.raises(MemambaError, match=r"unknown encoder 'virchow7'\. Fix: use one of .*'demo-stats'.* or install a "
                                            r"plug-in that provides it \(entry point group memamba.encoders\)"):
-        encoders.encoder_dim("virchow7")
+        encoder_registry.encoder_dim("virchow7")
 
 
 def test_the_cli_lists_every_encoder_with_its_width_and_weights(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_the_readmes_worked_example_is_a_working_plugin(tmp_path: Path, monkeypa
     assert entry == 'my-vit-s = "my_encoders.vit_s:my_vit_s"'
     _install(tmp_path, monkeypatch, module="vit_s", source=source, entry="my-vit-s = vit_s:my_vit_s")
     encoder = encoders.build_encoder("my-vit-s", random_weights=True, depth=1)
-    assert encoder.model(torch.rand(2, 3, 224, 224)).shape == (2, 384) and encoders.encoder_dim("my-vit-s") == 384
+    assert encoder.model(torch.rand(2, 3, 224, 224)).shape == (2, 384) and encoder_registry.encoder_dim("my-vit-s") == 384
     state = tmp_path / "my-vit-s.pth"
     torch.save(encoder.model.state_dict(), state)
     assert encoders.build_encoder("my-vit-s", weights=state, depth=1).weights_sha256 != "none"

@@ -8,7 +8,7 @@ import pytest
 
 from memamba.config import ConfigError
 from memamba.provenance import sha256_of
-from memamba.slides.encoders import check_weights_setting
+from memamba.slides.encoder_registry import check_weights_setting
 
 
 def _extract(**values: object) -> dict:

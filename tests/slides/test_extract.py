@@ -10,7 +10,8 @@ import torch
 from memamba.data.bags import read_features
 from memamba.errors import MemambaError
 from memamba.provenance import sha256_of
-from memamba.slides.encoders import build_encoder, list_encoders
+from memamba.slides.encoder_registry import list_encoders
+from memamba.slides.encoders import build_encoder
 from memamba.slides.extract import ExtractParams, extract_features, features_up_to_date, write_features
 from memamba.slides.segment import SegmentParams, segment_slide
 from memamba.slides.tile import TileParams, tile_slide, write_patches

@@ -11,7 +11,8 @@ import torch
 
 from conftest import CMU_SLIDE, needs_shared
 from memamba.slides.clam import export_clam
-from memamba.slides.encoders import build_encoder, encoder_dim, list_encoders
+from memamba.slides.encoder_registry import encoder_dim, list_encoders
+from memamba.slides.encoders import build_encoder
 from memamba.slides.extract import ExtractParams, extract_features, write_features
 from memamba.slides.segment import SegmentParams, segment_slide, write_segmentation
 from memamba.slides.tile import TileParams, rasterise, tile_slide, tissue_fractions, write_patches

@@ -13,12 +13,11 @@ from memamba.data.splits import published_fold_files, read_published_fold
 from memamba.errors import MemambaError
 from memamba.genomics.tables import read_gene_families
 from memamba.gpu_slots import visible_gpu_count
-from memamba.models.patch_scores import has_patch_scores
-from memamba.models.registry import variant_entry
+from memamba.models.registry import has_patch_scores, variant_entry
 from memamba.models.settings import check_models_section, merged_settings
 from memamba.provenance import cached_sha256
 from memamba.sheets import read_sheet
-from memamba.slides.encoders import check_weights_setting
+from memamba.slides.encoder_registry import check_weights_setting
 from memamba.train.search_space import check_tuning
 
 CONFIG_SOURCE = (
@@ -29,7 +28,7 @@ CONFIG_SOURCE = (
 try:
     validate_config(config, where=CONFIG_SOURCE)
     if workflow.is_main_process:  # a cluster job re-reads this file: the run's main process has checked the models
-        check_models_section(config["models"], CONFIG_SOURCE, config["train"]["n_bins"])
+        check_models_section(config["models"], CONFIG_SOURCE, config["train"]["n_bins"], build=False)
         check_tuning(config["train"], config["models"], CONFIG_SOURCE)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}")

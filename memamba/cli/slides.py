@@ -1,0 +1,177 @@
+"""Sub-commands of the slide stages: segment, tile, extract, take-features, export-clam.
+
+Each command's parser sits beside its handler; heavy libraries are imported inside the handlers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from memamba.cli.arguments import add_params, slide_mpp
+from memamba.errors import MemambaError
+
+if TYPE_CHECKING:
+    from memamba.slides.extract import ExtractParams
+
+
+def _add_segment(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("segment", help="segment tissue: GeoJSON polygons + QC overlay PNG",
+                            description="Segment the tissue of SLIDE; writes OUT/NAME.geojson (level-0 pixels, holes "
+                                        "included) and OUT/NAME.png (QC overlay).")
+    p.add_argument("slide", help="slide file (SVS, TIFF, NDPI, ... anything OpenSlide opens)")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--name", help="base name of the outputs (default: the slide file's stem)")
+    p.add_argument("--mpp", type=slide_mpp, default=None, help="level-0 microns per pixel, overriding the file's")
+    add_params(p, "segment")
+    p.set_defaults(func=cmd_segment)
+
+
+def cmd_segment(args: argparse.Namespace) -> None:
+    from memamba.config import section_params
+    from memamba.slides.segment import SegmentParams, segment_slide, write_segmentation
+
+    params = SegmentParams(**section_params("segment", args.params))
+    name = args.name or Path(args.slide).stem
+    result = segment_slide(args.slide, params, args.mpp)
+    out = Path(args.out)
+    write_segmentation(result, args.slide, params, out / f"{name}.geojson", out / f"{name}.png")
+    print(f"{name}: {len(result.polygons)} tissue region(s); mpp {result.mpp.mpp:.4f} from {result.mpp.source}")
+
+
+def _add_tile(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("tile", help="tile tissue into patches at a physical resolution",
+                            description="Lay a patch grid at the target mpp over SLIDE and keep the patches covering "
+                                        "enough tissue; writes an HDF5 file with 'coords' (level-0 top-left corners).")
+    p.add_argument("slide", help="slide file")
+    p.add_argument("--tissue", required=True, help="GeoJSON from 'memamba segment'")
+    p.add_argument("-o", "--out", required=True, help="output HDF5 file")
+    p.add_argument("--mpp", type=slide_mpp, default=None, help="level-0 microns per pixel, overriding the file's")
+    p.add_argument("--target-mpp", type=float, default=None, help="patch resolution in microns per pixel (default 0.5)")
+    p.add_argument("--patch-size", type=int, default=None, help="patch width and height in pixels at --target-mpp (default 256)")
+    add_params(p, "tile")
+    p.set_defaults(func=cmd_tile)
+
+
+def cmd_tile(args: argparse.Namespace) -> None:
+    from memamba.config import section_params
+    from memamba.slides.segment import read_polygons
+    from memamba.slides.tile import TileParams, tile_slide, write_patches
+
+    overrides = {"target_mpp": args.target_mpp, "patch_size": args.patch_size}
+    params = TileParams(**section_params("tile", args.params, overrides=overrides))
+    grid = tile_slide(args.slide, read_polygons(args.tissue), params, args.mpp, args.tissue)
+    write_patches(grid, args.out, params, [args.slide, args.tissue])
+    print(f"{Path(args.slide).name}: {len(grid.coords)} patches of {params.patch_size} px at {params.target_mpp} um/px "
+          f"(level {grid.read_level}, {grid.patch_size_level0} px at level 0)")
+
+
+def _add_extract(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("extract", help="encode patches into features with a registered encoder",
+                            description="Read the patches listed by 'memamba tile' and encode them in batches; writes "
+                                        "an HDF5 file with 'features' (N x D) and 'coords'.")
+    p.add_argument("slide", nargs="?", help="slide file")
+    p.add_argument("--patches", help="HDF5 from 'memamba tile'")
+    p.add_argument("-o", "--out", help="output HDF5 file")
+    p.add_argument("--encoder", default=None, help="registered encoder name (default: demo-stats; see --list-encoders)")
+    p.add_argument("--weights", default=None, help="local path to the encoder's weights")
+    p.add_argument("--device", default=None, help="auto (CUDA if available; the default), cpu or cuda")
+    p.add_argument("--force", action="store_true", help="extract even if OUT is up to date with the same encoder and inputs")
+    p.add_argument("--list-encoders", action="store_true", help="print the registered encoders and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--shard", default=None, help="several slides in one job, the encoder loaded once: a JSON list of "
+                   "{slide_id, slide, patches, out}; each slide is skipped when OUT is up to date, and a failing slide is "
+                   "recorded in --manifest while the others go on")
+    p.add_argument("--manifest", default=None, help="with --shard: TSV written at the end (slide_id, features, status, message)")
+    add_params(p, "extract")
+    p.set_defaults(func=cmd_extract)
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    from memamba.config import section_params
+    from memamba.slides.encoder_registry import encoder_table
+    from memamba.slides.extract import ExtractParams, extract_features, features_up_to_date, write_features
+
+    if args.list_encoders:
+        print(f"{'encoder':<16} {'width':>5}  weights")
+        print("\n".join(f"{name:<16} {dim:>5}  {source}" for name, dim, source in encoder_table()))
+        return
+    if not (args.slide and args.patches and args.out) and not (args.shard and args.manifest):
+        raise MemambaError("SLIDE, --patches and -o are required. Fix: give them (or --shard and --manifest, or --list-encoders).")
+    section = section_params("extract", args.params, overrides={"encoder": args.encoder, "weights": args.weights, "device": args.device})
+    device = section.pop("device")
+    section.pop("slides_per_job")
+    params = ExtractParams(**section)
+    if args.shard:
+        _extract_shard(args, params, device)
+        return
+    sources = [args.slide, args.patches]
+    if not args.force and features_up_to_date(args.out, params, sources):
+        print(f"{Path(args.slide).name}: {args.out} is up to date with encoder {params.encoder}; skipped (--force redoes it)")
+        return
+    result = extract_features(args.slide, args.patches, params, device, progress=not args.quiet)
+    write_features(args.out, result, params, sources)
+    skipped = f", {len(result.skipped_coords)} unreadable patch(es) dropped" if len(result.skipped_coords) else ""
+    print(f"{Path(args.slide).name}: features {result.features.shape} with encoder {params.encoder}{skipped}")
+
+
+def _add_take_features(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("take-features", help="publish one slide's features from an extraction shard",
+                            description="Link a slide's staged features (from 'memamba extract --shard') to OUT, or fail "
+                                        "with that slide's own extraction error.")
+    p.add_argument("manifest", help="the shard's manifest TSV")
+    p.add_argument("--slide-id", required=True, help="the slide's id")
+    p.add_argument("-o", "--out", required=True, help="where its features go")
+    p.set_defaults(func=cmd_take_features)
+
+
+def cmd_take_features(args: argparse.Namespace) -> None:
+    from memamba.slides.extract_shard import take_features
+
+    print(f"{args.slide_id}: {take_features(args.manifest, args.slide_id, args.out)}")
+
+
+def _add_export_clam(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("export-clam", help="export features in CLAM's h5_files/ + pt_files/ + patches/ layout",
+                            description="Copy features/{encoder}/{slide}.h5 files into CLAM's layout, named by the slide's "
+                                        "stem (the id without .svs), so that CLAM, TRIDENT, MCAT or MOTCat code can read "
+                                        "them: OUT/h5_files/{stem}.h5 (features, coords with CLAM's and TRIDENT's "
+                                        "attributes), OUT/pt_files/{stem}.pt and OUT/patches/{stem}.h5 (CLAM's coordinate "
+                                        "convention, for its own feature extractor).")
+    p.add_argument("features", nargs="+", help="feature files from 'memamba extract'")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_export_clam)
+
+
+def cmd_export_clam(args: argparse.Namespace) -> None:
+    from memamba.slides.clam import export_clam
+
+    names = export_clam(args.features, args.out)
+    print(f"{len(names)} slide(s) exported to {args.out}/h5_files, {args.out}/pt_files and {args.out}/patches")
+
+
+def _extract_shard(args: argparse.Namespace, params: ExtractParams, device: str) -> None:
+    from memamba.slides.extract_shard import SlideJob, extract_shard, write_manifest
+
+    try:
+        jobs = [SlideJob(job["slide_id"], Path(job["slide"]), Path(job["patches"]), Path(job["out"])) for job in json.loads(args.shard)]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise MemambaError(f"--shard is not a JSON list of {{slide_id, slide, patches, out}} objects ({exc}). "
+                           "Fix: pass such a list (the workflow writes it).") from exc
+    manifest = extract_shard(jobs, params, device, progress=not args.quiet)
+    write_manifest(manifest, args.manifest)
+    counts = manifest["status"].value_counts()
+    print(f"{len(jobs)} slide(s) with encoder {params.encoder}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    for row in manifest[manifest["status"] == "failed"].itertuples():
+        print(f"  failed {row.slide_id}: {row.message}", file=sys.stderr)
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the segment, tile, extract, take-features, export-clam sub-commands."""
+    _add_segment(commands)
+    _add_tile(commands)
+    _add_extract(commands)
+    _add_take_features(commands)
+    _add_export_clam(commands)

@@ -1,0 +1,248 @@
+"""Sub-commands that fit and apply models: train, model-info, predict.
+
+Each command's parser sits beside its handler; heavy libraries are imported inside the handlers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from memamba.cli.arguments import add_cohort_inputs, add_params, positive_count
+from memamba.errors import MemambaError
+
+INNER_FITS = "inner_fits.partial.tsv"
+"""Where ``memamba train --tune`` records each finished inner fit (a rerun resumes from it); tuning.tsv at the end."""
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("train", help="train one model on one fold",
+                            description="Fit a registered model on the fold's training patients (bin edges and scaling "
+                                        "fitted there only) and predict every patient; writes checkpoint.pt, "
+                                        "history.tsv, predictions.tsv and config.yaml to -o.")
+    p.add_argument("--slides", help="slide sheet")
+    p.add_argument("--clinical", help="clinical sheet")
+    p.add_argument("--features-dir", help="folder of per-slide features: ours (features/{encoder}/), or CLAM/TRIDENT "
+                                          "{slide}.h5 / {slide}.pt files, also under h5_files/ or pt_files/ (models that use slides)")
+    p.add_argument("--genomics", help="features.parquet")
+    p.add_argument("--tokens", help="tokens.json")
+    p.add_argument("--split", help="fold_K.tsv")
+    p.add_argument("--model", help="registered model name (see --list-models)")
+    p.add_argument("--model-params", default=None, metavar="JSON", help="the model's hyper-parameters as JSON")
+    p.add_argument("--genomics-params", default=None, metavar="JSON", help="the 'genomics' config section as JSON")
+    p.add_argument("-o", "--out", help="output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/epoch_state.pt (written after every epoch) when it was made with the same inputs and settings")
+    p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
+                   help="a patient lacking slides or genomics: leave out, or give the training-fold mean (config splits.missing_modality)")
+    p.add_argument("--list-models", action="store_true", help="print the registered models and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--tune", default=None, metavar="JSON",
+                   help="the 'train.tune' config section as JSON: choose the settings by inner cross-validation on the "
+                        "fold's training part first (nested CV; inner fits resume from OUT/inner_fits.partial.tsv), "
+                        "then refit; writes tuning.tsv too, and config.yaml records the choice")
+    add_params(p, "train")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from memamba.data.cohort import load_cohort
+    from memamba.data.splits import read_split
+    from memamba.models import list_models
+    from memamba.provenance import run_fingerprint
+    from memamba.train.device import pick_device
+    from memamba.train.loop import train_fold
+    from memamba.train.transforms import GenomicTransform
+
+    if args.list_models:
+        print("\n".join(list_models()))
+        return
+    settings, features_dir = _train_settings(args)
+    model_params, params = settings["model_params"], settings["train"]
+    transform = GenomicTransform(**settings["genomics"])
+    cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens, args.missing_modality)
+    device = str(pick_device(params["device"]))
+    epoch_state = Path(args.out) / "epoch_state.pt"
+    split = read_split(args.split)
+    if args.tune is not None:
+        tuning, model_params, params = _tuned(args, cohort, split, model_params, params, transform, device)
+        settings = {**settings, "model_params": model_params, "train": params, "tuning": tuning}
+    result = train_fold(cohort, split, args.model, model_params, params, transform, device,
+                        progress=not args.quiet, checkpoint=epoch_state if args.resume else None,
+                        fingerprint=run_fingerprint(settings, _train_inputs(args, features_dir)))
+    _write_fold(args, settings, result, cohort, transform, device)
+    epoch_state.unlink(missing_ok=True)
+    kept = result.history[result.history["selected"]].iloc[-1]
+    print(f"{args.model}: {len(result.history)} epoch(s), kept epoch {int(kept.epoch)}, train c-index {kept.train_c_index:.3f} "
+          f"({result.compute['device']}, {result.compute['precision']}, scan backend {result.compute['scan_backend']})")
+
+
+def _train_settings(args: argparse.Namespace) -> tuple[dict, str | None]:
+    """The checked settings ``memamba train`` records in config.yaml, and the features folder when the model reads slides."""
+    from memamba.config import json_object, section_params
+    from memamba.models.registry import variant_entry
+    from memamba.models.settings import check_models_section
+
+    needed = ("slides", "clinical", "genomics", "tokens", "split", "model", "out")
+    missing = [f"--{n.replace('_', '-')}" for n in needed if getattr(args, n) is None]
+    if missing:
+        raise MemambaError(f"missing {' '.join(missing)}. Fix: give them (or use --list-models).")
+    params = section_params("train", args.params)
+    model_params = json_object(args.model_params, "--model-params")
+    check_models_section({args.model: model_params}, "--model-params", params["n_bins"])
+    genomics_params = section_params("genomics", args.genomics_params)
+    uses_slides = "slides" in variant_entry(args.model, model_params).modalities
+    if uses_slides and args.features_dir is None:
+        raise MemambaError(f"model {args.model} uses slides. Fix: give --features-dir, the folder of its patch features.")
+    settings = {"model": args.model, "model_params": model_params, "train": params, "genomics": genomics_params,
+                "missing_modality": args.missing_modality}
+    return settings, args.features_dir if uses_slides else None
+
+
+def _train_inputs(args: argparse.Namespace, features_dir: str | None) -> list[str]:
+    """The files a fold is trained from (their sizes and times make the resume fingerprint)."""
+    from memamba.data.bags import feature_file
+    from memamba.sheets import read_sheet
+
+    inputs = [args.slides, args.clinical, args.genomics, args.tokens, args.split]
+    if features_dir is not None:
+        slides = read_sheet(args.slides, "slides", check_paths=False)["slide_id"]
+        inputs += sorted(str(path) for path in (feature_file(features_dir, slide) for slide in slides) if path is not None)
+    return inputs
+
+
+def _write_fold(args: argparse.Namespace, settings: dict, result: object, cohort: object, transform: object, device: str) -> None:
+    """Write the fold's checkpoint.pt, history.tsv, predictions.tsv, config.yaml (and tuning.tsv) at once."""
+    import yaml
+
+    from memamba.atomic import atomic_paths
+    from memamba.train.checkpoint import fold_checkpoint, save_checkpoint
+
+    out = Path(args.out)
+    tuning = "tuning" in settings
+    names = ["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"] + (["tuning.tsv"] if tuning else [])
+    with atomic_paths([out / name for name in names]) as tmp:
+        fitted = _fitted(result.model)
+        save_checkpoint(fold_checkpoint(args.model, settings["model_params"], fitted, result.state, cohort, transform), tmp[0])
+        result.history.to_csv(tmp[1], sep="\t", index=False)
+        result.predictions.to_csv(tmp[2], sep="\t", index=False)
+        tmp[3].write_text(yaml.safe_dump({**settings, "device": device, "compute": result.compute,
+                                          "bin_edges": [float(e) for e in result.state["bin_edges"]]}, sort_keys=False))
+        if tuning:
+            (out / INNER_FITS).replace(tmp[4])
+
+
+def _add_model_info(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("model-info", help="parameter counts per expert and FLOPs per patient of a configured model",
+                            description="Build the model the config describes (patch width from extract.encoder, "
+                                        "hyper-parameters from models.NAME) and count its parameters per part and the "
+                                        "forward FLOPs (matrix products and selective scans) per patient of N patches.")
+    p.add_argument("config", help="a memamba config file (e.g. config/config.yaml)")
+    p.add_argument("--model", default="memamba", help="registered model name (default memamba)")
+    p.add_argument("--tokens", help="tokens.json from 'memamba genomics' (token sizes taken from it)")
+    p.add_argument("--token-sizes", type=int, nargs="+", default=[94, 334, 521, 468, 1496, 479],
+                   help="genomic token sizes (default: MCAT's six families on TCGA-BLCA)")
+    p.add_argument("--patches", type=int, nargs="+", default=[1000, 4000, 16000], help="bag sizes N")
+    p.set_defaults(func=cmd_model_info)
+
+
+def cmd_model_info(args: argparse.Namespace) -> None:
+    from memamba.config import load_config
+    from memamba.models import ModelInputs
+    from memamba.models.info import model_info
+    from memamba.models.settings import check_models_section
+    from memamba.readers import read_json
+    from memamba.slides.encoder_registry import encoder_dim
+
+    config = load_config(args.config)
+    check_models_section(config["models"], args.config, config["train"]["n_bins"])
+    if args.tokens:
+        tokens = read_json(args.tokens, "tokens.json", "give the tokens.json that 'memamba genomics' wrote")
+        try:
+            token_sizes = [len(token["features"]) for token in tokens["tokens"]]
+        except (KeyError, TypeError) as exc:
+            raise MemambaError(f"{args.tokens}: not a tokens.json of 'memamba genomics' (no {exc}). "
+                               "Fix: give the tokens.json that 'memamba genomics' wrote.") from exc
+    else:
+        token_sizes = args.token_sizes
+    inputs = ModelInputs(encoder_dim(config["extract"]["encoder"]), token_sizes, config["train"]["n_bins"])
+    info = model_info(args.model, inputs, config["models"].get(args.model, {}), args.patches)
+    print(f"{args.model} from {args.config}: patch features {inputs.patch_dim}-d ({config['extract']['encoder']}), "
+          f"tokens {token_sizes}, {inputs.n_bins} time bins")
+    for part, count in info.parameters.items():
+        print(f"  parameters {part:<12} {count:>12,}")
+    for n, gflops in info.forward_gflops.items():
+        print(f"  forward FLOPs per patient with {n:>6} patches: {gflops:10.3f} GFLOP (backward about 2x more)")
+
+
+def _add_predict(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("predict", help="apply trained folds to a cohort (its own patients or a new cohort)",
+                            description="Score every patient of a cohort with one fold's checkpoint, or with several "
+                                        "(risk averaged over them), applying the transforms stored in the checkpoint "
+                                        "(feature scaling, counts VST, token layout, time bins) as they were fitted on "
+                                        "the fold's training part. Inputs whose token layout, gene set, kinds of "
+                                        "genomic tables, feature width or encoder differ from training are refused. "
+                                        "Writes per-patient risk and survival per bin to -o.")
+    p.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint.pt of one fold or of several")
+    add_cohort_inputs(p)
+    p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
+                   help="a patient lacking slides or genomics: leave out, or give it the training-fold mean")
+    p.add_argument("--batch-size", type=positive_count, default=1, help="patients per forward pass")
+    p.add_argument("-o", "--out", required=True, help="output predictions TSV")
+    p.set_defaults(func=cmd_predict)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from memamba.atomic import atomic_path
+    from memamba.data.cohort import load_cohort
+    from memamba.survival.metrics import harrell_c
+    from memamba.train.checkpoint import load_checkpoint
+    from memamba.train.device import pick_device
+    from memamba.train.predict import predict_cohort
+
+    checkpoints = {path: load_checkpoint(path) for path in args.checkpoint}
+    cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, args.missing_modality)
+    table = predict_cohort(checkpoints, cohort, pick_device(args.device), args.batch_size)
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    model = next(iter(checkpoints.values())).model
+    known = "event" in table and bool(table["event"].any())
+    score = (f", Harrell's c-index {harrell_c(table['survival_months'].to_numpy(), table['event'].to_numpy(), table['risk'].to_numpy()):.3f}"
+             " over all of them (optimistic if they include the folds' training patients)") if known else ""
+    print(f"{model}: {len(table)} patients scored by {len(checkpoints)} fold(s){score} -> {args.out}")
+
+
+
+def _tuned(args: argparse.Namespace, cohort: object, split: object, model_params: dict, params: dict, transform: object,
+           device: str) -> tuple[dict, dict, dict]:
+    """Nested CV for one outer fold: (what config.yaml records of it, the chosen model settings, training settings)."""
+    from memamba.config import json_object, section_params
+    from memamba.train.search_space import applied, search_space
+    from memamba.train.tuning import TuneSettings, tune_fold
+
+    tune = section_params("train", json.dumps({"tune": json_object(args.tune, "--tune")}), "--tune")["tune"]
+    budget = TuneSettings(tune["candidates"], tune["inner_folds"], tune["seed"])
+    space = search_space(args.model, model_params, tune["spaces"])
+    result = tune_fold(cohort, split, args.model, model_params, params, transform, space, budget, device,
+                       record=Path(args.out) / INNER_FITS)
+    chosen_model, chosen_train = applied(result.chosen, model_params, params)
+    mean = result.scores.groupby("candidate")["c_index"].mean()
+    record = {"candidates": budget.candidates, "inner_folds": budget.inner_folds, "inner_fits": budget.inner_fits,
+              "seed": budget.seed, "space": space, "chosen_candidate": result.candidate, "chosen": result.chosen,
+              "inner_c_index": float(mean[result.candidate]), "configured_inner_c_index": float(mean[0])}
+    print(f"{args.model}: candidate {result.candidate} of {budget.candidates} chosen by {budget.inner_folds}-fold inner "
+          f"cross-validation (inner c-index {record['inner_c_index']:.3f}, configured setting {record['configured_inner_c_index']:.3f}): "
+          f"{result.chosen}")
+    return record, chosen_model, chosen_train
+
+
+def _fitted(model: object) -> object:
+    """What the checkpoint keeps of a fitted model: a torch model's state dict, or Coxnet's plain-data fit."""
+    return model.state_dict() if hasattr(model, "state_dict") else model
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the train, model-info, predict sub-commands."""
+    _add_train(commands)
+    _add_model_info(commands)
+    _add_predict(commands)

@@ -1,0 +1,30 @@
+"""The workflow parses and plans without torch or scikit-learn: every Snakemake invocation, and every job a cluster
+executor starts (it re-reads the Snakefile), pays only for what the rules need at parse time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_checkout, planned_jobs, snakemake_at_root, snakemake_env
+
+pytestmark = pytest.mark.workflow
+FORBIDDEN = ("torch", "sklearn")
+
+
+def test_a_dry_run_of_the_default_config_imports_neither_torch_nor_scikit_learn(tmp_path: Path) -> None:
+    root = clean_checkout(tmp_path / "checkout")
+    shadow = tmp_path / "shadow"
+    for name in FORBIDDEN:
+        (shadow / name).mkdir(parents=True)
+        (shadow / name / "__init__.py").write_text(f"raise ImportError('{name} imported while the workflow parses')\n")
+    env = snakemake_env({"PYTHONPATH": f"{shadow}:{root}"})
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "-n"], capture_output=True, text=True,
+                          env=env, cwd=root)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert planned_jobs(plan)["train"] > 0
+    unshadowed = snakemake_at_root(root, "-n")
+    assert planned_jobs(unshadowed) == planned_jobs(plan)
