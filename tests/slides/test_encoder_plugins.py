@@ -76,7 +76,7 @@ def test_the_cli_lists_every_encoder_with_its_width_and_weights(tmp_path: Path) 
 
 
 def test_the_readmes_worked_example_is_a_working_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: None) -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "pages" / "encoders.md").read_text()
     example = readme.split("An encoder of your own")[1]
     source = example.split("```python\n")[1].split("```")[0]
     entry = example.split('[project.entry-points."memamba.encoders"]\n')[1].split("\n")[0]
