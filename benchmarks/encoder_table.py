@@ -1,4 +1,4 @@
-"""The README's encoder table, measured: every registered encoder's parameters, GFLOPs per patch at its input size,
+"""The encoder table of docs/pages/encoders.md, measured: every registered encoder's parameters, GFLOPs per patch at its input size,
 and throughput of the encoder alone (random weights, full depth; bf16 autocast and channels-last on CUDA, as
 extraction runs it) against ResNet-50-trunc's measured in the same run.
 

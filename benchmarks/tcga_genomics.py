@@ -47,7 +47,7 @@ TRAIN = {"epochs": 20, "lr": 2e-4, "weight_decay": 1e-5, "alpha": 0.15, "n_bins"
          "accumulate": 1, "optimizer": "adam", "weighted_sampling": False, "amp": False, "inner_val_fraction": 0.0,
          "early_stopping_patience": 0}
 MODELS = {"coxnet": {}, "snn": {"hidden": 256, "depth": 2, "dropout": 0.25},
-          # the pooled read-out, as the README's tables measured it (the registered default became concat after them)
+          # the pooled read-out, as the tables of docs/pages/tcga.md measured it (the registered default became concat after them)
           "memamba-genomics": {"d_model": 64, "genomics_layers": 1, "backbone_layers": 1, "dropout": 0.25,
                                "readout": "attention"},
           "memamba-genomics-concat": {"base": "memamba-genomics", "d_model": 64, "genomics_layers": 1,

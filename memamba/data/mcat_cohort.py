@@ -146,6 +146,6 @@ def cohort_config(name: str, out_dir: str | os.PathLike, gene_families: str | os
 def write_config(config: dict[str, Any], path: str | os.PathLike, source: str) -> None:
     """Write ``config`` as YAML with a header saying where it came from and how to run it."""
     header = (f"# memamba workflow configuration written by 'memamba import-mcat' from {source}.\n"
-              "# Every key is shown with its value (the documented default where nothing set it); see the README's\n"
-              f"# Configuration section. Run from the repository root: snakemake --cores 8 --configfile {path}\n")
+              "# Every key is shown with its value (the documented default where nothing set it); config/README.md\n"
+              f"# describes each. Run from the repository root: snakemake --cores 8 --configfile {path}\n")
     write_text_atomic(path, header + yaml.safe_dump(config, sort_keys=False))

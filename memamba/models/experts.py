@@ -152,7 +152,7 @@ def rbf_mmd(x: torch.Tensor, y: torch.Tensor, x_mask: torch.Tensor | None = None
     """Squared Maximum Mean Discrepancy with a sum of RBF kernels: the unbiased estimate (U-statistic; Gretton et al.
     2012, eq. 3), whose expectation is 0 when ``x`` and ``y`` come from one distribution (it can be slightly negative).
     The biased V-statistic is not used: between a bag's patch tokens and six genomic tokens its within-sample
-    diagonal terms alone make it about 0.5 for two samples of one distribution (README, "ME-Mamba: what comes from the
+    diagonal terms alone make it about 0.5 for two samples of one distribution (docs/pages/models.md, "ME-Mamba: what comes from the
     paper, what is ours").
 
     ``x`` (n, d) and ``y`` (m, d) give a scalar; batches ``x`` (b, n, d), ``y`` (b, m, d) with ``x_mask`` (b, n)

@@ -37,7 +37,7 @@ class MEMamba(nn.Module):
     the Genomics Expert alone) and ``attention`` for the Pathology Expert alone: the tokens side by side were ahead of
     their pool on all four planted mechanisms (+0.007 to +0.035 c-index over 2 x 5 folds each, every interval across
     0), and kept the Genomics Expert level with or above tuned SNN and Coxnet on five TCGA tables where the pool fell
-    behind on one (README, "Does each part of ME-Mamba help?").
+    behind on one (docs/pages/demo.md, "Does each part of ME-Mamba help?").
     """
 
     def __init__(self, inputs: ModelInputs, d_model: int = 64, pathology_layers: int = 1, genomics_layers: int = 1,

@@ -55,7 +55,8 @@ for _entry in (
                  "download pytorch_model_vision.bin from the MahmoodLab/conchv1_5 model page (gated, CC-BY-NC-ND 4.0; "
                  "hf-hub:MahmoodLab/conchv1_5/pytorch_model_vision.bin)", _GATED_NC),
     EncoderEntry("ctranspath", "memamba.slides.encoders:ctranspath", 768, 224,
-                 "download ctranspath.pth from the TransPath repository (Xiyue-Wang/TransPath)", "GPL-3.0 (TransPath)"),
+                 "download ctranspath.pth from the TransPath repository (Xiyue-Wang/TransPath)",
+                 "not stated in the files we read: see the TransPath repository"),
 ):
     ENCODERS.register(_entry)
 

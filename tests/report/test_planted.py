@@ -68,7 +68,7 @@ def test_the_tumour_slides_record_their_tumour_and_the_tissue_slides_record_none
 def test_abmil_attention_ranks_the_planted_tumour_patches_first(tmp_path: Path) -> None:
     """The demo's training settings on a demo cohort of 200 patients whose slides carry all the risk, in their tumour
     region only: over the five folds, ABMIL (at its published widths) ranks a validation slide's tumour patches
-    above its other patches (mean per-slide AUC > 0.7). The 60-patient demo is too small for this: see the README."""
+    above its other patches (mean per-slide AUC > 0.7). The 60-patient demo is too small for this: see docs/pages/demo.md."""
     config = load_config(REPO / "config" / "config.yaml")
     cohort, splits, tumours = planted_demo(tmp_path, 200, 0, config)
     table = planted_cross_validation(cohort, splits, tumours, "abmil", {}, config)
