@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from memamba.cli.arguments import add_params, fraction
 from memamba.errors import MemambaError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _add_demo_data(commands: argparse._SubParsersAction) -> None:
@@ -135,30 +139,41 @@ def cmd_genomics(args: argparse.Namespace) -> None:
         print(f"{token['name']}: {len(token['features'])} features, {len(token['missing_genes'])} of {token['n_genes']} genes missing")
 
 
+def _add_cohort_sheets(parser: argparse.ArgumentParser) -> None:
+    """The sheets the splits commands read: which patients have survival, slides and genomics."""
+    parser.add_argument("--clinical", required=True, help="clinical sheet")
+    parser.add_argument("--slides", required=True, help="slide sheet")
+    parser.add_argument("--genomics", required=True, help="features.parquet from 'memamba genomics'")
+
+
+def _cohort_sheets(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """The clinical and slide sheets of ``--clinical`` / ``--slides``, and the patients ``--genomics`` has a row for."""
+    import pandas as pd
+
+    from memamba.sheets import read_sheet
+
+    clinical = read_sheet(args.clinical, "clinical", check_paths=False)
+    slides = read_sheet(args.slides, "slides", check_paths=False)
+    return clinical, slides, set(pd.read_parquet(args.genomics).index.astype(str))
+
+
 def _add_splits(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("splits", help="make stratified patient-level cross-validation splits",
                             description="Split the patients that have survival, slides and genomics into folds "
                                         "stratified by event and time bin; writes fold_K.tsv files to -o.")
-    p.add_argument("--clinical", required=True, help="clinical sheet")
-    p.add_argument("--slides", required=True, help="slide sheet")
-    p.add_argument("--genomics", required=True, help="features.parquet from 'memamba genomics'")
+    _add_cohort_sheets(p)
     p.add_argument("-o", "--out", required=True, help="output folder")
     add_params(p, "splits")
     p.set_defaults(func=cmd_splits)
 
 
 def cmd_splits(args: argparse.Namespace) -> None:
-    import pandas as pd
-
     from memamba.config import section_params
     from memamba.data.cohort import complete_patients
     from memamba.data.splits import make_splits, write_splits
-    from memamba.sheets import read_sheet
 
     params = section_params("splits", args.params)
-    clinical = read_sheet(args.clinical, "clinical", check_paths=False)
-    slides = read_sheet(args.slides, "slides", check_paths=False)
-    genomic_patients = set(pd.read_parquet(args.genomics).index.astype(str))
+    clinical, slides, genomic_patients = _cohort_sheets(args)
     patients = complete_patients(clinical, slides, genomic_patients, params["missing_modality"])
     usable = clinical[clinical["patient_id"].isin(patients)].reset_index(drop=True)
     paths = write_splits(make_splits(usable, params["folds"], params["seed"], params["time_bins"]), args.out)
@@ -171,9 +186,7 @@ def _add_published_split(commands: argparse._SubParsersAction) -> None:
                                         "val columns) and write it as fold_{k}.tsv with the patients that have survival and "
                                         "the data the missing-modality policy needs; the others are listed by name.")
     p.add_argument("fold", help="fold_{k}.tsv or splits_{k}.csv")
-    p.add_argument("--clinical", required=True, help="clinical sheet")
-    p.add_argument("--slides", required=True, help="slide sheet")
-    p.add_argument("--genomics", required=True, help="features.parquet from 'memamba genomics'")
+    _add_cohort_sheets(p)
     p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
                    help="a patient lacking slides or genomics: leave out, or keep for the training-fold mean (splits.missing_modality)")
     p.add_argument("-o", "--out", required=True, help="output fold_{k}.tsv")
@@ -181,16 +194,11 @@ def _add_published_split(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_published_split(args: argparse.Namespace) -> None:
-    import pandas as pd
-
     from memamba.atomic import atomic_path
     from memamba.data.cohort import complete_patients, lacking_modalities
     from memamba.data.splits import keep_patients_with_data, read_published_fold
-    from memamba.sheets import read_sheet
 
-    clinical = read_sheet(args.clinical, "clinical", check_paths=False)
-    slides = read_sheet(args.slides, "slides", check_paths=False)
-    genomic_patients = set(pd.read_parquet(args.genomics).index.astype(str))
+    clinical, slides, genomic_patients = _cohort_sheets(args)
     usable = set(complete_patients(clinical, slides, genomic_patients, args.missing_modality, report=False))
     lacking = {p: " or ".join(m) for p, m in lacking_modalities(clinical["patient_id"], slides, genomic_patients).items() if m}
     published = read_published_fold(args.fold)
