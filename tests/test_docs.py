@@ -45,6 +45,11 @@ def test_the_readme_is_a_front_page_of_at_most_300_lines_starting_with_the_two_c
     assert (REPO / ".ci" / "run").read_text().rstrip().endswith(readme.split("```bash\n")[2].split("\n```")[0])
 
 
+def test_every_local_link_and_picture_of_the_readme_exists() -> None:
+    targets = re.findall(r"\]\(([^)#]+)\)", (REPO / "README.md").read_text())
+    assert targets and [t for t in targets if not t.startswith("http") and not (REPO / t).exists()] == []
+
+
 @pytest.mark.parametrize("where,argv", _documented("memamba"), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_documented_memamba_command_parses(where: str, argv: list[str]) -> None:
     build_parser().parse_args(argv)
