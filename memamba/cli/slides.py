@@ -90,14 +90,15 @@ def _add_extract(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
-    from memamba.config import section_params
     from memamba.slides.encoder_registry import encoder_table
-    from memamba.slides.extract import ExtractParams, extract_features, features_up_to_date, write_features
 
     if args.list_encoders:
         print(f"{'encoder':<16} {'width':>5}  weights")
         print("\n".join(f"{name:<16} {dim:>5}  {source}" for name, dim, source in encoder_table()))
         return
+    from memamba.config import section_params
+    from memamba.slides.extract import ExtractParams, extract_features, features_up_to_date, write_features
+
     if not (args.slide and args.patches and args.out) and not (args.shard and args.manifest):
         raise MemambaError("SLIDE, --patches and -o are required. Fix: give them (or --shard and --manifest, or --list-encoders).")
     section = section_params("extract", args.params, overrides={"encoder": args.encoder, "weights": args.weights, "device": args.device})

@@ -46,17 +46,18 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from memamba.models.registry import list_models
+
+    if args.list_models:
+        print("\n".join(list_models()))
+        return
     from memamba.data.cohort import load_cohort
     from memamba.data.splits import read_split
-    from memamba.models import list_models
     from memamba.provenance import run_fingerprint
     from memamba.train.device import pick_device
     from memamba.train.loop import train_fold
     from memamba.train.transforms import GenomicTransform
 
-    if args.list_models:
-        print("\n".join(list_models()))
-        return
     settings, features_dir = _train_settings(args)
     model_params, params = settings["model_params"], settings["train"]
     transform = GenomicTransform(**settings["genomics"])

@@ -39,8 +39,9 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture) 
     assert capsys.readouterr().out.startswith(f"usage: memamba {command}")
 
 
-def test_the_listing_and_every_help_import_neither_torch_nor_pandas() -> None:
-    for argv in (["--help"], *([command, "--help"] for command in SUBCOMMANDS)):
+def test_the_listings_and_every_help_import_neither_torch_nor_pandas() -> None:
+    listings = (["--help"], ["train", "--list-models"], ["extract", "--list-encoders"])
+    for argv in (*listings, *([command, "--help"] for command in SUBCOMMANDS)):
         assert _heavy_modules_after(argv) == ("exit 0", []), argv
 
 
