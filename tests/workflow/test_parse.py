@@ -3,6 +3,7 @@ executor starts (it re-reads the Snakefile), pays only for what the rules need a
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,13 @@ def test_a_dry_run_of_the_default_config_imports_neither_torch_nor_scikit_learn(
     assert planned_jobs(plan)["train_fold"] > 0
     unshadowed = snakemake_at_root(root, "-n")
     assert planned_jobs(unshadowed) == planned_jobs(plan)
+
+
+def test_every_target_of_the_snakefile_dry_runs_from_a_fresh_clone(tmp_path: Path) -> None:
+    root = clean_checkout(tmp_path / "checkout")
+    targets = re.findall(r"^rule (\w+):", (root / "Snakefile").read_text(), re.M)
+    assert {"all", "features", "heatmaps", "report"} <= set(targets)
+    for target in targets:
+        plan = snakemake_at_root(root, "-n", "-p", target)
+        assert plan.returncode == 0, f"snakemake -n {target}:\n{plan.stderr[-3000:]}"
+        assert "demo_data" in planned_jobs(plan), target

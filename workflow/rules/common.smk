@@ -393,19 +393,17 @@ def heatmap_folders():
 
 
 def heatmap_inputs(wildcards):
-    """A fold's checkpoint and predictions, the cohort's sheets, genomics and features."""
-    fold = f"results/{wildcards.cohort}/models/{wildcards.model}/fold_{wildcards.fold}"
-    inputs = {
-        "checkpoint": f"{fold}/checkpoint.pt",
-        "predictions": f"{fold}/predictions.tsv",
-        "slides": sheet_path(wildcards.cohort, "slides"),
-        "genomics": f"results/{wildcards.cohort}/genomics/features.parquet",
-        "tokens": f"results/{wildcards.cohort}/genomics/tokens.json",
-        "features": list(slide_feature_files(wildcards.cohort).values()),
-    }
+    """The cohort's slide sheet, and its planted tumour regions for a demo cohort that records them. (The features,
+    known only once a generated cohort exists, are an input of their own, so that a dry run can name the others.)"""
+    inputs = {"slides": sheet_path(wildcards.cohort, "slides")}
     if has_planted_tumours(wildcards.cohort):
         inputs["tumours"] = f"results/{wildcards.cohort}/input/tumour_regions.tsv"
     return inputs
+
+
+def cohort_feature_files(wildcards):
+    """Every slide's feature file of the cohort (after a generated cohort's checkpoint)."""
+    return list(slide_feature_files(wildcards.cohort).values())
 
 
 def has_planted_tumours(cohort):

@@ -51,6 +51,11 @@ rule render_report:
 rule fold_heatmaps:
     input:
         unpack(heatmap_inputs),
+        checkpoint="results/{cohort}/models/{model}/fold_{fold}/checkpoint.pt",
+        predictions="results/{cohort}/models/{model}/fold_{fold}/predictions.tsv",
+        genomics="results/{cohort}/genomics/features.parquet",
+        tokens="results/{cohort}/genomics/tokens.json",
+        features=cohort_feature_files,
     output:
         directory("results/{cohort}/heatmaps/{model}/fold_{fold}"),
     log:
