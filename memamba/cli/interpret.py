@@ -51,6 +51,7 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
     from memamba.atomic import atomic_path
     from memamba.data.cohort import load_cohort
     from memamba.identifiers import slide_stem
+    from memamba.models.registry import has_patch_scores, list_models
     from memamba.report.attributions import plot_attributions
     from memamba.report.fold_heatmaps import draw_patients, fold_attributions
     from memamba.report.heatmap_render import RenderSettings
@@ -67,6 +68,9 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
         raise MemambaError("--tumours and --attributions score the fold's validation patients. Fix: give --predictions too.")
     settings = RenderSettings(args.thumbnail_size, args.scaling, args.blur, args.alpha, args.colormap, args.top_k)
     checkpoint = load_checkpoint(args.checkpoint)
+    if not has_patch_scores(checkpoint.model, checkpoint.model_params):
+        raise MemambaError(f"{args.checkpoint}: model {checkpoint.model} computes no per-patch score of its own. Fix: draw "
+                           f"heatmaps with a model that does: {', '.join(list_models(patch_scores=True))}, or a variant.")
     cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, "exclude")
     check_compatible(checkpoint, args.checkpoint, cohort)
     predictions = None if args.predictions is None else pd.read_csv(args.predictions, sep="\t")

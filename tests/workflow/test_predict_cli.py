@@ -81,3 +81,16 @@ def test_heatmap_writes_one_score_per_patch_per_head_for_each_slide(finished_run
             assert h5["coords"].attrs["patch_size_level0"] == features["coords"].attrs["patch_size_level0"]
             total += float(h5["attention_scores"][:].sum())
     assert total == pytest.approx(1.0, abs=1e-4)                              # one softmax over the patient's bag
+
+
+@pytest.mark.parametrize("model", ["coxnet", "snn"])
+def test_heatmap_of_a_model_without_patch_scores_is_one_line_and_exit_2(finished_run: Path, tmp_path: Path, model: str,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    results = finished_run / "results"
+    checkpoint = results / "tiny" / "models" / model / "fold_0" / "checkpoint.pt"
+    assert main(["heatmap", "--checkpoint", str(checkpoint), "--patient", "TINY-0001", *_inputs(results), "-o", str(tmp_path / "h")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"memamba heatmap: error: {checkpoint}: model {model} computes no per-patch score" in lines[0]
+    assert "Fix: draw heatmaps with a model that does: abmil, abmil-snn, mambamil, mcat, memamba, memamba-pathology, motcat" in lines[0]
+    assert not (tmp_path / "h").exists()
+
