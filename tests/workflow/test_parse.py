@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import clean_checkout, planned_jobs, snakemake_at_root, snakemake_env
+from memamba.gpu_slots import visible_gpu_count
 
 pytestmark = pytest.mark.workflow
 FORBIDDEN = ("torch", "sklearn")
@@ -39,3 +40,14 @@ def test_every_target_of_the_snakefile_dry_runs_from_a_fresh_clone(tmp_path: Pat
         plan = snakemake_at_root(root, "-n", "-p", target)
         assert plan.returncode == 0, f"snakemake -n {target}:\n{plan.stderr[-3000:]}"
         assert "demo_data" in planned_jobs(plan), target
+
+
+@pytest.mark.skipif(visible_gpu_count() > 0, reason="this machine has a GPU: cuda is a valid choice here")
+def test_cuda_on_a_machine_without_a_gpu_stops_a_local_run_at_start_up(tmp_path: Path) -> None:
+    root = clean_checkout(tmp_path / "checkout")
+    run = snakemake_at_root(root, "--config", "train={device: cuda}")
+    assert run.returncode != 0
+    assert "train.device: cuda, but this machine shows no GPU (nvidia-smi lists none) and the jobs run here. Fix: set them " \
+           "to auto" in run.stdout + run.stderr
+    assert not (root / "results" / "demo").exists()
+    assert snakemake_at_root(root, "-n", "--config", "train={device: cuda}").returncode == 0     # planning for elsewhere

@@ -227,6 +227,18 @@ def gpus_per_job(section):
     return 0 if device == "cpu" else 1 if device == "cuda" else int(visible_gpu_count() > 0)
 
 
+def check_local_gpus():
+    """Before the first job of a real local run (not a dry run, not a cluster, whose login node may lack a card): a
+    section set to ``device: cuda`` on a machine without a GPU stops the run in one line."""
+    wanted = [f"{section}.device" for section in ("extract", "train") if config[section]["device"] == "cuda"]
+    if wanted and workflow.local_exec and not visible_gpu_count():
+        raise WorkflowError(
+            f"{' and '.join(wanted)}: cuda, but this machine shows no GPU (nvidia-smi lists none) and the "
+            "jobs run here. Fix: set them to auto (CUDA where present, else the CPU) or cpu, or submit "
+            "to GPU nodes (--workflow-profile workflow/profiles/slurm)."
+        )
+
+
 def training_gpus(wildcards):
     """1 for a torch model on a GPU, 0 for the CPU and for scikit-survival models (coxnet)."""
     if variant_entry(wildcards.model, model_params(wildcards.model)).trainer != "torch":

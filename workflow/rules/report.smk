@@ -78,3 +78,7 @@ rule fold_heatmaps:
         " --slides {input.slides:q} --genomics {input.genomics:q} --tokens {input.tokens:q}"
         " --features-dir {params.features:q} --render {params.settings:q} {params.tumours:q} {params.attributions:q}"
         " -o {output:q} > {log:q} 2>&1"
+
+
+onstart:
+    check_local_gpus()
