@@ -2,9 +2,15 @@
 # Targets (README, "Running parts of the pipeline"): all (the default), features, genomics, train, report, heatmaps, and any
 # file such as results/{cohort}/summary.tsv. The default target lists every intermediate file too, so that a
 # deleted one (say one slide's features) is rebuilt, and then exactly the jobs that consume it rerun.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# The conda envs (envs/*.yaml) install memamba from this checkout: their '-e ${MEMAMBA_WORKFLOW}[extra]' lines are
+# expanded by pip, which conda runs from wherever Snakemake put the env file (.snakemake/conda/), so no relative path.
+os.environ.update(MEMAMBA_WORKFLOW=workflow.basedir)
 
 
 # No --configfile: the embedded demo cohort (config/config.yaml). A user's --configfile replaces it: only the

@@ -7,6 +7,8 @@ every module the rules' code imports."""
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -56,8 +58,8 @@ def _pip_lines(env: dict) -> list[str]:
 
 def _installed_extras(env: dict) -> list[str]:
     editable = [line for line in _pip_lines(env) if line.startswith("-e ")]
-    match = re.fullmatch(r"-e \.\.\[(.+)\]", editable[0]) if len(editable) == 1 else None
-    assert match, f"expected one '-e ..[extras]' line, got {editable!r}"
+    match = re.fullmatch(r"-e \$\{MEMAMBA_WORKFLOW\}\[(.+)\]", editable[0]) if len(editable) == 1 else None
+    assert match, f"expected one '-e ${{MEMAMBA_WORKFLOW}}[extras]' line, got {editable!r}"
     return match.group(1).split(",")
 
 
@@ -190,3 +192,45 @@ def test_the_gpu_env_adds_mamba_ssm_at_versions_the_cuda_extra_allows() -> None:
         requirement = Requirement(spec)
         assert requirement.specifier.contains(installed[_canonical(requirement.name)])
     assert "--no-build-isolation" in script and (REPO / "envs" / "train-cuda.post-deploy.sh").stat().st_mode & 0o111
+
+
+def _install_from_snakemakes_copy(root: Path, env_path: Path, editable: str) -> subprocess.CompletedProcess:
+    """Do what ``snakemake --use-conda`` does with an env file, up to pip's resolution of memamba itself: copy the file
+    to ``.snakemake/conda/<hash>.yaml``, write its pip section beside it as conda does (``condaenv.*.requirements.txt``)
+    and run pip from there, with the environment the Snakefile sets (``MEMAMBA_WORKFLOW``). ``editable`` replaces the
+    env's ``-e`` line; only that line depends on where the file is (the pinned names are checked above)."""
+    folder = root / ".snakemake" / "conda"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(env_path, folder / "3f2a9c.yaml")
+    requirements = folder / "condaenv.k2j8x1.requirements.txt"
+    requirements.write_text(f"{editable}\n")
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-build-isolation", "--quiet",
+               "--report", "-", "-r", requirements.name]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True,
+                          env={**os.environ, "MEMAMBA_WORKFLOW": str(REPO)})
+
+
+@pytest.mark.parametrize("env_path", ENVS, ids=[p.stem for p in ENVS])
+def test_pip_installs_memamba_from_where_snakemake_copies_the_env(env_path: Path, tmp_path: Path) -> None:
+    env = yaml.safe_load(env_path.read_text())
+    editable = next(line for line in _pip_lines(env) if line.startswith("-e "))
+    run = _install_from_snakemakes_copy(tmp_path, env_path, editable)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert [item["metadata"]["name"] for item in report["install"]] == ["memamba"]
+    assert sorted(report["install"][0]["requested_extras"]) == sorted(_installed_extras(env))
+
+
+def test_a_relative_path_would_resolve_inside_snakemakes_folder_and_fail(tmp_path: Path) -> None:
+    run = _install_from_snakemakes_copy(tmp_path, REPO / "envs" / "train.yaml", "-e ..[train]")
+    assert run.returncode != 0 and "does not appear to be a Python project" in run.stderr
+
+
+def test_the_snakefile_tells_pip_where_the_workflow_is() -> None:
+    assert re.search(r'^os\.environ\.update\(MEMAMBA_WORKFLOW=workflow\.basedir\)$', (REPO / "Snakefile").read_text(), re.M)
+
+
+def test_the_post_deploy_script_is_valid_bash_and_uses_no_path_of_the_checkout() -> None:
+    script = REPO / "envs" / "train-cuda.post-deploy.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    assert ".." not in script.read_text().replace("...", "")
