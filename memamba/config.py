@@ -172,6 +172,20 @@ TUNED_SUFFIX = "-tuned"
 """A model tuned by nested cross-validation (train.tune.models) is trained as NAME-tuned beside NAME."""
 
 
+NULL_WORDS = ("null", "Null", "NULL", "~")
+"""How YAML writes null: Snakemake reads ``--config`` values as text, so these arrive as strings."""
+
+
+def nulls_from_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Set to None every value of ``config`` that the ``--config`` ``overrides`` wrote as null (``null`` or ``~``); the
+    schema then decides whether the key may be null."""
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            nulls_from_overrides(config[key], value)
+        elif isinstance(value, str) and value.strip() in NULL_WORDS:
+            config[key] = None
+
+
 def validate_config(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
     """Validate a workflow configuration mapping and fill in every default."""
     validate(config, load_schema("config"), where)

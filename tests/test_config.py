@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from memamba.config import ConfigError, load_config, section_params, validate_config
+from memamba.config import ConfigError, load_config, nulls_from_overrides, section_params, validate_config
 from memamba.sheets import read_sheet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -229,3 +229,9 @@ def test_a_slide_path_that_is_a_fifo_or_a_device_is_named_by_its_kind(tmp_path: 
     lines = str(error.value).splitlines()
     assert "row 2 (slide_id=S1): path 'pipe.svs' is a FIFO (named pipe), not a regular file" in lines[0]
     assert "row 3 (slide_id=S2): path '/dev/zero' is a character device, not a regular file" in lines[1]
+
+
+def test_null_written_on_the_command_line_becomes_null_where_the_overrides_put_it() -> None:
+    config = {"extract": {"weights": "null", "weights_sha256": "~", "encoder": "uni"}, "note": "null"}
+    nulls_from_overrides(config, {"extract": {"weights": "null", "weights_sha256": "~"}})
+    assert config == {"extract": {"weights": None, "weights_sha256": None, "encoder": "uni"}, "note": "null"}

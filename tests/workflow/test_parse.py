@@ -51,3 +51,11 @@ def test_cuda_on_a_machine_without_a_gpu_stops_a_local_run_at_start_up(tmp_path:
            "to auto" in run.stdout + run.stderr
     assert not (root / "results" / "demo").exists()
     assert snakemake_at_root(root, "-n", "--config", "train={device: cuda}").returncode == 0     # planning for elsewhere
+
+
+def test_config_overrides_can_set_a_key_back_to_null(tmp_path: Path) -> None:
+    root = clean_checkout(tmp_path / "checkout")
+    plan = snakemake_at_root(root, "-n", "--config", "extract={weights: null, weights_sha256: ~}", "heatmaps={models: null}")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    refused = snakemake_at_root(root, "-n", "--config", "train={epochs: null}")
+    assert refused.returncode != 0 and "field 'train.epochs': None is not of type 'integer'" in refused.stdout + refused.stderr

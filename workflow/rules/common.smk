@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from memamba.config import TUNED_SUFFIX, ConfigError, validate_config
+from memamba.config import TUNED_SUFFIX, ConfigError, nulls_from_overrides, validate_config
 from memamba.data.bags import feature_files
 from memamba.data.splits import published_fold_files, read_published_fold
 from memamba.errors import MemambaError
@@ -26,6 +26,7 @@ CONFIG_SOURCE = (
     else "config/config.yaml (the embedded demo)"
 ) + (" with --config overrides" if workflow.config_settings.config else "")
 try:
+    nulls_from_overrides(config, workflow.config_settings.config or {})
     validate_config(config, where=CONFIG_SOURCE)
     if workflow.is_main_process:  # a cluster job re-reads this file: the run's main process has checked the models
         check_models_section(config["models"], CONFIG_SOURCE, config["train"]["n_bins"], build=False)
