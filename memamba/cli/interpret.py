@@ -71,7 +71,7 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
     if not has_patch_scores(checkpoint.model, checkpoint.model_params):
         raise MemambaError(f"{args.checkpoint}: model {checkpoint.model} computes no per-patch score of its own. Fix: draw "
                            f"heatmaps with a model that does: {', '.join(list_models(patch_scores=True))}, or a variant.")
-    cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, "exclude")
+    cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, "exclude", purpose="heatmaps")
     check_compatible(checkpoint, args.checkpoint, cohort)
     predictions = None if args.predictions is None else pd.read_csv(args.predictions, sep="\t")
     if predictions is not None:                      # patients the fold imputed a modality for have nothing to draw

@@ -202,7 +202,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from memamba.train.predict import predict_cohort
 
     checkpoints = {path: load_checkpoint(path) for path in args.checkpoint}
-    cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, args.missing_modality)
+    cohort = load_cohort(args.slides, args.clinical, args.features_dir, args.genomics, args.tokens, args.missing_modality,
+                         purpose="scoring")
     table = predict_cohort(checkpoints, cohort, pick_device(args.device), args.batch_size)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, sep="\t", index=False)

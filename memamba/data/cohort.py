@@ -58,13 +58,15 @@ def lacking_modalities(patients: list[str] | pd.Series, slides: pd.DataFrame, ge
 
 
 def complete_patients(clinical: pd.DataFrame, slides: pd.DataFrame, genomics_patients: set[str],
-                      missing_modality: str = "exclude", report: bool = True) -> list[str]:
+                      missing_modality: str = "exclude", report: bool = True,
+                      purpose: str = "training and evaluation") -> list[str]:
     """Patients with survival who enter training and evaluation, each one missing a modality logged by name.
 
     ``missing_modality`` is the policy for a patient with slides but no genomics, or genomics but no
     slides: ``exclude`` leaves them out; ``impute`` keeps them, and training gives the missing
     modality the training-fold mean (genomic features at their mean; a bag of one patch at the mean
-    patch feature). A patient with neither is always left out. ``report`` False logs nothing.
+    patch feature). A patient with neither is always left out. ``report`` False logs nothing; ``purpose`` words what
+    a patient is left out of in the log (``scoring`` for a cohort scored by trained folds).
     """
     if missing_modality not in MISSING_MODALITY_POLICIES:
         raise ValueError(f"missing_modality must be one of {MISSING_MODALITY_POLICIES}, not {missing_modality!r}")
@@ -72,7 +74,7 @@ def complete_patients(clinical: pd.DataFrame, slides: pd.DataFrame, genomics_pat
     for patient, lacking in lacking_modalities(clinical["patient_id"], slides, genomics_patients).items():
         if len(lacking) == 2 or (lacking and missing_modality == "exclude"):
             if report:
-                log.warning("patient %s has no %s: left out of training and evaluation", patient, " or ".join(lacking))
+                log.warning("patient %s has no %s: left out of %s", patient, " or ".join(lacking), purpose)
             continue
         if lacking and report:
             log.warning("patient %s has no %s: given the training-fold mean (missing_modality: impute)", patient, lacking[0])
@@ -81,7 +83,8 @@ def complete_patients(clinical: pd.DataFrame, slides: pd.DataFrame, genomics_pat
 
 
 def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLike | None, features_dir: str | os.PathLike | None,
-                genomics_parquet: str | os.PathLike, tokens_json: str | os.PathLike, missing_modality: str = "exclude") -> Cohort:
+                genomics_parquet: str | os.PathLike, tokens_json: str | os.PathLike, missing_modality: str = "exclude",
+                purpose: str = "training and evaluation") -> Cohort:
     """Read the sheets, patch features (``features_dir/{slide}.h5``) and genomics into a Cohort.
 
     All slides of a patient form one bag. ``features_dir`` holds one file per slide, ours or CLAM's/TRIDENT's
@@ -100,7 +103,7 @@ def load_cohort(slides_sheet: str | os.PathLike, clinical_sheet: str | os.PathLi
     else:
         clinical = read_sheet(clinical_sheet, "clinical", check_paths=False)
     token_definition = json.loads(Path(tokens_json).read_text())
-    patients = complete_patients(clinical, slides, set(genomics.index), missing_modality)
+    patients = complete_patients(clinical, slides, set(genomics.index), missing_modality, purpose=purpose)
     by_patient = slides.groupby("patient_id")["slide_id"].apply(list)
     bags = None
     if features_dir is not None:

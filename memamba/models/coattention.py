@@ -9,25 +9,35 @@ dropout 0.25. One patient at a time, as both papers train (batch 1).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
 from memamba.models.baselines import GatedAttentionPool, snn_block
 from memamba.models.batch import Batch
-from memamba.models.experts import unbalanced_sinkhorn_plan
 from memamba.models.registry import ModelInputs
 
 
 @torch.no_grad()
 def motcat_plan(genomic_tokens: torch.Tensor, patch_tokens: torch.Tensor, epsilon: float, tau: float) -> torch.Tensor:
     """MOTCat's transport plan (M genomic tokens, N patch tokens), as its ``OT_Attn_assem`` computes it: each token
-    minus its own minimum, squared Euclidean cost divided by its maximum, uniform marginals, entropic unbalanced
-    Sinkhorn in float64 (POT's ``sinkhorn_knopp_unbalanced`` with ``reg_type='entropy'``), no gradient. The plan is
-    used as it is: row i's mass (about 1/M, less where transport is dear) weights the patch tokens of summary i."""
+    minus its own minimum, squared Euclidean cost (patches x tokens) divided by its maximum, uniform marginals, and
+    POT's ``sinkhorn_knopp_unbalanced`` called as MOTCat calls it (``reg=epsilon``, ``reg_m=tau``, POT's default
+    iterations and threshold) in float64 on the tensors' device, with ``reg_type="entropy"``: the regulariser of the
+    POT releases MOTCat was written for (0.9.5 made ``"kl"`` the default, which gives another plan). No gradient. The
+    plan is used as it is: row i's mass (about 1/M, less where transport is dear) weights the patch tokens of summary i."""
+    import ot
+
     path = patch_tokens.double() - patch_tokens.double().min(dim=-1, keepdim=True).values
     genomic = genomic_tokens.double() - genomic_tokens.double().min(dim=-1, keepdim=True).values
-    cost = torch.cdist(genomic, path).pow(2)
-    return unbalanced_sinkhorn_plan(cost / cost.max().clamp_min(1e-12), epsilon, tau, iterations=1000, tolerance=1e-9)
+    cost = torch.cdist(path, genomic).pow(2)
+    with warnings.catch_warnings():           # POT notes that the entropy regulariser ignores its reference matrix c
+        warnings.filterwarnings("ignore", message="If reg_type = entropy", category=UserWarning)
+        flow = ot.unbalanced.sinkhorn_knopp_unbalanced(ot.unif(len(path), type_as=cost), ot.unif(len(genomic), type_as=cost),
+                                                       cost / cost.max().clamp_min(1e-12), reg=epsilon, reg_m=tau,
+                                                       reg_type="entropy")
+    return flow.T
 
 
 class CoAttentionSurvival(nn.Module):

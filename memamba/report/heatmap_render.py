@@ -115,9 +115,9 @@ def _overlay(thumbnail: np.ndarray, canvas: np.ndarray, covered: np.ndarray, set
     return blended.astype(np.uint8)
 
 
-def render_overlay(slide: object, slide_path: Path, coords: np.ndarray, patch_size: float, scores: np.ndarray, head: str,
+def render_overlay(slide: object, slide_id: str, coords: np.ndarray, patch_size: float, scores: np.ndarray, head: str,
                    out: Path, settings: RenderSettings) -> None:
-    """One head's scores over the slide's thumbnail, with a colour bar, written to ``out`` (PNG)."""
+    """One head's scores over the slide's thumbnail, with a colour bar and the slide's id, written to ``out`` (PNG)."""
     thumbnail = np.asarray(slide.get_thumbnail((settings.thumbnail_size, settings.thumbnail_size)).convert("RGB"))
     downsample = slide.dimensions[0] / thumbnail.shape[1]
     canvas, covered = score_canvas(coords, patch_size, scaled(scores, settings.scaling), thumbnail.shape[:2], downsample,
@@ -126,15 +126,15 @@ def render_overlay(slide: object, slide_path: Path, coords: np.ndarray, patch_si
     axis = figure.subplots()
     axis.imshow(_overlay(thumbnail, canvas, covered, settings))
     axis.set_axis_off()
-    axis.set_title(f"{slide_path.name}: {head}", fontsize=9)
+    axis.set_title(f"{slide_id}: {head}", fontsize=9)
     bar = figure.colorbar(ScalarMappable(cmap=settings.colormap), ax=axis, fraction=0.035, pad=0.02)
     bar.set_label("percentile of the slide's scores" if settings.scaling == "percentile" else "score, min to max")
     with atomic_path(out) as tmp:
         figure.savefig(tmp, format="png", bbox_inches="tight")
 
 
-def render_gallery(slide: object, slide_path: Path, coords: np.ndarray, patch_size: float, scores: np.ndarray, head: str,
-                   out: Path, k: int) -> None:
+def render_gallery(slide: object, slide_path: Path, slide_id: str, coords: np.ndarray, patch_size: float, scores: np.ndarray,
+                   head: str, out: Path, k: int) -> None:
     """The ``k`` highest- and ``k`` lowest-scoring patches, read at level 0, in two labelled rows (PNG)."""
     k = min(k, len(scores))
     order = np.argsort(-scores, kind="stable")
@@ -149,7 +149,7 @@ def render_gallery(slide: object, slide_path: Path, coords: np.ndarray, patch_si
             axes[r, c].set_title(f"{scores[index]:.3g}", fontsize=7)
             axes[r, c].set_axis_off()
         axes[r, 0].text(-0.1, 0.5, label, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right", fontsize=8)
-    figure.suptitle(f"{slide_path.name}: {head}", fontsize=9)
+    figure.suptitle(f"{slide_id}: {head}", fontsize=9)
     with atomic_path(out) as tmp:
         figure.savefig(tmp, format="png", bbox_inches="tight")
 
@@ -166,8 +166,8 @@ def render_heatmaps(heatmap_h5: str | os.PathLike, slide_path: str | os.PathLike
         patch_size = level0_patch_size(attrs, slide, heatmap_h5)
         for head, scores in heads.items():
             stem = f"{heatmap_h5.stem}.{safe_head_name(head)}"
-            render_overlay(slide, slide_path, coords, patch_size, scores, head, out_dir / f"{stem}.png", settings)
-            render_gallery(slide, slide_path, coords, patch_size, scores, head, out_dir / f"{stem}.gallery.png",
+            render_overlay(slide, heatmap_h5.stem, coords, patch_size, scores, head, out_dir / f"{stem}.png", settings)
+            render_gallery(slide, slide_path, heatmap_h5.stem, coords, patch_size, scores, head, out_dir / f"{stem}.gallery.png",
                            settings.gallery_k)
             written += [out_dir / f"{stem}.png", out_dir / f"{stem}.gallery.png"]
     finally:

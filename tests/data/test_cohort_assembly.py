@@ -21,6 +21,11 @@ def test_patients_missing_slides_or_genomics_are_left_out_by_name(caplog: pytest
     assert "patient P4 has no slides or genomics" in caplog.text
 
 
+def test_a_cohort_scored_by_trained_folds_says_its_patients_are_left_out_of_scoring(caplog: pytest.LogCaptureFixture) -> None:
+    assert complete_patients(CLINICAL, SLIDES, {"P1", "P3"}, purpose="scoring") == ["P1"]
+    assert "patient P2 has no genomics: left out of scoring" in caplog.text and "training" not in caplog.text
+
+
 def test_impute_policy_keeps_patients_missing_one_modality(caplog: pytest.LogCaptureFixture) -> None:
     assert complete_patients(CLINICAL, SLIDES, {"P1", "P3"}, "impute") == ["P1", "P2", "P3"]
     assert "patient P2 has no genomics: given the training-fold mean (missing_modality: impute)" in caplog.text
