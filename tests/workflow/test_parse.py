@@ -59,3 +59,13 @@ def test_config_overrides_can_set_a_key_back_to_null(tmp_path: Path) -> None:
     assert plan.returncode == 0, plan.stderr[-3000:]
     refused = snakemake_at_root(root, "-n", "--config", "train={epochs: null}")
     assert refused.returncode != 0 and "field 'train.epochs': None is not of type 'integer'" in refused.stdout + refused.stderr
+
+
+def test_a_generated_cohort_in_a_users_config_is_checked_against_the_tiling_before_any_job(tmp_path: Path) -> None:
+    root = clean_checkout(tmp_path / "checkout")
+    (root / "mine.yaml").write_text("cohorts:\n  x:\n    generate: {patients: 12}\nextract: {encoder: demo-stats}\n")
+    plan = snakemake_at_root(root, "-n", "--configfile", "mine.yaml")
+    assert plan.returncode != 0
+    assert "cohorts.x.generate: its slides (1024 px at 0.5 um/px, 512 um wide) hold a grid of 16 patches" in plan.stdout + plan.stderr
+    fitted = snakemake_at_root(root, "-n", "--configfile", "mine.yaml", "--config", "tile={patch_size: 64, target_mpp: 1.0}")
+    assert fitted.returncode == 0, fitted.stderr[-3000:]

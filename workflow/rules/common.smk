@@ -9,6 +9,7 @@ from snakemake.logging import logger
 
 from memamba.config import TUNED_SUFFIX, ConfigError, nulls_from_overrides, validate_config
 from memamba.data.bags import feature_files
+from memamba.demo.tiling import check_generated_tiling
 from memamba.data.splits import published_fold_files, read_published_fold
 from memamba.errors import MemambaError
 from memamba.genomics.tables import read_gene_families
@@ -28,6 +29,7 @@ CONFIG_SOURCE = (
 try:
     nulls_from_overrides(config, workflow.config_settings.config or {})
     validate_config(config, where=CONFIG_SOURCE)
+    check_generated_tiling(config, CONFIG_SOURCE)
     if workflow.is_main_process:  # a cluster job re-reads this file: the run's main process has checked the models
         check_models_section(config["models"], CONFIG_SOURCE, config["train"]["n_bins"], build=False)
         check_tuning(config["train"], config["models"], CONFIG_SOURCE)
