@@ -46,6 +46,7 @@ TINY = {
     "segment": {"seg_mpp": 4.0, "median_kernel": 5, "close_kernel": 3, "min_tissue_area_mm2": 0.005,
                 "min_hole_area_mm2": 0.001},
     "tile": {"target_mpp": 1.0, "patch_size": 32},
+    "extract": {"encoder": "demo-stats"},
     "splits": {"folds": 2},
     "train": {"models": ["snn", "abmil", "coxnet", "snn-wide"], "epochs": 2},
     "models": {"snn": {"hidden": 8, "depth": 1}, "abmil": {"hidden": 8}, "snn-wide": {"base": "snn", "hidden": 16}},

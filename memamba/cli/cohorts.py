@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 from memamba.cli.arguments import add_params, fraction
 from memamba.errors import MemambaError
 
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+"""The checkout's config/ folder: the shipped gene-family tables and settings files."""
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -58,7 +61,7 @@ def _add_import_mcat(commands: argparse._SubParsersAction) -> None:
     p.add_argument("table", help="tcga_*_all_clean.csv or .csv.zip")
     p.add_argument("--splits", help="folder with the peers' splits_{k}.csv files (or our fold_{k}.tsv)")
     p.add_argument("-o", "--out", required=True, help="output folder")
-    p.add_argument("--families", default=str(Path(__file__).resolve().parents[2] / "config" / "gene_sets" / "mcat_gene_families.csv"),
+    p.add_argument("--families", default=str(CONFIG_DIR / "gene_sets" / "mcat_gene_families.csv"),
                    help="gene-family table, copied to OUT (default: the six MSigDB families shipped in config/gene_sets/)")
     p.add_argument("--slide-dir", default=None, help="folder searched recursively for the table's slide files (matched by file "
                                                       "name, with or without the extension); slides not found are left out")
@@ -69,8 +72,9 @@ def _add_import_mcat(commands: argparse._SubParsersAction) -> None:
                    help="diagnostic (the default): keep only FFPE diagnostic slides (-DX barcodes), as MCAT, MOTCat and "
                         "ME-Mamba do; all: keep frozen -TS/-BS sections too")
     p.add_argument("--cohort", default=None, help="cohort name in config.yaml (default: from the table's name, e.g. tcga_blca)")
-    p.add_argument("--settings", default=None, help="a memamba config file whose sections other than cohorts config.yaml "
-                                                     "takes (e.g. config/tcga.yaml); default: the documented defaults")
+    p.add_argument("--settings", default=str(CONFIG_DIR / "tcga.yaml"),
+                   help="a memamba config file whose sections other than cohorts config.yaml takes (default: config/tcga.yaml, "
+                        "the paper's TCGA settings: UNI features, ME-Mamba and every baseline on a GPU)")
     p.set_defaults(func=cmd_import_mcat)
 
 

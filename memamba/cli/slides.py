@@ -75,7 +75,8 @@ def _add_extract(commands: argparse._SubParsersAction) -> None:
     p.add_argument("slide", nargs="?", help="slide file")
     p.add_argument("--patches", help="HDF5 from 'memamba tile'")
     p.add_argument("-o", "--out", help="output HDF5 file")
-    p.add_argument("--encoder", default=None, help="registered encoder name (default: demo-stats; see --list-encoders)")
+    p.add_argument("--encoder", default=None, help="registered encoder name (default: extract.encoder's, uni; the demo uses "
+                                                    "demo-stats; see --list-encoders)")
     p.add_argument("--weights", default=None, help="local path to the encoder's weights")
     p.add_argument("--device", default=None, help="auto (CUDA if available; the default), cpu or cuda")
     p.add_argument("--force", action="store_true", help="extract even if OUT is up to date with the same encoder and inputs")

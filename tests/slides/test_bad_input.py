@@ -123,7 +123,7 @@ def test_command_line_error_is_one_line_and_writes_nothing(good_svs: Path, tmp_p
     patches = _patches(damaged, tmp_path / "damaged.h5")
     out = tmp_path / "features" / "damaged.h5"
     run = subprocess.run([sys.executable, "-m", "memamba.cli", "extract", str(damaged), "--patches", str(patches),
-                          "-o", str(out), "--quiet"], capture_output=True, text=True, check=False)
+                          "-o", str(out), "--quiet", "--encoder", "demo-stats"], capture_output=True, text=True, check=False)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and run.stderr.startswith("memamba extract: error: ") and "damaged.svs" in run.stderr
     assert not out.parent.exists() or list(out.parent.iterdir()) == []

@@ -29,7 +29,8 @@ def test_a_shard_encodes_each_slide_alone_resumes_and_isolates_a_broken_one(demo
                                                                            capsys: pytest.CaptureFixture) -> None:
     jobs = _shard(demo_slide, tmp_path)
     manifest = tmp_path / "shard_0.tsv"
-    command = ["extract", "--shard", json.dumps(jobs), "--manifest", str(manifest), "--quiet", "--params", '{"batch_size": 4}']
+    command = ["extract", "--shard", json.dumps(jobs), "--manifest", str(manifest), "--quiet",
+               "--params", '{"batch_size": 4, "encoder": "demo-stats"}']
     assert main(command) == 0
     first = pd.read_csv(manifest, sep="\t", keep_default_na=False)
     assert first["status"].tolist() == ["done", "failed", "done"]

@@ -57,8 +57,15 @@ def test_without_a_configfile_the_demo_runs_and_a_users_configfile_replaces_it(c
     user = tmp_path / "my.yaml"
     user.write_text(yaml.safe_dump({"cohorts": {"mine": {kind: str(demo_dir / f"{kind}.tsv") for kind in ("slides", "clinical", "genomics")}
                                                 | {"gene_families": str(demo_dir / "gene_families.csv")}}}))
+    unweighted = snakemake_at_root(checkout, "-n", "--configfile", str(user))          # the default encoder is UNI
+    assert unweighted.returncode != 0
+    assert "extract.weights is null, but encoder 'uni' needs its published weights" in unweighted.stdout + unweighted.stderr
+    weights = tmp_path / "pytorch_model.bin"
+    weights.write_bytes(b"stands in for UNI's weights in a dry run")
+    user.write_text(yaml.safe_dump({**yaml.safe_load(user.read_text()), "extract": {"weights": str(weights)}}))
     plan = snakemake_at_root(checkout, "-n", "-p", "--configfile", str(user))
     assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "results/mine/features/uni/" in plan.stdout
     slides = len(pd.read_csv(demo_dir / "slides.tsv", sep="\t"))
     jobs = planned_jobs(plan)
     assert "demo_data" not in jobs and jobs["segment"] == jobs["tile"] == jobs["extract"] == slides
@@ -92,12 +99,18 @@ def test_a_gdc_download_with_mcats_table_and_splits_plans_one_extract_per_found_
     assert len(pd.read_csv(out / "absent_slides.tsv", sep="\t")) == absent
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert list(config["cohorts"]) == ["tcga_blca"] and config["cohorts"]["tcga_blca"]["splits"] == str(out / "splits")
-    plan = snakemake_at_root(checkout, "-n", "-p", "--configfile", str(out / "config.yaml"))
+    tcga = yaml.safe_load((checkout / "config" / "tcga.yaml").read_text())        # without --settings: the TCGA settings
+    assert config["extract"]["encoder"] == "uni" and config["train"]["models"] == tcga["train"]["models"]
+    weights = tmp_path / "pytorch_model.bin"
+    weights.write_bytes(b"stands in for UNI's weights in a dry run")
+    plan = snakemake_at_root(checkout, "-n", "-p", "--configfile", str(out / "config.yaml"), "--config", f"extract={{weights: {weights}}}")
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert planned_jobs(plan) == {"segment": 7, "tile": 7, "extract": 7, "genomic_tokens": 1, "published_split": 5, "train_fold": 5,
-                                  "evaluate": 1, "summarise": 1, "render_report": 1, "all": 1}
+    models = len(tcga["train"]["models"])                                          # none tuned there
+    assert planned_jobs(plan) == {"segment": 7, "tile": 7, "extract_shard": 1, "take_features": 7, "genomic_tokens": 1,
+                                  "published_split": 5, "train_fold": 5 * models, "evaluate": models, "summarise": 1,
+                                  "render_report": 1, "all": 1}
     assert {(p["target_mpp"], p["patch_size"]) for p in _shell_params(plan, "tile")} == {(0.5, 256)}
-    extracted = set(re.findall(r"results/tcga_blca/features/demo-stats/(\S+)\.h5", plan.stdout))
+    extracted = set(re.findall(r"results/tcga_blca/features/uni/([^./\s]\S*)\.h5", plan.stdout))
     assert extracted == {name.removesuffix(".svs") for name in present}
 
 

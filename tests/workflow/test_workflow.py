@@ -156,7 +156,7 @@ def test_snakemake_report_holds_the_plots_tables_and_compute(finished_run: Path,
 def test_gpu_jobs_ask_for_one_card_and_the_default_profile_declares_one(finished_run: Path, tmp_path: Path) -> None:
     workdir = run_folder_for(copied_inputs(finished_run, tmp_path), tmp_path)
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    on_cards = {**config, "extract": {"device": "cuda"}, "train": {**config["train"], "device": "cuda"}}
+    on_cards = {**config, "extract": {"encoder": "demo-stats", "device": "cuda"}, "train": {**config["train"], "device": "cuda"}}
     (workdir / "config.yaml").write_text(yaml.safe_dump(on_cards))
     plan = snakemake(workdir, "-n", "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"),
                      "results/mine/models/abmil/fold_0/checkpoint.pt", "results/mine/models/coxnet/fold_0/checkpoint.pt")
@@ -177,7 +177,7 @@ def test_shards_of_slides_keep_each_slides_output_failure_and_resume(finished_ru
     sheet.loc[4, "path"] = str(slide)
     workdir = run_folder_for(sheet, tmp_path)
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    (workdir / "config.yaml").write_text(yaml.safe_dump({**config, "extract": {"slides_per_job": 3}}))
+    (workdir / "config.yaml").write_text(yaml.safe_dump({**config, "extract": {"encoder": "demo-stats", "slides_per_job": 3}}))
     features = [f"results/mine/features/demo-stats/{s}.h5" for s in sheet["slide_id"]]
     plan = planned_jobs(snakemake(workdir, "-n", *features))
     assert plan["extract_shard"] == -(-len(sheet) // 3) and plan["take_features"] == len(sheet) and "extract" not in plan
