@@ -110,21 +110,24 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--benchmarks", default=None, help="folder of Snakemake benchmark files ({stage}/.../{job}.tsv): "
                                                        "adds CPU-hours and wall time per stage to the report")
     p.add_argument("--out-compute", default=None, help="also write the per-stage compute table to this TSV")
+    p.add_argument("--earlier", nargs="*", default=[], help="summary.tsv files an earlier run left for cohorts outside "
+                                                           "this configuration: shown too, and said to be earlier results")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from memamba.atomic import atomic_path
     from memamba.report.compute import read_benchmarks, stage_compute
-    from memamba.report.summary import write_report
+    from memamba.report.summary import read_summaries, write_report
 
     compute = None
     if args.benchmarks:
-        compute = stage_compute(read_benchmarks(args.benchmarks, skip=("report",)))
+        cohorts = set(read_summaries([*args.summaries, *args.earlier])["cohort"])
+        compute = stage_compute(read_benchmarks(args.benchmarks, skip=("report",), cohorts=cohorts))
         if args.out_compute:
             with atomic_path(args.out_compute) as tmp:
                 compute.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    table = write_report(args.summaries, args.out_tsv, args.out_html, compute)
+    table = write_report(args.summaries, args.out_tsv, args.out_html, compute, args.earlier)
     print(table[["cohort", "model", "c_index_mean", "c_index_sd"]].to_string(index=False))
     if compute is not None:
         print("\ncompute per stage (from " + str(args.benchmarks) + "):")

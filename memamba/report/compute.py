@@ -8,19 +8,22 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["stage", "jobs", "cpu_hours", "wall_hours", "longest_job_s", "max_rss_mb"]
-PIPELINE_ORDER = ["demo_data", "segment", "tile", "extract", "genomics", "splits", "train", "evaluate", "summarise", "report"]
+PIPELINE_ORDER = ["demo_data", "segment", "tile", "extract", "take_features", "genomics", "splits", "train", "evaluate",
+                  "summarise", "report"]
 
 
-def read_benchmarks(folder: str | os.PathLike, skip: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Every benchmark file under ``folder`` (``{stage}/.../{job}.tsv``), one row per job with its stage.
+def read_benchmarks(folder: str | os.PathLike, skip: tuple[str, ...] = (), cohorts: set[str] | None = None) -> pd.DataFrame:
+    """Every benchmark file under ``folder`` (``{stage}/{cohort}/.../{job}.tsv`` or ``{stage}/{cohort}.tsv``), one row
+    per job with its stage.
 
     A job benchmarked several times (``--benchmark-repeats``) counts with its mean. Stages in ``skip`` are left
-    out (the report job cannot count itself: its own file is written after it ends)."""
+    out (the report job cannot count itself: its own file is written after it ends); with ``cohorts``, so are the
+    jobs of other cohorts."""
     folder = Path(folder)
     rows = []
     for path in sorted(folder.rglob("*.tsv")):
-        stage = path.relative_to(folder).parts[0]
-        if stage in skip:
+        stage, cohort = path.relative_to(folder).parts[0], path.relative_to(folder).with_suffix("").parts[1]
+        if stage in skip or (cohorts is not None and cohort not in cohorts):
             continue
         runs = pd.read_csv(path, sep="\t")
         missing = {"s", "cpu_time", "max_rss"} - set(runs.columns)

@@ -192,11 +192,12 @@ def _cell(mean: float, sd: float, averaged: float, folds: float) -> str:
     return text if not np.isfinite(averaged) or averaged == folds else f"{text} ({int(averaged)} of {int(folds)} folds)"
 
 
-def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str:
+def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None, earlier: tuple[str, ...] = ()) -> str:
     """A self-contained HTML page (every image embedded): per cohort the metric table (mean ± sd over folds) and a plot
     of every model's per-fold c-index, then per model its per-fold table, Kaplan-Meier plot, training curves and, where
     the heatmaps target drew them, its first fold's heatmaps and gene-family attributions; then
-    the compute cost per stage, when given."""
+    the compute cost per stage, when given. ``earlier``: cohorts whose results an earlier run (another configuration)
+    left under results/, said so at the top."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>memamba report</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
@@ -207,6 +208,9 @@ def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str
         "training patients); mean ± sd over folds. The last column selects the epoch on the very patients it is "
         "measured on: optimistic, shown only for comparison with published tables.</p>",
     ]
+    if earlier:
+        parts.append("<p>Also shown: the results an earlier run left under results/ for cohorts not in this run's "
+                     f"configuration ({html.escape(', '.join(earlier))}), as they were written then.</p>")
     for cohort, rows in table.groupby("cohort", sort=False):
         parts.append(f"<h2>{html.escape(str(cohort))}</h2>")
         parts.append(_mean_sd(rows).to_html(index=False, na_rep=""))
@@ -233,14 +237,21 @@ def render_html(table: pd.DataFrame, compute: pd.DataFrame | None = None) -> str
     return "\n".join(parts)
 
 
+def read_summaries(summaries: list[str | os.PathLike]) -> pd.DataFrame:
+    """The per-cohort summary tables, one after another."""
+    return pd.concat([pd.read_csv(p, sep="\t", dtype={"cohort": str, "model": str}, keep_default_na=False, na_values=[""])
+                      for p in summaries], ignore_index=True)      # a cohort or model named NA or null stays a name
+
+
 def write_report(summaries: list[str | os.PathLike], out_tsv: str | os.PathLike, out_html: str | os.PathLike,
-                 compute: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Concatenate per-cohort summaries into ``out_tsv`` and render ``out_html`` (with ``compute``, the
-    per-stage table of :func:`memamba.report.compute.stage_compute`, when given)."""
-    table = pd.concat([pd.read_csv(p, sep="\t", dtype={"cohort": str, "model": str}, keep_default_na=False, na_values=[""])
-                       for p in summaries], ignore_index=True)      # a cohort or model named NA or null stays a name
+                 compute: pd.DataFrame | None = None, earlier: list[str | os.PathLike] = ()) -> pd.DataFrame:
+    """Concatenate per-cohort summaries (this run's, then ``earlier`` ones an earlier run left for other cohorts) into
+    ``out_tsv`` and render ``out_html`` (with ``compute``, the per-stage table of
+    :func:`memamba.report.compute.stage_compute`, when given)."""
+    table = read_summaries([*summaries, *earlier])
+    earlier_cohorts = tuple(read_summaries(earlier)["cohort"].unique()) if earlier else ()
     with atomic_path(out_tsv) as tmp:
         table.drop(columns=["eval_dir"], errors="ignore").to_csv(tmp, sep="\t", index=False, float_format="%.4f")
     with atomic_path(out_html) as tmp:
-        tmp.write_text(render_html(table, compute))
+        tmp.write_text(render_html(table, compute, earlier_cohorts))
     return table.drop(columns=["eval_dir"], errors="ignore")

@@ -35,3 +35,13 @@ def test_a_file_that_is_not_a_benchmark_is_named(tmp_path: Path) -> None:
     (tmp_path / "train" / "notes.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(ValueError, match=r"notes\.tsv: not a Snakemake benchmark file .*Fix:"):
         read_benchmarks(tmp_path)
+
+
+def test_the_compute_of_other_cohorts_is_left_out(tmp_path: Path) -> None:
+    _benchmark(tmp_path / "train" / "shown" / "snn" / "fold_0.tsv", 60, 60, 100)
+    _benchmark(tmp_path / "train" / "hidden" / "snn" / "fold_0.tsv", 3600, 3600, 100)
+    _benchmark(tmp_path / "demo_data" / "shown.tsv", 10, 10, 100)
+    _benchmark(tmp_path / "take_features" / "shown" / "uni" / "s1.tsv", 1, 1, 100)
+    table = stage_compute(read_benchmarks(tmp_path, cohorts={"shown"})).set_index("stage")
+    assert table.index.tolist() == ["demo_data", "take_features", "train", "total"]
+    assert table.loc["train", "jobs"] == 1 and table.loc["total", "wall_hours"] == pytest.approx(71 / 3600)

@@ -116,3 +116,15 @@ def test_the_report_shows_the_comparison_training_curves_and_heatmaps_self_conta
     assert "src=\"data:image/png;base64," in page and "file:" not in page
     assert re.search(r"<td>attention_scores</td>\s*<td>0.812</td>\s*<td>7</td>", page)
     assert comparison_plot(pd.read_csv(tmp_path / "s.tsv", sep="\t"), "t")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_report_shows_an_earlier_runs_cohorts_and_says_they_are_earlier(tmp_path: Path) -> None:
+    for cohort, c in (("now", 0.7), ("before", 0.6)):
+        pd.DataFrame({"cohort": [cohort], "model": ["snn"], "folds": [1], "c_index_mean": [c], "c_index_sd": [0.0]}).to_csv(
+            tmp_path / f"{cohort}.tsv", sep="\t", index=False)
+    table = write_report([tmp_path / "now.tsv"], tmp_path / "summary.tsv", tmp_path / "report.html", earlier=[tmp_path / "before.tsv"])
+    assert table["cohort"].tolist() == ["now", "before"]
+    assert pd.read_csv(tmp_path / "summary.tsv", sep="\t")["cohort"].tolist() == ["now", "before"]
+    html = (tmp_path / "report.html").read_text()
+    assert "<h2>before</h2>" in html and "for cohorts not in this run's configuration (before)" in html
+

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -13,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, TINY, copied_inputs, planned_jobs, run_folder_for, snakemake
+from conftest import REPO, TINY, copied_inputs, planned_jobs, run_folder_for, snakemake, snakemake_env
 
 pytestmark = [pytest.mark.workflow, pytest.mark.timeout(900)]
 
@@ -151,6 +153,7 @@ def test_snakemake_report_holds_the_plots_tables_and_compute(finished_run: Path,
     for category in ("Kaplan-Meier curves", "Tissue segmentation", "Cross-validated metrics", "Genomics QC", "Compute per stage"):
         assert category in page
     assert page.count("km.png") >= len(TINY["train"]["models"])
+    assert "encoded with demo-stats" in page and "2 patient-level folds made here" in page      # the cohort's own settings
 
 
 def test_gpu_jobs_ask_for_one_card_and_the_default_profile_declares_one(finished_run: Path, tmp_path: Path) -> None:
@@ -200,3 +203,14 @@ def test_shards_of_slides_keep_each_slides_output_failure_and_resume(finished_ru
     manifest = pd.read_csv(ours / ".shards" / "shard_1.tsv", sep="\t")
     assert manifest["status"].tolist() == ["up to date", "done", "up to date"]
     assert (ours / f"{broken}.h5").exists()
+
+
+def test_a_run_of_another_configuration_reports_every_cohort_of_the_project(finished_run: Path, tmp_path: Path) -> None:
+    second = tmp_path / "second.yaml"
+    second.write_text(yaml.safe_dump({**TINY, "cohorts": {"second": TINY["cohorts"]["tiny"]}}))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(finished_run),
+               "--configfile", str(second), "--cores", "2", "-n", "-p"]
+    plan = subprocess.run(command, capture_output=True, text=True, env=snakemake_env(), cwd=finished_run)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    report = next(line for line in plan.stdout.splitlines() if "memamba report " in line)
+    assert "results/second/summary.tsv --earlier results/tiny/summary.tsv" in report

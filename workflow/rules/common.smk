@@ -230,6 +230,12 @@ def gpus_per_job(section):
     return 0 if device == "cpu" else 1 if device == "cuda" else int(visible_gpu_count() > 0)
 
 
+def earlier_summaries():
+    """The summary.tsv files an earlier run (another configuration) left under results/ for cohorts outside this one:
+    the report shows every cohort of the project, and says which results are earlier ones."""
+    return sorted(str(path) for path in Path("results").glob("*/summary.tsv") if path.parent.name not in COHORTS)
+
+
 def check_local_gpus():
     """Before the first job of a real local run (not a dry run, not a cluster, whose login node may lack a card): a
     section set to ``device: cuda`` on a machine without a GPU stops the run in one line."""

@@ -43,8 +43,9 @@ rule render_report:
         runtime=10,
     params:
         benchmarks="results/benchmarks",
+        earlier=lambda wildcards: earlier_summaries(),
     shell:
-        "memamba report {input.summaries:q} --out-tsv {output.tsv:q} --out-html {output.html:q}"
+        "memamba report {input.summaries:q} --earlier {params.earlier:q} --out-tsv {output.tsv:q} --out-html {output.html:q}"
         " --benchmarks {params.benchmarks:q} --out-compute {output.compute:q} > {log:q} 2>&1"
 
 

@@ -117,6 +117,8 @@ else:
             "results/{cohort}/features/{encoder}/{slide}.h5",
         log:
             "results/logs/extract/{cohort}/{encoder}/{slide}.log",
+        benchmark:
+            "results/benchmarks/take_features/{cohort}/{encoder}/{slide}.tsv"
         localrule: True
         conda:
             "../../envs/features.yaml"
