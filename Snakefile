@@ -1,5 +1,5 @@
 # memamba: raw slides + genomic tables -> cross-validated survival models, per cohort.
-# Targets (README, "Running parts of the pipeline"): all (the default), features, genomics, train, report, heatmaps, and any
+# Targets (docs/pages/running.md): all (the default), features, clam, genomics, train, report, heatmaps, and any
 # file such as results/{cohort}/summary.tsv. The default target lists every intermediate file too, so that a
 # deleted one (say one slide's features) is rebuilt, and then exactly the jobs that consume it rerun.
 import os
@@ -43,6 +43,11 @@ rule all:
 rule features:
     input:
         lambda wildcards: stage_files("features"),
+
+
+rule clam:
+    input:
+        lambda wildcards: [f"results/{cohort}/clam/{ENCODER}" for cohort in COHORTS if not ready_features(cohort)],
 
 
 rule genomics:

@@ -214,3 +214,12 @@ def test_a_run_of_another_configuration_reports_every_cohort_of_the_project(fini
     assert plan.returncode == 0, plan.stderr[-3000:]
     report = next(line for line in plan.stdout.splitlines() if "memamba report " in line)
     assert "results/second/summary.tsv --earlier results/tiny/summary.tsv" in report
+
+
+def test_the_clam_target_exports_every_slides_features_in_clams_layout(finished_run: Path) -> None:
+    result = snakemake(finished_run, "clam")
+    assert result.returncode == 0, result.stderr[-3000:]
+    clam = finished_run / "results" / "tiny" / "clam" / "demo-stats"
+    slides = pd.read_csv(finished_run / "results" / "tiny" / "input" / "slides.tsv", sep="\t")["slide_id"]
+    assert {p.stem for p in (clam / "h5_files").glob("*.h5")} == set(slides) == {p.stem for p in (clam / "pt_files").glob("*.pt")}
+    assert "export_clam" not in snakemake(finished_run, "-n").stdout                 # not part of the default target

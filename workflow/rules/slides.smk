@@ -124,3 +124,22 @@ else:
             "../../envs/features.yaml"
         shell:
             "memamba take-features {input:q} --slide-id {wildcards.slide:q} -o {output:q} > {log:q} 2>&1"
+
+
+rule export_clam:
+    input:
+        cohort_feature_files,
+    output:
+        directory(f"results/{{cohort}}/clam/{ENCODER}"),
+    log:
+        f"results/logs/export_clam/{{cohort}}/{ENCODER}.log",
+    benchmark:
+        f"results/benchmarks/export_clam/{{cohort}}/{ENCODER}.tsv"
+    conda:
+        "../../envs/features.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "memamba export-clam {input:q} -o {output:q} > {log:q} 2>&1"
