@@ -80,7 +80,8 @@ def _add_summarise(commands: argparse._SubParsersAction) -> None:
                             description="Collect a cohort's metrics.tsv files (results/COHORT/eval/MODEL/metrics.tsv) "
                                         "into one table, with the oracle c-index of the true risk when given.")
     p.add_argument("--cohort", required=True, help="cohort name")
-    p.add_argument("--metrics", nargs="+", required=True, help="metrics.tsv files (model = their folder name)")
+    p.add_argument("--metrics", nargs="*", default=[], help="metrics.tsv files (model = their folder name); none for a "
+                                                          "cohort only scored by another cohort's folds")
     p.add_argument("--splits", nargs="*", default=[], help="fold_K.tsv files, for the oracle's per-fold c-index")
     p.add_argument("--truth", default=None, help="TSV with patient_id and the true risk (demo cohorts)")
     p.add_argument("--clinical", default=None, help="clinical sheet (needed with --truth)")

@@ -76,7 +76,7 @@ def cohort_summary(cohort: str, metrics: list[str | os.PathLike], splits: list[s
         parts = [c for c in PARTIAL_ORACLES if known[c].notna().all()]
         rows += [_row(cohort, PARTIAL_ORACLES[c], pd.DataFrame({"c_index": oracle_per_fold(splits, truth, survival, c)}))
                  for c in parts]
-    table = paired_with(pd.DataFrame(rows), PAIRED_WITH)
+    table = paired_with(pd.DataFrame(rows), PAIRED_WITH) if rows else pd.DataFrame()
     externals = [_row(cohort, f"{Path(path).parent.name} trained on {Path(path).parent.parent.name}",
                       pd.read_csv(path, sep="\t", dtype={"fold": str}), str(Path(path).parent)) for path in external]
     return pd.concat([table, pd.DataFrame(externals)], ignore_index=True) if externals else table

@@ -46,3 +46,26 @@ def test_predict_with_a_cohort_the_config_lacks_is_refused_at_start_up(finished_
     result = snakemake(tmp_path, "-n")
     assert result.returncode != 0
     assert "cohorts.other.predict_with is 'tcga', not another cohort of the config" in result.stdout + result.stderr
+
+
+def test_a_cohort_only_scored_by_another_cohorts_folds_trains_nothing_of_its_own(finished_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run, symlinks=True, ignore=shutil.ignore_patterns(".snakemake"))
+    config = {**TINY, "cohorts": {**TINY["cohorts"], "other": {"generate": {"patients": 8, "seed": 2, "slide_size": 512},
+                                                               "predict_with": "tiny", "predict_only": True}}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = run / "results"
+    assert not (results / "other" / "splits").exists() and not (results / "other" / "models").exists()
+    summary = pd.read_csv(results / "other" / "summary.tsv", sep="\t")
+    assert summary["model"].tolist() == [f"{model} trained on tiny" for model in TINY["train"]["models"]]
+    assert set(pd.read_csv(results / "summary.tsv", sep="\t")["cohort"]) == {"tiny", "other"}
+
+
+def test_predict_only_without_predict_with_is_refused_at_start_up(tmp_path: Path) -> None:
+    config = {**TINY, "cohorts": {**TINY["cohorts"], "other": {"generate": {"patients": 8, "seed": 2}, "predict_only": True}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n")
+    assert result.returncode != 0
+    assert "cohorts.other.predict_only is true, but the cohort names no predict_with. Fix:" in result.stdout + result.stderr

@@ -58,6 +58,11 @@ def published_splits(cohort):
     return config["cohorts"][cohort].get("splits")
 
 
+def predict_only(cohort):
+    """Whether the cohort is only scored by another cohort's folds (``predict_only`` with ``predict_with``)."""
+    return bool(config["cohorts"][cohort].get("predict_only"))
+
+
 def ready_features(cohort):
     """The cohort's folder of ready-made CLAM/TRIDENT features (``cohorts.NAME.features``), or None."""
     return config["cohorts"][cohort].get("features")
@@ -305,8 +310,9 @@ def fold_predictions(wildcards):
 def summary_inputs(wildcards):
     """Every model's metrics of the cohort; for a demo cohort also its splits, clinical sheet and true risk."""
     cohort = wildcards.cohort
-    inputs = {"metrics": expand("results/{cohort}/eval/{model}/metrics.tsv", cohort=cohort, model=MODELS), "external": external_files(cohort)}
-    if sheet_path(cohort, "truth"):
+    own = [] if predict_only(cohort) else MODELS
+    inputs = {"metrics": expand("results/{cohort}/eval/{model}/metrics.tsv", cohort=cohort, model=own), "external": external_files(cohort)}
+    if sheet_path(cohort, "truth") and not predict_only(cohort):
         inputs["truth"] = sheet_path(cohort, "truth")
         inputs["clinical"] = sheet_path(cohort, "clinical")
         inputs["splits"] = expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=folds(cohort))
@@ -336,6 +342,8 @@ def stage_files(stage):
         elif stage == "genomics":
             names = ["features.parquet", "tokens.json", "qc.tsv", "patients.tsv"]
             files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=names)
+        elif stage == "train" and predict_only(cohort):
+            files += external_files(cohort)
         elif stage == "train":
             names = ["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"]
             files += expand("results/{cohort}/splits/fold_{fold}.tsv", cohort=cohort, fold=folds(cohort))
@@ -407,7 +415,7 @@ def heatmap_folders():
     return [
         f"results/{cohort}/heatmaps/{model}/fold_{fold}"
         for cohort in COHORTS
-        if sheet_path(cohort, "slides")
+        if sheet_path(cohort, "slides") and not predict_only(cohort)
         for model in heatmap_models()
         for fold in folds(cohort)
     ]
@@ -500,6 +508,12 @@ if any(not ready_features(c) for c in COHORTS):
         check_outside_results([("extract.weights", path) for path in weights_input(None)])
     except ConfigError as error:
         raise WorkflowError(f"invalid configuration ({CONFIG_SOURCE}):\n{error}")
+for _cohort in COHORTS:
+    if predict_only(_cohort) and not config["cohorts"][_cohort].get("predict_with"):
+        raise WorkflowError(
+            f"{CONFIG_SOURCE}: cohorts.{_cohort}.predict_only is true, but the cohort names no predict_with. "
+            "Fix: name the cohort whose folds score it in predict_with, or drop predict_only."
+        )
 for _scored, _other in external_pairs():
     if _other not in COHORTS or _other == _scored:
         raise WorkflowError(
