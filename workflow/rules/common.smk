@@ -9,8 +9,8 @@ from snakemake.logging import logger
 
 from memamba.config import TUNED_SUFFIX, ConfigError, nulls_from_overrides, validate_config
 from memamba.data.bags import feature_files
-from memamba.demo.tiling import check_generated_tiling
 from memamba.data.splits import published_fold_files, read_published_fold
+from memamba.demo.tiling import check_generated_tiling
 from memamba.errors import MemambaError
 from memamba.genomics.tables import read_gene_families
 from memamba.gpu_slots import visible_gpu_count
