@@ -5,6 +5,7 @@ Each command's parser sits beside its handler; heavy libraries are imported insi
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,30 +13,52 @@ from memamba.errors import MemambaError
 
 
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("evaluate", help="per-fold metrics and Kaplan-Meier plot of one model",
+    p = commands.add_parser("evaluate", help="per-fold metrics and Kaplan-Meier plot of one model (or of several)",
                             description="Compute Harrell's c-index and the log-rank p of risk groups on each fold's "
-                                        "validation patients; writes metrics.tsv (folds, mean, sd) and km.png to -o.")
-    p.add_argument("predictions", nargs="+", help="predictions.tsv of every fold, in fold order")
-    p.add_argument("-o", "--out", required=True, help="output folder")
+                                        "validation patients; writes metrics.tsv (folds, mean, sd) and km.png to -o. "
+                                        "With --models, every model of a cohort in one process, each to its own folder.")
+    p.add_argument("predictions", nargs="*", help="predictions.tsv of every fold, in fold order")
+    p.add_argument("-o", "--out", default=None, help="output folder")
     p.add_argument("--title", default="model", help="title for the plot and the printout")
+    p.add_argument("--models", default=None, metavar="JSON",
+                   help="instead of PREDICTIONS, -o and --title: a JSON list of {predictions: [...], out, title}")
     p.set_defaults(func=cmd_evaluate)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    for predictions, out, title in _evaluations(args):
+        _evaluate_one(predictions, Path(out), title)
+
+
+def _evaluations(args: argparse.Namespace) -> list[tuple[list[str], str, str]]:
+    """(fold predictions, output folder, title) of every model the command evaluates."""
+    if args.models is None:
+        if not args.predictions or args.out is None:
+            raise MemambaError("PREDICTIONS and -o are required. Fix: give them (or --models).")
+        return [(args.predictions, args.out, args.title)]
+    if args.predictions or args.out is not None:
+        raise MemambaError("--models replaces PREDICTIONS and -o. Fix: give --models only.")
+    try:
+        return [([str(p) for p in model["predictions"]], str(model["out"]), str(model["title"])) for model in json.loads(args.models)]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise MemambaError(f"--models is not a JSON list of {{predictions, out, title}} objects ({exc}). "
+                           "Fix: pass such a list (the workflow writes it).") from exc
+
+
+def _evaluate_one(predictions_files: list[str], out: Path, title: str) -> None:
     from memamba.atomic import atomic_paths
     from memamba.report.plots import plot_km
     from memamba.survival.evaluate import fold_metrics, read_histories, read_predictions, risk_groups, undefined_metrics
 
-    predictions = read_predictions(args.predictions)
-    table = fold_metrics(predictions, read_histories(args.predictions))
-    out = Path(args.out)
+    predictions = read_predictions(predictions_files)
+    table = fold_metrics(predictions, read_histories(predictions_files))
     with atomic_paths([out / "metrics.tsv", out / "km.png"]) as (metrics, km):
         table.to_csv(metrics, sep="\t", index=False, float_format="%.4g")
-        plot_km(risk_groups(predictions), f"{args.title}: validation patients, all folds", km)
+        plot_km(risk_groups(predictions), f"{title}: validation patients, all folds", km)
     mean, sd = table.set_index("fold").loc[["mean", "sd"], "c_index"]
-    print(f"{args.title}: c-index {mean:.3f} +- {sd:.3f} over {len(args.predictions)} folds")
+    print(f"{title}: c-index {mean:.3f} +- {sd:.3f} over {len(predictions_files)} folds")
     for line in undefined_metrics(table):
-        print(f"memamba evaluate: warning: {line}", file=sys.stderr)
+        print(f"memamba evaluate: warning: {title}: {line}", file=sys.stderr)
 
 
 def _add_evaluate_external(commands: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""Sub-commands of the slide stages: segment, tile, extract, take-features, export-clam.
+"""Sub-commands of the slide stages: segment, tile, extract, slide-stage, export-clam.
 
 Each command's parser sits beside its handler; heavy libraries are imported inside the handlers."""
 
@@ -82,10 +82,6 @@ def _add_extract(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="extract even if OUT is up to date with the same encoder and inputs")
     p.add_argument("--list-encoders", action="store_true", help="print the registered encoders and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--shard", default=None, help="several slides in one job, the encoder loaded once: a JSON list of "
-                   "{slide_id, slide, patches, out}; each slide is skipped when OUT is up to date, and a failing slide is "
-                   "recorded in --manifest while the others go on")
-    p.add_argument("--manifest", default=None, help="with --shard: TSV written at the end (slide_id, features, status, message)")
     add_params(p, "extract")
     p.set_defaults(func=cmd_extract)
 
@@ -97,18 +93,11 @@ def cmd_extract(args: argparse.Namespace) -> None:
         print(f"{'encoder':<16} {'width':>5}  weights")
         print("\n".join(f"{name:<16} {dim:>5}  {source}" for name, dim, source in encoder_table()))
         return
-    from memamba.config import section_params
-    from memamba.slides.extract import ExtractParams, extract_features, features_up_to_date, write_features
+    from memamba.slides.extract import extract_features, features_up_to_date, write_features
 
-    if not (args.slide and args.patches and args.out) and not (args.shard and args.manifest):
-        raise MemambaError("SLIDE, --patches and -o are required. Fix: give them (or --shard and --manifest, or --list-encoders).")
-    section = section_params("extract", args.params, overrides={"encoder": args.encoder, "weights": args.weights, "device": args.device})
-    device = section.pop("device")
-    section.pop("slides_per_job")
-    params = ExtractParams(**section)
-    if args.shard:
-        _extract_shard(args, params, device)
-        return
+    if not (args.slide and args.patches and args.out):
+        raise MemambaError("SLIDE, --patches and -o are required. Fix: give them (or --list-encoders).")
+    params, device = _extract_params(args.params, {"encoder": args.encoder, "weights": args.weights, "device": args.device})
     sources = [args.slide, args.patches]
     if not args.force and features_up_to_date(args.out, params, sources):
         print(f"{Path(args.slide).name}: {args.out} is up to date with encoder {params.encoder}; skipped (--force redoes it)")
@@ -119,20 +108,56 @@ def cmd_extract(args: argparse.Namespace) -> None:
     print(f"{Path(args.slide).name}: features {result.features.shape} with encoder {params.encoder}{skipped}")
 
 
-def _add_take_features(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("take-features", help="publish one slide's features from an extraction shard",
-                            description="Link a slide's staged features (from 'memamba extract --shard') to OUT, or fail "
-                                        "with that slide's own extraction error.")
-    p.add_argument("manifest", help="the shard's manifest TSV")
-    p.add_argument("--slide-id", required=True, help="the slide's id")
-    p.add_argument("-o", "--out", required=True, help="where its features go")
-    p.set_defaults(func=cmd_take_features)
+def _extract_params(params_json: str | None, overrides: dict | None = None) -> tuple[ExtractParams, str]:
+    """The extract section as ExtractParams, and its device."""
+    from memamba.config import section_params
+    from memamba.slides.extract import ExtractParams
+
+    section = section_params("extract", params_json, overrides=overrides)
+    device = section.pop("device")
+    section.pop("slides_per_job")
+    return ExtractParams(**section), device
 
 
-def cmd_take_features(args: argparse.Namespace) -> None:
-    from memamba.slides.extract_shard import take_features
+def _add_slide_stage(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("slide-stage", help="segment, tile and extract a shard of slides in one process",
+                            description="The whole slide stage for several slides with one interpreter and one encoder "
+                                        "(extract.slides_per_job): each slide's tissue/, patches/ and features/ENCODER/ "
+                                        "files go to STAGED in the layout of results/COHORT/, each step is skipped on a "
+                                        "rerun while its inputs and settings are unchanged, and a failing slide is "
+                                        "recorded in --manifest while the others go on.")
+    p.add_argument("--shard", required=True, metavar="JSON", help="a JSON list of {slide_id, slide, mpp} (mpp: null for the file's)")
+    p.add_argument("--staged", required=True, help="staging folder")
+    p.add_argument("--manifest", required=True, help="TSV written at the end: unit (slide id), status, message")
+    p.add_argument("--segment-params", default=None, metavar="JSON", help="the 'segment' config section as JSON")
+    p.add_argument("--tile-params", default=None, metavar="JSON", help="the 'tile' config section as JSON")
+    p.add_argument("--extract-params", default=None, metavar="JSON", help="the 'extract' config section as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_slide_stage)
 
-    print(f"{args.slide_id}: {take_features(args.manifest, args.slide_id, args.out)}")
+
+def cmd_slide_stage(args: argparse.Namespace) -> None:
+    from memamba.batch_jobs import manifest_counts, write_manifest
+    from memamba.config import section_params
+    from memamba.slides.segment import SegmentParams
+    from memamba.slides.shard_layout import SlideUnit
+    from memamba.slides.stage_shard import StageParams, slide_stage_shard
+    from memamba.slides.tile import TileParams
+
+    extract, device = _extract_params(args.extract_params)
+    params = StageParams(SegmentParams(**section_params("segment", args.segment_params, "--segment-params")),
+                         TileParams(**section_params("tile", args.tile_params, "--tile-params")), extract)
+    try:
+        units = [SlideUnit(job["slide_id"], Path(job["slide"]), None if job["mpp"] is None else slide_mpp(str(job["mpp"])),
+                           Path(args.staged)) for job in json.loads(args.shard)]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise MemambaError(f"--shard is not a JSON list of {{slide_id, slide, mpp}} objects ({exc}). "
+                           "Fix: pass such a list (the workflow writes it).") from exc
+    manifest = slide_stage_shard(units, params, device, progress=not args.quiet)
+    write_manifest(manifest, args.manifest)
+    print(f"{len(units)} slide(s), encoder {extract.encoder}: {manifest_counts(manifest)}")
+    for row in manifest[manifest["status"] == "failed"].itertuples():
+        print(f"  failed {row.unit}: {row.message}", file=sys.stderr)
 
 
 def _add_export_clam(commands: argparse._SubParsersAction) -> None:
@@ -154,26 +179,10 @@ def cmd_export_clam(args: argparse.Namespace) -> None:
     print(f"{len(names)} slide(s) exported to {args.out}/h5_files, {args.out}/pt_files and {args.out}/patches")
 
 
-def _extract_shard(args: argparse.Namespace, params: ExtractParams, device: str) -> None:
-    from memamba.slides.extract_shard import SlideJob, extract_shard, write_manifest
-
-    try:
-        jobs = [SlideJob(job["slide_id"], Path(job["slide"]), Path(job["patches"]), Path(job["out"])) for job in json.loads(args.shard)]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise MemambaError(f"--shard is not a JSON list of {{slide_id, slide, patches, out}} objects ({exc}). "
-                           "Fix: pass such a list (the workflow writes it).") from exc
-    manifest = extract_shard(jobs, params, device, progress=not args.quiet)
-    write_manifest(manifest, args.manifest)
-    counts = manifest["status"].value_counts()
-    print(f"{len(jobs)} slide(s) with encoder {params.encoder}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
-    for row in manifest[manifest["status"] == "failed"].itertuples():
-        print(f"  failed {row.slide_id}: {row.message}", file=sys.stderr)
-
-
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add the segment, tile, extract, take-features, export-clam sub-commands."""
+    """Add the segment, tile, extract, slide-stage, export-clam sub-commands."""
     _add_segment(commands)
     _add_tile(commands)
     _add_extract(commands)
-    _add_take_features(commands)
+    _add_slide_stage(commands)
     _add_export_clam(commands)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from memamba.cli.arguments import add_cohort_inputs, add_params, positive_count
@@ -16,10 +17,11 @@ INNER_FITS = "inner_fits.partial.tsv"
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("train", help="train one model on one fold",
+    p = commands.add_parser("train", help="train one model on one fold (or on several in turn)",
                             description="Fit a registered model on the fold's training patients (bin edges and scaling "
                                         "fitted there only) and predict every patient; writes checkpoint.pt, "
-                                        "history.tsv, predictions.tsv and config.yaml to -o.")
+                                        "history.tsv, predictions.tsv and config.yaml to -o. With --folds, several folds "
+                                        "in turn in one process (train.folds_per_job), each to its own folder.")
     p.add_argument("--slides", help="slide sheet")
     p.add_argument("--clinical", help="clinical sheet")
     p.add_argument("--features-dir", help="folder of per-slide features: ours (features/{encoder}/), or CLAM/TRIDENT "
@@ -31,6 +33,11 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--model-params", default=None, metavar="JSON", help="the model's hyper-parameters as JSON")
     p.add_argument("--genomics-params", default=None, metavar="JSON", help="the 'genomics' config section as JSON")
     p.add_argument("-o", "--out", help="output folder")
+    p.add_argument("--folds", default=None, metavar="JSON",
+                   help="instead of --split and -o: a JSON list of {split, out}, trained in turn; a fold whose OUT is "
+                        "up to date with the same inputs and settings is skipped, a failing fold is recorded in "
+                        "--manifest while the others go on")
+    p.add_argument("--manifest", default=None, help="with --folds: TSV written at the end (unit: the fold's OUT, status, message)")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/epoch_state.pt (written after every epoch) when it was made with the same inputs and settings")
     p.add_argument("--missing-modality", choices=["exclude", "impute"], default="exclude",
@@ -52,30 +59,84 @@ def cmd_train(args: argparse.Namespace) -> None:
         print("\n".join(list_models()))
         return
     from memamba.data.cohort import load_cohort
+    from memamba.train.transforms import GenomicTransform
+
+    folds = _fold_list(args)
+    settings, features_dir = _train_settings(args)
+    transform = GenomicTransform(**settings["genomics"])
+    cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens, args.missing_modality)
+    if args.folds is None:
+        _train_one(args, folds[0], settings, features_dir, cohort, transform)
+        return
+    from memamba.batch_jobs import is_current, manifest_counts, run_units, write_manifest, write_stamp
+    from memamba.provenance import run_fingerprint
+
+    def fold(split: str, out: str) -> bool:
+        fingerprint = run_fingerprint({**settings, "tune": args.tune}, _train_inputs(args, split, features_dir))
+        stamp_file = Path(out) / FOLD_STAMP
+        if is_current(stamp_file, fingerprint, [Path(out) / name for name in _fold_outputs(args)]):
+            return False
+        _train_one(args, (split, out), settings, features_dir, cohort, transform)
+        write_stamp(stamp_file, fingerprint)
+        return True
+
+    manifest = run_units((out, lambda split=split, out=out: fold(split, out)) for split, out in folds)
+    write_manifest(manifest, args.manifest)
+    print(f"{args.model}: {len(folds)} fold(s): {manifest_counts(manifest)}")
+    for row in manifest[manifest["status"] == "failed"].itertuples():
+        print(f"  failed {row.unit}: {row.message}", file=sys.stderr)
+
+
+FOLD_STAMP = "inputs.fingerprint"
+"""Written in a fold's folder by ``memamba train --folds`` after its outputs: what they were made from."""
+
+
+def _fold_list(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(split, output folder) of every fold the command trains: ``--split``/``-o``, or the ``--folds`` list."""
+    if args.folds is None:
+        return [(args.split, args.out)]
+    if args.split is not None or args.out is not None or args.manifest is None:
+        raise MemambaError("--folds replaces --split and -o, and needs --manifest. Fix: give --folds and --manifest only.")
+    try:
+        folds = [(str(fold["split"]), str(fold["out"])) for fold in json.loads(args.folds)]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise MemambaError(f"--folds is not a JSON list of {{split, out}} objects ({exc}). "
+                           "Fix: pass such a list (the workflow writes it).") from exc
+    if not folds:
+        raise MemambaError("--folds is an empty list. Fix: give at least one {split, out}.")
+    return folds
+
+
+def _fold_outputs(args: argparse.Namespace) -> list[str]:
+    """The files a fold's folder holds when it is done."""
+    return ["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"] + (["tuning.tsv"] if args.tune is not None else [])
+
+
+def _train_one(args: argparse.Namespace, fold: tuple[str, str], settings: dict, features_dir: str | None, cohort: object,
+               transform: object) -> None:
+    """Train one fold (``(split file, output folder)``) of the loaded cohort and write its outputs."""
     from memamba.data.splits import read_split
     from memamba.provenance import run_fingerprint
     from memamba.train.device import pick_device
     from memamba.train.loop import train_fold
-    from memamba.train.transforms import GenomicTransform
 
-    settings, features_dir = _train_settings(args)
+    split_path, out = fold
     model_params, params = settings["model_params"], settings["train"]
-    transform = GenomicTransform(**settings["genomics"])
-    cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens, args.missing_modality)
     device = str(pick_device(params["device"]))
-    epoch_state = Path(args.out) / "epoch_state.pt"
-    split = read_split(args.split)
+    epoch_state = Path(out) / "epoch_state.pt"
+    split = read_split(split_path)
     if args.tune is not None:
-        tuning, model_params, params = _tuned(args, cohort, split, model_params, params, transform, device)
+        tuning, model_params, params = _tuned(args, out, cohort, split, model_params, params, transform, device)
         settings = {**settings, "model_params": model_params, "train": params, "tuning": tuning}
     result = train_fold(cohort, split, args.model, model_params, params, transform, device,
                         progress=not args.quiet, checkpoint=epoch_state if args.resume else None,
-                        fingerprint=run_fingerprint(settings, _train_inputs(args, features_dir)))
-    _write_fold(args, settings, result, cohort, transform, device)
+                        fingerprint=run_fingerprint(settings, _train_inputs(args, split_path, features_dir)))
+    _write_fold(args, Path(out), settings, result, cohort, transform, device)
     epoch_state.unlink(missing_ok=True)
     kept = result.history[result.history["selected"]].iloc[-1]
-    print(f"{args.model}: {len(result.history)} epoch(s), kept epoch {int(kept.epoch)}, train c-index {kept.train_c_index:.3f} "
-          f"({result.compute['device']}, {result.compute['precision']}, scan backend {result.compute['scan_backend']})")
+    print(f"{args.model} ({split_path}): {len(result.history)} epoch(s), kept epoch {int(kept.epoch)}, train c-index "
+          f"{kept.train_c_index:.3f} ({result.compute['device']}, {result.compute['precision']}, scan backend "
+          f"{result.compute['scan_backend']})")
 
 
 def _train_settings(args: argparse.Namespace) -> tuple[dict, str | None]:
@@ -84,7 +145,7 @@ def _train_settings(args: argparse.Namespace) -> tuple[dict, str | None]:
     from memamba.models.registry import variant_entry
     from memamba.models.settings import check_models_section
 
-    needed = ("slides", "clinical", "genomics", "tokens", "split", "model", "out")
+    needed = ("slides", "clinical", "genomics", "tokens", "model") + (("split", "out") if args.folds is None else ())
     missing = [f"--{n.replace('_', '-')}" for n in needed if getattr(args, n) is None]
     if missing:
         raise MemambaError(f"missing {' '.join(missing)}. Fix: give them (or use --list-models).")
@@ -100,28 +161,28 @@ def _train_settings(args: argparse.Namespace) -> tuple[dict, str | None]:
     return settings, args.features_dir if uses_slides else None
 
 
-def _train_inputs(args: argparse.Namespace, features_dir: str | None) -> list[str]:
+def _train_inputs(args: argparse.Namespace, split: str, features_dir: str | None) -> list[str]:
     """The files a fold is trained from (their sizes and times make the resume fingerprint)."""
     from memamba.data.bags import feature_file
     from memamba.sheets import read_sheet
 
-    inputs = [args.slides, args.clinical, args.genomics, args.tokens, args.split]
+    inputs = [args.slides, args.clinical, args.genomics, args.tokens, split]
     if features_dir is not None:
         slides = read_sheet(args.slides, "slides", check_paths=False)["slide_id"]
         inputs += sorted(str(path) for path in (feature_file(features_dir, slide) for slide in slides) if path is not None)
     return inputs
 
 
-def _write_fold(args: argparse.Namespace, settings: dict, result: object, cohort: object, transform: object, device: str) -> None:
+def _write_fold(args: argparse.Namespace, out: Path, settings: dict, result: object, cohort: object, transform: object,
+                device: str) -> None:
     """Write the fold's checkpoint.pt, history.tsv, predictions.tsv, config.yaml (and tuning.tsv) at once."""
     import yaml
 
     from memamba.atomic import atomic_paths
     from memamba.train.checkpoint import fold_checkpoint, save_checkpoint
 
-    out = Path(args.out)
     tuning = "tuning" in settings
-    names = ["checkpoint.pt", "history.tsv", "predictions.tsv", "config.yaml"] + (["tuning.tsv"] if tuning else [])
+    names = _fold_outputs(args)
     with atomic_paths([out / name for name in names]) as tmp:
         fitted = _fitted(result.model)
         save_checkpoint(fold_checkpoint(args.model, settings["model_params"], fitted, result.state, cohort, transform), tmp[0])
@@ -215,8 +276,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 
-def _tuned(args: argparse.Namespace, cohort: object, split: object, model_params: dict, params: dict, transform: object,
-           device: str) -> tuple[dict, dict, dict]:
+def _tuned(args: argparse.Namespace, out: str, cohort: object, split: object, model_params: dict, params: dict,
+           transform: object, device: str) -> tuple[dict, dict, dict]:
     """Nested CV for one outer fold: (what config.yaml records of it, the chosen model settings, training settings)."""
     from memamba.config import json_object, section_params
     from memamba.train.search_space import applied, search_space
@@ -226,7 +287,7 @@ def _tuned(args: argparse.Namespace, cohort: object, split: object, model_params
     budget = TuneSettings(tune["candidates"], tune["inner_folds"], tune["seed"])
     space = search_space(args.model, model_params, tune["spaces"])
     result = tune_fold(cohort, split, args.model, model_params, params, transform, space, budget, device,
-                       record=Path(args.out) / INNER_FITS)
+                       record=Path(out) / INNER_FITS)
     chosen_model, chosen_train = applied(result.chosen, model_params, params)
     mean = result.scores.groupby("candidate")["c_index"].mean()
     record = {"candidates": budget.candidates, "inner_folds": budget.inner_folds, "inner_fits": budget.inner_fits,

@@ -13,6 +13,7 @@ import pandas as pd
 
 from memamba.atomic import atomic_path
 from memamba.config import ConfigError
+from memamba.errors import MemambaError
 from memamba.identifiers import patient_of
 from memamba.readers import read_table
 
@@ -72,8 +73,14 @@ def write_splits(splits: list[pd.DataFrame], out_dir: str | os.PathLike) -> list
 
 
 def read_split(path: str | os.PathLike) -> pd.DataFrame:
-    """One fold's patient_id/role table."""
-    return pd.read_csv(path, sep="\t", dtype={"patient_id": str, "role": str})
+    """One fold's patient_id/role table (written by ``memamba splits`` or ``published-split``); a MemambaError when
+    it is not one."""
+    split = pd.read_csv(path, sep="\t", dtype={"patient_id": str, "role": str})
+    roles = set(split["role"]) if {"patient_id", "role"} <= set(split.columns) else None
+    if roles is None or not roles <= set(ROLES) or "train" not in roles:
+        raise MemambaError(f"{path}: not a fold file (columns patient_id and role, roles train and val). Fix: delete "
+                           "it and rerun, so that the workflow writes it again.")
+    return split
 
 
 PUBLISHED_FOLD_FILES = {"fold": ".tsv", "splits": ".csv"}

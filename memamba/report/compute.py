@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["stage", "jobs", "cpu_hours", "wall_hours", "longest_job_s", "max_rss_mb"]
-PIPELINE_ORDER = ["demo_data", "segment", "tile", "extract", "take_features", "genomics", "splits", "train", "evaluate",
+PIPELINE_ORDER = ["demo_data", "segment", "tile", "extract", "slide_stage", "genomics", "splits", "train", "evaluate",
                   "summarise", "report"]
 
 

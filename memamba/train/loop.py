@@ -35,11 +35,15 @@ OPTIMISERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "radam": tor
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch and ask PyTorch for deterministic kernels."""
+    """Seed Python, NumPy and PyTorch and ask PyTorch for deterministic kernels.
+
+    The kernels' switch is set directly: ``torch.use_deterministic_algorithms`` sets the same switch and also one of
+    torch's compiler (never used here), whose import costs 2.4 CPU-seconds in every training process
+    (benchmarks/job_overhead.py)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
 
 
 @dataclass
@@ -252,7 +256,10 @@ def _fit_torch(model_name: str, inputs: ModelInputs, model_params: dict[str, Any
                cohort: Cohort, data: FoldData, device: torch.device, workers: int, progress: bool,
                checkpoint: str | Path | None, fingerprint: str) -> tuple[torch.nn.Module, pd.DataFrame]:
     model = build_model(model_name, inputs, model_params).to(device)
-    optimiser = OPTIMISERS[train_params["optimizer"]](parameter_groups(model, train_params["weight_decay"]), lr=train_params["lr"])
+    # foreach: every parameter updated by one batched kernel, also on the CPU (torch's default only on CUDA); the same
+    # risks on the demo (measured on an ME-Mamba fold) at 15 % less CPU time, the demo having many small parameters.
+    optimiser = OPTIMISERS[train_params["optimizer"]](parameter_groups(model, train_params["weight_decay"]), lr=train_params["lr"],
+                                                      foreach=True)
     generator = np.random.default_rng(train_params["seed"])
     history, best, start = _resumed(model_name, model, optimiser, generator, checkpoint, fingerprint)
     weights = sampling_weights(data.labels.numpy()[data.train_rows], data.censored.numpy()[data.train_rows]) \

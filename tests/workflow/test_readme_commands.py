@@ -50,4 +50,4 @@ def test_the_readmes_three_tcga_commands_import_check_and_plan_a_cohort(tmp_path
     assert "slides: 2 found" in runs[0].stdout and (root / "tcga" / "tcga_blca" / "config.yaml").is_file()
     assert "forward FLOPs per patient with  16000 patches" in runs[1].stdout
     jobs = planned_jobs(runs[2])
-    assert jobs["extract_shard"] == 1 and jobs["take_features"] == 2 and jobs["published_split"] == 5 and jobs["train_fold"] > 5, jobs
+    assert jobs["slide_shard"] == 1 and jobs["take_slide"] == 2 and jobs["published_split"] == 5 and jobs["train_fold"] > 5, jobs

@@ -37,9 +37,9 @@ BLCA = SHARED_DATA / "tcga" / "mcat_sig" / "tcga_blca_all_clean.csv.zip"
 BLCA_SPLITS = SHARED_DATA / "tcga" / "splits" / "tcga_blca"
 
 
-def _shell_params(plan: subprocess.CompletedProcess, command: str) -> list[dict]:
-    """The --params JSON of every planned ``memamba COMMAND`` (a dry run with -p prints each shell command)."""
-    found = re.findall(rf"^Shell command: (?:OMP_NUM_THREADS=\d+ )?memamba {command} .*--params '(\{{.*?\}})'", plan.stdout, re.MULTILINE)
+def _shell_params(plan: subprocess.CompletedProcess, command: str, option: str = "--params") -> list[dict]:
+    """The JSON of ``option`` of every planned ``memamba COMMAND`` (a dry run with -p prints each shell command)."""
+    found = re.findall(rf"^Shell command: (?:OMP_NUM_THREADS=\d+ )?memamba {command} .*{option} '(\{{.*?\}})'", plan.stdout, re.MULTILINE)
     assert found, f"no planned 'memamba {command}' command"
     return [json.loads(params) for params in found]
 
@@ -106,10 +106,9 @@ def test_a_gdc_download_with_mcats_table_and_splits_plans_one_extract_per_found_
     plan = snakemake_at_root(checkout, "-n", "-p", "--configfile", str(out / "config.yaml"), "--config", f"extract={{weights: {weights}}}")
     assert plan.returncode == 0, plan.stderr[-3000:]
     models = len(tcga["train"]["models"])                                          # none tuned there
-    assert planned_jobs(plan) == {"segment": 7, "tile": 7, "extract_shard": 1, "take_features": 7, "genomic_tokens": 1,
-                                  "published_split": 5, "train_fold": 5 * models, "evaluate": models, "summarise": 1,
-                                  "render_report": 1, "all": 1}
-    assert {(p["target_mpp"], p["patch_size"]) for p in _shell_params(plan, "tile")} == {(0.5, 256)}
+    assert planned_jobs(plan) == {"slide_shard": 1, "take_slide": 7, "genomic_tokens": 1, "published_split": 5,
+                                  "train_fold": 5 * models, "evaluate": 1, "summarise": 1, "render_report": 1, "all": 1}
+    assert {(p["target_mpp"], p["patch_size"]) for p in _shell_params(plan, "slide-stage", "--tile-params")} == {(0.5, 256)}
     extracted = set(re.findall(r"results/tcga_blca/features/uni/([^./\s]\S*)\.h5", plan.stdout))
     assert extracted == {name.removesuffix(".svs") for name in present}
 

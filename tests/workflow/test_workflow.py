@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -171,38 +168,6 @@ def test_gpu_jobs_ask_for_one_card_and_the_default_profile_declares_one(finished
     train_jobs = re.findall(r"^rule train_fold:\n(?:    .*\n)*?    wildcards: (.*)\n(?:    .*\n)*?    resources: (.*)$",
                             plan.stdout, re.MULTILINE)
     assert {("model=abmil" in w, "gpu=1" in r) for w, r in train_jobs} == {(True, True), (False, False)}
-
-
-def test_shards_of_slides_keep_each_slides_output_failure_and_resume(finished_run: Path, tmp_path: Path) -> None:
-    sheet = copied_inputs(finished_run, tmp_path)
-    slide = tmp_path / "own_copy.svs"
-    shutil.copy(sheet.loc[4, "path"], slide)
-    sheet.loc[4, "path"] = str(slide)
-    workdir = run_folder_for(sheet, tmp_path)
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
-    (workdir / "config.yaml").write_text(yaml.safe_dump({**config, "extract": {"encoder": "demo-stats", "slides_per_job": 3}}))
-    features = [f"results/mine/features/demo-stats/{s}.h5" for s in sheet["slide_id"]]
-    plan = planned_jobs(snakemake(workdir, "-n", *features))
-    assert plan["extract_shard"] == -(-len(sheet) // 3) and plan["take_features"] == len(sheet) and "extract" not in plan
-    assert snakemake(workdir, *[f"results/mine/patches/{s}.h5" for s in sheet["slide_id"]]).returncode == 0
-    original, stat = slide.read_bytes(), slide.stat()
-    slide.write_text("the file went bad after tiling")
-    os.utime(slide, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    failed = snakemake(workdir, "--keep-going", *features)
-    assert failed.returncode != 0 and "Error in rule take_features" in failed.stderr
-    broken = sheet.loc[4, "slide_id"]
-    log = (workdir / "results" / "logs" / "extract" / "mine" / "demo-stats" / f"{broken}.log").read_text()
-    assert f"slide {broken}: feature extraction failed (SlideError: " in log and "own_copy.svs" in log and "Fix:" in log
-    ours, reference = workdir / "results" / "mine" / "features" / "demo-stats", finished_run / "results" / "tiny" / "features" / "demo-stats"
-    assert sorted(p.stem for p in ours.glob("*.h5")) == sorted(s for s in sheet["slide_id"] if s != broken)
-    for path in ours.glob("*.h5"):
-        with h5py.File(path) as got, h5py.File(reference / path.name) as want:
-            np.testing.assert_array_equal(got["features"][:], want["features"][:])
-    slide.write_bytes(original)
-    assert snakemake(workdir, *features).returncode == 0
-    manifest = pd.read_csv(ours / ".shards" / "shard_1.tsv", sep="\t")
-    assert manifest["status"].tolist() == ["up to date", "done", "up to date"]
-    assert (ours / f"{broken}.h5").exists()
 
 
 def test_a_run_of_another_configuration_reports_every_cohort_of_the_project(finished_run: Path, tmp_path: Path) -> None:

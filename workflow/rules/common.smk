@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
+from memamba.batch_jobs import publish_unit
 from memamba.config import TUNED_SUFFIX, ConfigError, nulls_from_overrides, validate_config
 from memamba.data.bags import feature_files
 from memamba.data.splits import published_fold_files, read_published_fold
@@ -19,6 +20,7 @@ from memamba.models.settings import check_models_section, merged_settings
 from memamba.provenance import cached_sha256
 from memamba.sheets import read_sheet
 from memamba.slides.encoder_registry import check_weights_setting
+from memamba.slides.shard_layout import staged_slide_files
 from memamba.train.search_space import check_tuning
 
 CONFIG_SOURCE = (
@@ -77,6 +79,7 @@ wildcard_constraints:
     slide=r"[A-Za-z0-9._-]+",
     encoder=r"[A-Za-z0-9._-]+",
     shard=r"[0-9]+",
+    group=r"[0-9]+",
     model=one_of(MODELS),
     other=one_of(COHORTS),
     fold=r"\d+",
@@ -150,32 +153,55 @@ def shard_slides(wildcards):
     """The slide ids of shard ``wildcards.shard`` of ``wildcards.cohort``."""
     shards = extraction_shards(wildcards.cohort)
     if int(wildcards.shard) >= len(shards):
-        raise WorkflowError(f"cohort {wildcards.cohort} has {len(shards)} extraction shards, not shard {wildcards.shard}")
+        raise WorkflowError(f"cohort {wildcards.cohort} has {len(shards)} slide shards, not shard {wildcards.shard}")
     return shards[int(wildcards.shard)]
 
 
-def shard_manifest(wildcards):
-    """The manifest of the extraction shard that holds ``wildcards.slide``."""
+def staging_folder(cohort):
+    """Where a cohort's slide shards stage each slide's files (tissue/, patches/, features/ENCODER/, stamps/)."""
+    return f"results/{cohort}/.slide_stage"
+
+
+def slide_manifest(wildcards):
+    """The manifest of the slide shard that holds ``wildcards.slide``."""
     for index, shard in enumerate(extraction_shards(wildcards.cohort)):
         if wildcards.slide in shard:
-            return f"results/{wildcards.cohort}/features/{wildcards.encoder}/.shards/shard_{index}.tsv"
+            return f"results/{wildcards.cohort}/.slide_stage/{ENCODER}/shard_{index}.tsv"
     raise WorkflowError(f"slide {wildcards.slide!r} is not in {sheet_path(wildcards.cohort, 'slides')}")
 
 
 def shard_jobs(wildcards):
-    """``memamba extract --shard``'s JSON: per slide its id, slide file, patch file and staged feature file."""
-    folder = f"results/{wildcards.cohort}/features/{wildcards.encoder}"
-    return json.dumps(
-        [
-            {
-                "slide_id": slide,
-                "slide": str(slide_row(wildcards.cohort, slide)["path"]),
-                "patches": f"results/{wildcards.cohort}/patches/{slide}.h5",
-                "out": f"{folder}/.staged/{slide}.h5",
-            }
-            for slide in shard_slides(wildcards)
-        ]
-    )
+    """``memamba slide-stage --shard``'s JSON: per slide its id, file and microns-per-pixel override (or null)."""
+    jobs = []
+    for slide in shard_slides(wildcards):
+        row = slide_row(wildcards.cohort, slide)
+        mpp = row.get("mpp")
+        jobs.append({"slide_id": slide, "slide": str(row["path"]), "mpp": None if mpp is None or mpp != mpp else float(mpp)})
+    return json.dumps(jobs)
+
+
+def staged_slide_pairs(wildcards, output):
+    """(staged, final) for each file a take_slide job publishes."""
+    staged = staged_slide_files(staging_folder(wildcards.cohort), wildcards.slide, ENCODER)
+    return [(staged[key], output[key]) for key in ("geojson", "png", "patches", "features")]
+
+
+def take_staged(manifest, unit, what, pairs, log):
+    """A local publishing job (take_slide, take_fold): link the unit's staged files to its outputs, or fail with the
+    unit's own error from its batch job; either way the job's log says which."""
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        published = publish_unit(manifest, unit, pairs, what, fix=TAKE_FIXES[what.split()[0]])
+    except MemambaError as error:
+        Path(log).write_text(f"{error}\n")
+        raise WorkflowError(str(error))
+    Path(log).write_text("".join(f"{path}\n" for path in published))
+
+
+TAKE_FIXES = {
+    "slide": "repair or replace the slide (or drop its row from the slide sheet) and rerun",
+    "fold": "read the batch job's log (results/logs/train/), fix the cause and rerun",
+}
 
 
 def features_folder(cohort):
@@ -270,9 +296,54 @@ def genomic_matrices(wildcards):
 
 
 def train_params():
-    """The training section without the list of models and the tuning (adding a model, or tuning one, must not
-    retrain the others)."""
-    return as_json({k: v for k, v in config["train"].items() if k not in ("models", "tune")})
+    """The training section without the list of models, the tuning and the job grouping (adding a model, tuning one,
+    or grouping folds differently must not retrain the others)."""
+    return as_json({k: v for k, v in config["train"].items() if k not in ("models", "tune", "folds_per_job")})
+
+
+def folds_per_job(model):
+    """How many folds of ``model`` one training job fits: train.tune.folds_per_job for a tuned model, else
+    train.folds_per_job."""
+    return config["train"]["tune"]["folds_per_job"] if model in TUNED else config["train"]["folds_per_job"]
+
+
+def fold_groups(cohort, model):
+    """The cohort's folds cut into the groups that one training job of ``model`` fits."""
+    size = folds_per_job(model)
+    return [folds(cohort)[start : start + size] for start in range(0, len(folds(cohort)), size)]
+
+
+def group_folds(wildcards):
+    """The folds of group ``wildcards.group`` of a model."""
+    groups = fold_groups(wildcards.cohort, wildcards.model)
+    if int(wildcards.group) >= len(groups):
+        raise WorkflowError(f"cohort {wildcards.cohort} has {len(groups)} groups of folds for {wildcards.model}, not {wildcards.group}")
+    return groups[int(wildcards.group)]
+
+
+def staged_fold(wildcards, fold=None):
+    """The folder where a grouped training job stages one fold's files."""
+    return f"results/{wildcards.cohort}/models/{wildcards.model}/.folds/fold_{wildcards.fold if fold is None else fold}"
+
+
+def group_fold_jobs(wildcards):
+    """``memamba train --folds``'s JSON: each fold's split and staging folder."""
+    return json.dumps(
+        [{"split": f"results/{wildcards.cohort}/splits/fold_{k}.tsv", "out": staged_fold(wildcards, k)} for k in group_folds(wildcards)]
+    )
+
+
+def fold_manifest(wildcards):
+    """The manifest of the group of folds that holds ``wildcards.fold``."""
+    for index, group in enumerate(fold_groups(wildcards.cohort, wildcards.model)):
+        if int(wildcards.fold) in group:
+            return f"results/{wildcards.cohort}/models/{wildcards.model}/.folds/group_{index}.tsv"
+    raise WorkflowError(f"cohort {wildcards.cohort} has no fold {wildcards.fold}")
+
+
+def staged_fold_pairs(wildcards, output):
+    """(staged, final) for each file a take_fold job publishes."""
+    return [(Path(staged_fold(wildcards)) / Path(path).name, path) for path in output]
 
 
 def tune_params(wildcards):
@@ -297,13 +368,24 @@ def features_option(wildcards):
     return ["--features-dir", features_folder(wildcards.cohort)]
 
 
-def fold_predictions(wildcards):
+def fold_predictions(cohort, model):
     """The predictions of one model on every fold of the cohort."""
-    return expand(
-        "results/{cohort}/models/{model}/fold_{fold}/predictions.tsv",
-        cohort=wildcards.cohort,
-        model=wildcards.model,
-        fold=folds(wildcards.cohort),
+    return expand("results/{cohort}/models/{model}/fold_{fold}/predictions.tsv", cohort=cohort, model=model, fold=folds(cohort))
+
+
+def cohort_fold_predictions(wildcards):
+    """Every model's predictions on every fold of the cohort (the evaluation's inputs)."""
+    return [path for model in MODELS for path in fold_predictions(wildcards.cohort, model)]
+
+
+def evaluation_jobs(wildcards):
+    """``memamba evaluate --models``'s JSON: per model its fold predictions, output folder and title."""
+    cohort = wildcards.cohort
+    return json.dumps(
+        [
+            {"predictions": fold_predictions(cohort, model), "out": f"results/{cohort}/eval/{model}", "title": f"{cohort} {model}"}
+            for model in MODELS
+        ]
     )
 
 

@@ -1,4 +1,5 @@
-# Model stage: patient-level splits, then one training job per cohort x model x fold, then evaluation.
+# Model stage: patient-level splits, then training (a job per cohort x model x fold, or per group of folds of one
+# model, train.folds_per_job, each fold then published by a local take_fold job), then evaluation per cohort.
 
 
 rule splits:
@@ -73,7 +74,7 @@ rule train_fold:
     benchmark:
         "results/benchmarks/train/{cohort}/{model}/fold_{fold}.tsv"
     wildcard_constraints:
-        model=one_of([model for model in MODELS if model not in TUNED]),
+        model=one_of([model for model in MODELS if model not in TUNED and folds_per_job(model) == 1]),
     conda:
         TRAIN_ENV
     threads: 1
@@ -87,14 +88,14 @@ rule train_fold:
         genomics=as_json(config["genomics"]),
         missing_modality=config["splits"]["missing_modality"],
         features=features_option,
-        outdir=lambda wildcards, output: Path(output.checkpoint).parent,
+        folds=lambda wildcards, input, output: ["--split", input.split, "-o", Path(output.checkpoint).parent],
         tune=[],
     shell:
         "OMP_NUM_THREADS={threads:q} memamba train --slides {input.slides:q} --clinical {input.clinical:q}"
-        " --genomics {input.genomics:q} --tokens {input.tokens:q} --split {input.split:q} {params.features:q}"
+        " --genomics {input.genomics:q} --tokens {input.tokens:q} {params.folds:q} {params.features:q}"
         " --model {wildcards.model:q} --model-params {params.model:q} --genomics-params {params.genomics:q}"
         " --params {params.train:q} --missing-modality {params.missing_modality:q} {params.tune:q}"
-        " --resume -o {params.outdir:q} --quiet > {log:q} 2>&1"
+        " --resume --quiet > {log:q} 2>&1"
 
 
 # A tuned model (train.tune.models): the same job, with each outer fold's settings chosen first by an inner
@@ -107,43 +108,107 @@ use rule train_fold as train_tuned_fold with:
         config="results/{cohort}/models/{model}/fold_{fold}/config.yaml",
         tuning="results/{cohort}/models/{model}/fold_{fold}/tuning.tsv",
     wildcard_constraints:
-        model=one_of(list(TUNED)),
+        model=one_of([model for model in TUNED if folds_per_job(model) == 1]),
     params:
         train=train_params(),
         model=lambda wildcards: as_json(model_params(wildcards.model)),
         genomics=as_json(config["genomics"]),
         missing_modality=config["splits"]["missing_modality"],
         features=features_option,
-        outdir=lambda wildcards, output: Path(output.checkpoint).parent,
+        folds=lambda wildcards, input, output: ["--split", input.split, "-o", Path(output.checkpoint).parent],
         tune=lambda wildcards: ["--tune", tune_params(wildcards)],
+
+
+# train.folds_per_job (train.tune.folds_per_job) > 1: one job fits a group of folds of one model in turn, staging
+# each fold's files; a local take_fold job per fold publishes them (or fails with that fold's own error).
+use rule train_fold as train_folds with:
+    input:
+        slides=lambda wildcards: sheet_path(wildcards.cohort, "slides"),
+        clinical=lambda wildcards: sheet_path(wildcards.cohort, "clinical"),
+        genomics="results/{cohort}/genomics/features.parquet",
+        tokens="results/{cohort}/genomics/tokens.json",
+        splits=lambda wildcards: [f"results/{wildcards.cohort}/splits/fold_{k}.tsv" for k in group_folds(wildcards)],
+        features=train_features,
+    output:
+        "results/{cohort}/models/{model}/.folds/group_{group}.tsv",
+    log:
+        "results/logs/train/{cohort}/{model}/group_{group}.log",
+    benchmark:
+        "results/benchmarks/train/{cohort}/{model}/group_{group}.tsv"
+    wildcard_constraints:
+        model=one_of([model for model in MODELS if folds_per_job(model) > 1]),
+    resources:
+        mem_mb=8000,
+        runtime=lambda wildcards: 240 * len(group_folds(wildcards)),
+        gpu=training_gpus,
+    params:
+        train=train_params(),
+        model=lambda wildcards: as_json(model_params(wildcards.model)),
+        genomics=as_json(config["genomics"]),
+        missing_modality=config["splits"]["missing_modality"],
+        features=features_option,
+        folds=lambda wildcards, output: ["--folds", group_fold_jobs(wildcards), "--manifest", output[0]],
+        tune=lambda wildcards: ["--tune", tune_params(wildcards)] if wildcards.model in TUNED else [],
+
+
+rule take_fold:
+    input:
+        fold_manifest,
+    output:
+        checkpoint="results/{cohort}/models/{model}/fold_{fold}/checkpoint.pt",
+        history="results/{cohort}/models/{model}/fold_{fold}/history.tsv",
+        predictions="results/{cohort}/models/{model}/fold_{fold}/predictions.tsv",
+        config="results/{cohort}/models/{model}/fold_{fold}/config.yaml",
+    log:
+        "results/logs/take_fold/{cohort}/{model}/fold_{fold}.log",
+    wildcard_constraints:
+        model=one_of([model for model in MODELS if model not in TUNED and folds_per_job(model) > 1]),
+    localrule: True
+    run:
+        take_staged(
+            input[0], staged_fold(wildcards), f"fold {wildcards.fold} of {wildcards.model}", staged_fold_pairs(wildcards, output), log[0]
+        )
+
+
+use rule take_fold as take_tuned_fold with:
+    output:
+        checkpoint="results/{cohort}/models/{model}/fold_{fold}/checkpoint.pt",
+        history="results/{cohort}/models/{model}/fold_{fold}/history.tsv",
+        predictions="results/{cohort}/models/{model}/fold_{fold}/predictions.tsv",
+        config="results/{cohort}/models/{model}/fold_{fold}/config.yaml",
+        tuning="results/{cohort}/models/{model}/fold_{fold}/tuning.tsv",
+    wildcard_constraints:
+        model=one_of([model for model in TUNED if folds_per_job(model) > 1]),
 
 
 rule evaluate:
     input:
-        fold_predictions,
+        cohort_fold_predictions,
     output:
-        metrics="results/{cohort}/eval/{model}/metrics.tsv",
-        km=report(
-            "results/{cohort}/eval/{model}/km.png",
-            category="Kaplan-Meier curves",
-            subcategory="{cohort}",
-            labels={"cohort": "{cohort}", "model": "{model}"},
-        ),
+        metrics=expand("results/{{cohort}}/eval/{model}/metrics.tsv", model=MODELS),
+        km=[
+            report(
+                f"results/{{cohort}}/eval/{model}/km.png",
+                category="Kaplan-Meier curves",
+                subcategory="{cohort}",
+                labels={"cohort": "{cohort}", "model": model},
+            )
+            for model in MODELS
+        ],
     log:
-        "results/logs/evaluate/{cohort}/{model}.log",
+        "results/logs/evaluate/{cohort}.log",
     benchmark:
-        "results/benchmarks/evaluate/{cohort}/{model}.tsv"
+        "results/benchmarks/evaluate/{cohort}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=15,
+        runtime=lambda wildcards: 15 * len(MODELS),
     params:
-        outdir=lambda wildcards, output: Path(output.metrics).parent,
-        title=lambda wildcards: f"{wildcards.cohort} {wildcards.model}",
+        models=evaluation_jobs,
     shell:
-        "memamba evaluate {input:q} -o {params.outdir:q} --title {params.title:q} > {log:q} 2>&1"
+        "memamba evaluate --models {params.models:q} > {log:q} 2>&1"
 
 
 rule external_predict:

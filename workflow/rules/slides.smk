@@ -1,59 +1,58 @@
-# Slide stage, one job per slide: segment -> tile -> extract.
-
-
-rule segment:
-    input:
-        slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
-    output:
-        geojson="results/{cohort}/tissue/{slide}.geojson",
-        png=report(
-            "results/{cohort}/tissue/{slide}.png",
-            category="Tissue segmentation",
-            subcategory="{cohort}",
-            labels={"cohort": "{cohort}", "slide": "{slide}"},
-        ),
-    log:
-        "results/logs/segment/{cohort}/{slide}.log",
-    benchmark:
-        "results/benchmarks/segment/{cohort}/{slide}.tsv"
-    conda:
-        "../../envs/slides.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        segment=as_json(config["segment"]),
-        mpp=mpp_option,
-        outdir=lambda wildcards, output: Path(output.geojson).parent,
-    shell:
-        "memamba segment {input.slide:q} -o {params.outdir:q} --name {wildcards.slide:q} {params.mpp:q} --params {params.segment:q} > {log:q} 2>&1"
-
-
-rule tile:
-    input:
-        slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
-        tissue="results/{cohort}/tissue/{slide}.geojson",
-    output:
-        "results/{cohort}/patches/{slide}.h5",
-    log:
-        "results/logs/tile/{cohort}/{slide}.log",
-    benchmark:
-        "results/benchmarks/tile/{cohort}/{slide}.tsv"
-    conda:
-        "../../envs/slides.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        tile=as_json(config["tile"]),
-        mpp=mpp_option,
-    shell:
-        "memamba tile {input.slide:q} --tissue {input.tissue:q} -o {output:q} {params.mpp:q} --params {params.tile:q} > {log:q} 2>&1"
+# Slide stage: segment -> tile -> extract, a job per slide and step, or (extract.slides_per_job > 1) one job per
+# shard of slides for the whole stage, each slide then published by a local take_slide job.
 
 
 if config["extract"]["slides_per_job"] == 1:
+
+    rule segment:
+        input:
+            slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
+        output:
+            geojson="results/{cohort}/tissue/{slide}.geojson",
+            png=report(
+                "results/{cohort}/tissue/{slide}.png",
+                category="Tissue segmentation",
+                subcategory="{cohort}",
+                labels={"cohort": "{cohort}", "slide": "{slide}"},
+            ),
+        log:
+            "results/logs/segment/{cohort}/{slide}.log",
+        benchmark:
+            "results/benchmarks/segment/{cohort}/{slide}.tsv"
+        conda:
+            "../../envs/slides.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        params:
+            segment=as_json(config["segment"]),
+            mpp=mpp_option,
+            outdir=lambda wildcards, output: Path(output.geojson).parent,
+        shell:
+            "memamba segment {input.slide:q} -o {params.outdir:q} --name {wildcards.slide:q} {params.mpp:q} --params {params.segment:q} > {log:q} 2>&1"
+
+    rule tile:
+        input:
+            slide=lambda wildcards: slide_row(wildcards.cohort, wildcards.slide)["path"],
+            tissue="results/{cohort}/tissue/{slide}.geojson",
+        output:
+            "results/{cohort}/patches/{slide}.h5",
+        log:
+            "results/logs/tile/{cohort}/{slide}.log",
+        benchmark:
+            "results/benchmarks/tile/{cohort}/{slide}.tsv"
+        conda:
+            "../../envs/slides.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        params:
+            tile=as_json(config["tile"]),
+            mpp=mpp_option,
+        shell:
+            "memamba tile {input.slide:q} --tissue {input.tissue:q} -o {output:q} {params.mpp:q} --params {params.tile:q} > {log:q} 2>&1"
 
     rule extract:
         input:
@@ -82,19 +81,16 @@ if config["extract"]["slides_per_job"] == 1:
 
 else:
 
-    # extract.slides_per_job > 1: one job encodes a shard of slides with its encoder loaded once, staging each
-    # slide's features and recording each slide's failure; a per-slide job publishes them (or fails alone).
-    rule extract_shard:
+    rule slide_shard:
         input:
             slides=lambda wildcards: [slide_row(wildcards.cohort, s)["path"] for s in shard_slides(wildcards)],
-            patches=lambda wildcards: [f"results/{wildcards.cohort}/patches/{s}.h5" for s in shard_slides(wildcards)],
             weights=weights_input,
         output:
-            "results/{cohort}/features/{encoder}/.shards/shard_{shard}.tsv",
+            f"results/{{cohort}}/.slide_stage/{ENCODER}/shard_{{shard}}.tsv",
         log:
-            "results/logs/extract/{cohort}/{encoder}/shard_{shard}.log",
+            f"results/logs/slide_stage/{{cohort}}/{ENCODER}/shard_{{shard}}.log",
         benchmark:
-            "results/benchmarks/extract/{cohort}/{encoder}/shard_{shard}.tsv"
+            f"results/benchmarks/slide_stage/{{cohort}}/{ENCODER}/shard_{{shard}}.tsv"
         conda:
             "../../envs/features.yaml"
         threads: 1 + config["extract"]["num_workers"]
@@ -103,27 +99,35 @@ else:
             runtime=120 * config["extract"]["slides_per_job"],
             gpu=gpus_per_job("extract"),
         params:
-            extract=lambda wildcards: as_json({**config["extract"], "encoder": wildcards.encoder}),
+            segment=as_json(config["segment"]),
+            tile=as_json(config["tile"]),
+            extract=as_json(config["extract"]),
             weights_sha256=lambda wildcards: weights_content(),
             shard=shard_jobs,
+            staged=lambda wildcards: staging_folder(wildcards.cohort),
         shell:
-            "OMP_NUM_THREADS={threads:q} memamba extract --shard {params.shard:q} --manifest {output:q} --quiet"
-            " --params {params.extract:q} > {log:q} 2>&1"
+            "OMP_NUM_THREADS={threads:q} memamba slide-stage --shard {params.shard:q} --staged {params.staged:q}"
+            " --manifest {output:q} --segment-params {params.segment:q} --tile-params {params.tile:q}"
+            " --extract-params {params.extract:q} --quiet > {log:q} 2>&1"
 
-    rule take_features:
+    rule take_slide:
         input:
-            lambda wildcards: shard_manifest(wildcards),
+            slide_manifest,
         output:
-            "results/{cohort}/features/{encoder}/{slide}.h5",
+            geojson="results/{cohort}/tissue/{slide}.geojson",
+            png=report(
+                "results/{cohort}/tissue/{slide}.png",
+                category="Tissue segmentation",
+                subcategory="{cohort}",
+                labels={"cohort": "{cohort}", "slide": "{slide}"},
+            ),
+            patches="results/{cohort}/patches/{slide}.h5",
+            features=f"results/{{cohort}}/features/{ENCODER}/{{slide}}.h5",
         log:
-            "results/logs/extract/{cohort}/{encoder}/{slide}.log",
-        benchmark:
-            "results/benchmarks/take_features/{cohort}/{encoder}/{slide}.tsv"
+            "results/logs/take_slide/{cohort}/{slide}.log",
         localrule: True
-        conda:
-            "../../envs/features.yaml"
-        shell:
-            "memamba take-features {input:q} --slide-id {wildcards.slide:q} -o {output:q} > {log:q} 2>&1"
+        run:
+            take_staged(input[0], wildcards.slide, f"slide {wildcards.slide}", staged_slide_pairs(wildcards, output), log[0])
 
 
 rule export_clam:
