@@ -33,7 +33,7 @@ start = float(sys.argv[1]); phases = {"interpreter": time.time() - start}
 import torch
 from memamba.slides.encoders import build_encoder
 phases["imports"] = time.time() - start - sum(phases.values())
-encoder = build_encoder("uni", weights=sys.argv[2])
+encoder = build_encoder(sys.argv[4], weights=sys.argv[2] or None)
 phases["build + load weights"] = time.time() - start - sum(phases.values())
 if sys.argv[3] == "cuda":
     model = encoder.model.to("cuda")
@@ -62,19 +62,21 @@ def main() -> None:
     parser.add_argument("--slide-patches", type=int, default=10_000, help="patches of the typical slide the share is for")
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "memamba-bench")
+    parser.add_argument("--slide-size", type=int, default=24_000, help="synthetic slide width/height at 0.5 um/px")
+    parser.add_argument("--encoder", default="uni", help="a registered encoder (random weights saved to a file; none for demo-stats)")
     args = parser.parse_args()
     counts = args.patches or ([500, 4000] if args.device == "cuda" else [8, 40])
     args.workdir.mkdir(parents=True, exist_ok=True)
-    weights = args.workdir / "uni-random.pt"
-    if not weights.exists():
-        torch.save(build_encoder("uni", random_weights=True).model.state_dict(), weights)
-    slide = write_large_slide(args.workdir / "synthetic-24000-0.5mpp.svs", 24_000, mpp=0.5)
+    weights = args.workdir / f"{args.encoder}-random.pt" if args.encoder != "demo-stats" else None
+    if weights is not None and not weights.exists():
+        torch.save(build_encoder(args.encoder, random_weights=True).model.state_dict(), weights)
+    slide = write_large_slide(args.workdir / f"synthetic-{args.slide_size}-0.5mpp.svs", args.slide_size, mpp=0.5)
     tile = TileParams(target_mpp=0.5, patch_size=256)
     grid = tile_slide(slide, segment_slide(slide, SegmentParams()).polygons, tile)
     if len(grid.coords) < max(counts):
         raise SystemExit(f"{slide}: {len(grid.coords)} patches, fewer than {max(counts)}")
     all_coords = grid.coords
-    params = json.dumps({"encoder": "uni", "weights": str(weights), "batch_size": 64, "num_workers": args.workers})
+    params = json.dumps({"encoder": args.encoder, "weights": weights and str(weights), "batch_size": 64, "num_workers": args.workers})
     seconds = []
     for count in counts:
         grid.coords = all_coords[:count]
@@ -85,10 +87,11 @@ def main() -> None:
                                   "--device", args.device, "--quiet", "--force"]))
     per_patch = (seconds[1] - seconds[0]) / (counts[1] - counts[0])
     fixed = seconds[0] - per_patch * counts[0]
-    phases = json.loads(subprocess.run([sys.executable, "-c", STARTUP, repr(time.time()), str(weights), args.device],
-                                       capture_output=True, text=True, check=True).stdout)
+    phases = json.loads(subprocess.run([sys.executable, "-c", STARTUP, repr(time.time()), str(weights or ""), args.device,
+                                        args.encoder], capture_output=True, text=True, check=True).stdout)
     device = torch.cuda.get_device_name(0) if args.device == "cuda" else f"CPU ({os.cpu_count()} cores)"
-    print(f"memamba extract, UNI (ViT-L/16, 1.2 GB weights) on {device}, {args.workers} reading workers")
+    size = f"{weights.stat().st_size / 1e9:.2f} GB of weights" if weights is not None else "no weights"
+    print(f"memamba extract, {args.encoder} ({size}) on {device}, {args.workers} reading workers")
     for count, wall in zip(counts, seconds):
         print(f"  job with {count:>6} patches: {wall:8.1f} s")
     print(f"  fixed cost per job (intercept): {fixed:8.1f} s; per patch {per_patch * 1000:.1f} ms")

@@ -12,9 +12,11 @@ Run: python benchmarks/scan_backends.py [--lengths 1024 4096 16384] [--device cu
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import resource
 import time
+from queue import Empty
 
 
 def _measure(backend: str, length: int, device: str, queue) -> None:  # noqa: ANN001 - a multiprocessing queue
@@ -58,9 +60,14 @@ def measure(backend: str, length: int, device: str) -> tuple[float, float]:
     queue = context.Queue()
     process = context.Process(target=_measure, args=(backend, length, device, queue))
     process.start()
-    result = queue.get()
-    process.join()
-    return result
+    while process.is_alive() or not queue.empty():
+        try:
+            result = queue.get(timeout=1)
+        except Empty:
+            continue
+        process.join()
+        return result
+    raise SystemExit(f"the {backend} measurement at L={length} died (exit code {process.exitcode})")
 
 
 def main() -> None:
@@ -72,7 +79,11 @@ def main() -> None:
     print(f"{'L':>6} {'backend':<22} {'seconds':>8} {'peak MiB':>9} {'time vs ours':>13} {'memory vs ours':>15}")
     for length in args.lengths:
         ours = measure("torch", length, args.device)
-        rows = [("memamba torch", ours), ("mambapy pscan", measure("mambapy", length, args.device))]
+        rows = [("memamba torch", ours)]
+        if importlib.util.find_spec("mambapy") is not None:
+            rows.append(("mambapy pscan", measure("mambapy", length, args.device)))
+        elif length == args.lengths[0]:
+            print("(mambapy is not installed: its row is left out; pip install mambapy adds it)")
         if length <= args.ref_max:
             rows.append(("selective_scan_ref", measure("reference", length, args.device)))
         for name, (seconds, mib) in rows:
