@@ -3,8 +3,9 @@
 A batch job writes each unit's files atomically under a staging folder and records each unit's outcome in a
 manifest (``done``, ``up to date`` when a rerun found its staged files current, or ``failed`` with the unit's error)
 instead of stopping at the first failure. The workflow's per-unit publishing job then hard-links the unit's staged
-files to their final paths, or fails with that unit's own error: one bad slide or fold fails only itself, a killed
-job loses at most the unit it was on, and every other unit is published exactly as a job of its own would write it.
+files to their final paths (memamba/publish.py), or fails with that unit's own error: one bad slide or fold fails
+only itself, a killed job loses at most the unit it was on, and every other unit is published exactly as a job of
+its own would write it.
 Staged files are only ever replaced by rename, never rewritten in place, so a published link keeps its content.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -67,30 +67,3 @@ def is_current(stamp_file: str | os.PathLike, expected: str, files: Sequence[str
 def write_stamp(stamp_file: str | os.PathLike, text: str) -> None:
     """Record what a unit's staged files were made from (after they are all written)."""
     write_text_atomic(stamp_file, text)
-
-
-def publish_unit(manifest_path: str | os.PathLike, unit: str, files: Sequence[tuple[str | os.PathLike, str | os.PathLike]],
-                 what: str, fix: str) -> list[Path]:
-    """Publish ``unit``'s staged files at their final paths (``files``: ``(staged, final)`` pairs; a hard link, a
-    copy across file systems). A MemambaError naming ``what`` (e.g. "slide X") with the unit's own error and ``fix``
-    when it failed in its batch job, or when its staged files are gone."""
-    manifest = pd.read_csv(manifest_path, sep="\t", dtype=str, keep_default_na=False).set_index("unit")
-    if unit not in manifest.index:
-        raise MemambaError(f"{manifest_path}: {what} is not in this batch. Fix: delete the manifest and rerun its job.")
-    row = manifest.loc[unit]
-    if row["status"] == "failed":
-        raise MemambaError(f"{what}: failed in its batch job ({row['message']}). Fix: {fix}; the batch's other units are kept.")
-    missing = [str(staged) for staged, _ in files if not Path(staged).is_file()]
-    if missing:
-        raise MemambaError(f"{missing[0]}: a staged file of {what} is gone. Fix: delete {manifest_path} and rerun, "
-                           "which redoes that batch's missing units only.")
-    published = []
-    for staged, final in files:
-        with atomic_path(final) as tmp:
-            tmp.unlink()
-            try:
-                os.link(staged, tmp)
-            except OSError:
-                shutil.copyfile(staged, tmp)
-        published.append(Path(final))
-    return published

@@ -28,12 +28,15 @@ EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 DISTRIBUTION = {"cv2": "opencv-python-headless", "sklearn": "scikit-learn", "sksurv": "scikit-survival", "ot": "POT",
                 "yaml": "pyyaml", "PIL": "pillow", "openslide": "openslide-python",
                 "huggingface_hub": "huggingface-hub", "mamba_ssm": "mamba-ssm"}
-# Imported only when present, each from its own extra: mamba-ssm compiles only where CUDA is installed.
-OPTIONAL_IMPORTS = {"mamba_ssm": "cuda"}
+# Imported only when present, each from its own extra: mamba-ssm compiles only where CUDA is installed; tiatoolbox's
+# maskers run only in the slides env (a slide shard with segment.method tiatoolbox-* runs there, not in features).
+OPTIONAL_IMPORTS = {"mamba_ssm": "cuda", "tiatoolbox": "tiatoolbox"}
 # The memamba modules behind the sub-commands each env's rules run (memamba/cli/ imports them inside its handlers).
 STAGE_MODULES = {
-    "slides": ["demo", "slides/segment.py", "slides/tile.py", "slides/reader.py", "data/bags.py"],
-    "features": ["slides/extract.py", "slides/extract_shard.py", "slides/encoders.py", "slides/encoder_registry.py",
+    "slides": ["demo", "slides/segment.py", "slides/tile.py", "slides/reader.py", "data/bags.py", "slides/stage_shard.py",
+               "slides/extract.py", "slides/encoders.py", "slides/encoder_registry.py", "slides/weights.py", "batch_jobs.py"],
+    "features": ["slides/extract.py", "slides/stage_shard.py", "slides/shard_layout.py", "slides/segment.py", "batch_jobs.py",
+                 "slides/encoders.py", "slides/encoder_registry.py",
                  "slides/weights.py", "slides/clam.py", "slides/reader.py", "slides/tile.py", "train/device.py",
                  "data/bags.py"],
     "genomics": ["genomics"],
@@ -109,11 +112,12 @@ def test_every_rule_names_an_existing_env() -> None:
     rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
     n_rules = len(re.findall(r"^\s*(?:rule|checkpoint) \w+:", rules, re.MULTILINE))
     conda = re.findall(r'conda:\n\s+"\.\./\.\./envs/([\w-]+)\.yaml"', rules)
-    chosen = re.findall(r'conda:\n\s+TRAIN_ENV\n', rules)
-    assert len(conda) + len(chosen) == n_rules and len(chosen) == 1
-    train_env = re.search(r'^TRAIN_ENV = "\.\./\.\./envs/([\w-]+)\.yaml" if .+ else "\.\./\.\./envs/([\w-]+)\.yaml"$', rules, re.M)
-    assert train_env.groups() == ("train-cuda", "train")
-    assert {f"{name}.yaml" for name in conda + list(train_env.groups())} <= {p.name for p in ENVS}
+    chosen = re.findall(r'conda:\n\s+(TRAIN_ENV|SLIDE_STAGE_ENV)\n', rules)
+    assert len(conda) + len(chosen) == n_rules and sorted(chosen) == ["SLIDE_STAGE_ENV", "SLIDE_STAGE_ENV", "TRAIN_ENV"]
+    choices = {name: re.search(rf'^{name} = "\.\./\.\./envs/([\w-]+)\.yaml" if .+ else "\.\./\.\./envs/([\w-]+)\.yaml"$',
+                               rules, re.M).groups() for name in ("TRAIN_ENV", "SLIDE_STAGE_ENV")}
+    assert choices == {"TRAIN_ENV": ("train-cuda", "train"), "SLIDE_STAGE_ENV": ("slides", "features")}
+    assert {f"{name}.yaml" for name in conda + [env for pair in choices.values() for env in pair]} <= {p.name for p in ENVS}
 
 
 @pytest.mark.parametrize("env_path", ENVS, ids=[p.stem for p in ENVS])

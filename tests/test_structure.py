@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "memamba"
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 450, 60
 LAYERS = [
     {"__init__", "errors", "atomic", "identifiers", "cpu_kernels", "gpu_slots", "tensor_files", "config", "registry",
-     "readers", "provenance", "sheets", "schemas"},
+     "readers", "provenance", "sheets", "schemas", "batch_jobs", "publish"},
     {"demo", "genomics", "survival", "models"},
     {"data"},
     {"train"},

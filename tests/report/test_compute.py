@@ -41,7 +41,7 @@ def test_the_compute_of_other_cohorts_is_left_out(tmp_path: Path) -> None:
     _benchmark(tmp_path / "train" / "shown" / "snn" / "fold_0.tsv", 60, 60, 100)
     _benchmark(tmp_path / "train" / "hidden" / "snn" / "fold_0.tsv", 3600, 3600, 100)
     _benchmark(tmp_path / "demo_data" / "shown.tsv", 10, 10, 100)
-    _benchmark(tmp_path / "take_features" / "shown" / "uni" / "s1.tsv", 1, 1, 100)
+    _benchmark(tmp_path / "slide_stage" / "shown" / "uni" / "shard_0.tsv", 1, 1, 100)
     table = stage_compute(read_benchmarks(tmp_path, cohorts={"shown"})).set_index("stage")
-    assert table.index.tolist() == ["demo_data", "take_features", "train", "total"]
+    assert table.index.tolist() == ["demo_data", "slide_stage", "train", "total"]
     assert table.loc["train", "jobs"] == 1 and table.loc["total", "wall_hours"] == pytest.approx(71 / 3600)

@@ -27,7 +27,7 @@ def test_a_dry_run_of_the_default_config_imports_neither_torch_nor_scikit_learn(
     plan = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "-n"], capture_output=True, text=True,
                           env=env, cwd=root)
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert planned_jobs(plan)["train_fold"] > 0
+    assert planned_jobs(plan)["train_folds"] > 0
     unshadowed = snakemake_at_root(root, "-n")
     assert planned_jobs(unshadowed) == planned_jobs(plan)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from memamba.batch_jobs import publish_unit
+import memamba.publish
 from memamba.config import TUNED_SUFFIX, ConfigError, nulls_from_overrides, validate_config
 from memamba.data.bags import feature_files
 from memamba.data.splits import published_fold_files, read_published_fold
@@ -157,6 +157,10 @@ def shard_slides(wildcards):
     return shards[int(wildcards.shard)]
 
 
+SLIDE_STAGE_ENV = "../../envs/slides.yaml" if config["segment"]["method"].startswith("tiatoolbox") else "../../envs/features.yaml"
+"""The slide shards' conda env: tiatoolbox's maskers live in the slides env (which also has torch and timm)."""
+
+
 def staging_folder(cohort):
     """Where a cohort's slide shards stage each slide's files (tissue/, patches/, features/ENCODER/, stamps/)."""
     return f"results/{cohort}/.slide_stage"
@@ -186,22 +190,17 @@ def staged_slide_pairs(wildcards, output):
     return [(staged[key], output[key]) for key in ("geojson", "png", "patches", "features")]
 
 
-def take_staged(manifest, unit, what, pairs, log):
-    """A local publishing job (take_slide, take_fold): link the unit's staged files to its outputs, or fail with the
-    unit's own error from its batch job; either way the job's log says which."""
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        published = publish_unit(manifest, unit, pairs, what, fix=TAKE_FIXES[what.split()[0]])
-    except MemambaError as error:
-        Path(log).write_text(f"{error}\n")
-        raise WorkflowError(str(error))
-    Path(log).write_text("".join(f"{path}\n" for path in published))
-
-
+PUBLISH = memamba.publish.__file__
+"""The standard-library script a take_slide / take_fold job runs with ``python -S`` (20 ms, no workflow parse)."""
 TAKE_FIXES = {
     "slide": "repair or replace the slide (or drop its row from the slide sheet) and rerun",
     "fold": "read the batch job's log (results/logs/train/), fix the cause and rerun",
 }
+
+
+def publish_options(what, pairs):
+    """``memamba/publish.py``'s options: how the unit is named, what fixes its failure, its (staged, final) pairs."""
+    return ["--what", what, "--fix", TAKE_FIXES[what.split()[0]]] + [str(item) for pair in pairs for item in ("--pair", *pair)]
 
 
 def features_folder(cohort):

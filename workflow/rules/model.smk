@@ -164,10 +164,14 @@ rule take_fold:
     wildcard_constraints:
         model=one_of([model for model in MODELS if model not in TUNED and folds_per_job(model) > 1]),
     localrule: True
-    run:
-        take_staged(
-            input[0], staged_fold(wildcards), f"fold {wildcards.fold} of {wildcards.model}", staged_fold_pairs(wildcards, output), log[0]
-        )
+    conda:
+        "../../envs/train.yaml"
+    params:
+        script=PUBLISH,
+        unit=staged_fold,
+        publish=lambda wildcards, output: publish_options(f"fold {wildcards.fold} of {wildcards.model}", staged_fold_pairs(wildcards, output)),
+    shell:
+        "python -S {params.script:q} {input:q} {params.unit:q} {params.publish:q} > {log:q} 2>&1"
 
 
 use rule take_fold as take_tuned_fold with:

@@ -92,7 +92,7 @@ else:
         benchmark:
             f"results/benchmarks/slide_stage/{{cohort}}/{ENCODER}/shard_{{shard}}.tsv"
         conda:
-            "../../envs/features.yaml"
+            SLIDE_STAGE_ENV
         threads: 1 + config["extract"]["num_workers"]
         resources:
             mem_mb=8000,
@@ -126,8 +126,13 @@ else:
         log:
             "results/logs/take_slide/{cohort}/{slide}.log",
         localrule: True
-        run:
-            take_staged(input[0], wildcards.slide, f"slide {wildcards.slide}", staged_slide_pairs(wildcards, output), log[0])
+        conda:
+            SLIDE_STAGE_ENV
+        params:
+            script=PUBLISH,
+            publish=lambda wildcards, output: publish_options(f"slide {wildcards.slide}", staged_slide_pairs(wildcards, output)),
+        shell:
+            "python -S {params.script:q} {input:q} {wildcards.slide:q} {params.publish:q} > {log:q} 2>&1"
 
 
 rule export_clam:
