@@ -3,6 +3,7 @@ run of the workflow on a tiny cohort (with the helpers that run Snakemake in a s
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -38,6 +39,20 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_slide(demo_dir: Path) -> Path:
     """The first slide of the demo cohort."""
     return sorted((demo_dir / "slides").glob("*.svs"))[0]
+
+
+def train_command(demo_dir: Path, work: Path, model_params: str, epochs: int) -> list[str]:
+    """``memamba train`` arguments for snn on the demo cohort, without --split and -o (its genomics and two folds are
+    made in ``work``)."""
+    from memamba.cli import main
+
+    assert main(["genomics", "--sheet", str(demo_dir / "genomics.tsv"), "--families", str(demo_dir / "gene_families.csv"),
+                 "-o", str(work)]) == 0
+    assert main(["splits", "--clinical", str(demo_dir / "clinical.tsv"), "--slides", str(demo_dir / "slides.tsv"),
+                 "--genomics", str(work / "features.parquet"), "-o", str(work), "--params", '{"folds": 2}']) == 0
+    return ["train", "--slides", str(demo_dir / "slides.tsv"), "--clinical", str(demo_dir / "clinical.tsv"), "--genomics",
+            str(work / "features.parquet"), "--tokens", str(work / "tokens.json"), "--model", "snn",
+            "--model-params", model_params, "--params", json.dumps({"epochs": epochs}), "--quiet"]
 
 
 # The workflow on a tiny generated cohort: 8 patients, 2 folds, 2 epochs, four small models.

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import train_command
 from memamba.cli import main
 
 Case = Callable[[Path, Path, Path], list[str]]
@@ -159,8 +160,14 @@ CASES: dict[str, tuple[Case, str]] = {
     "train without its inputs": (lambda w, d, s: ["train", "--model", "abmil"], "missing --slides --clinical"),
     "a slide name too long for a file name": (lambda w, d, s: ["segment", str(s), "-o", str(w / "seg"), "--name", "S" * 300],
                                               f"{'S' * 300}.png: File name too long. Fix: use shorter names"),
-    "an extraction shard that is not JSON": (
-        lambda w, d, s: ["extract", "--shard", "[{slide_id", "--manifest", str(w / "m.tsv")], "--shard is not a JSON list"),
+    "a slide shard that is not JSON": (
+        lambda w, d, s: ["slide-stage", "--shard", "[{slide_id", "--staged", str(w), "--manifest", str(w / "m.tsv")],
+        "--shard is not a JSON list"),
+    "a group of folds that is not JSON": (
+        lambda w, d, s: ["train", "--slides", "s.tsv", "--clinical", "c.tsv", "--genomics", "g.parquet", "--tokens", "t.json",
+                         "--model", "snn", "--folds", "[{split", "--manifest", str(w / "m.tsv")], "--folds is not a JSON list"),
+    "evaluations that are not JSON": (
+        lambda w, d, s: ["evaluate", "--models", "[{predictions"], "--models is not a JSON list"),
 }
 
 
@@ -207,13 +214,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_genomics_output(
 
 def _train_inputs(demo_dir: Path, work: Path) -> list[str]:
     """``memamba train`` arguments for snn on fold 0 of the demo cohort (its genomics and splits made in ``work``)."""
-    assert main(["genomics", "--sheet", str(demo_dir / "genomics.tsv"), "--families", str(demo_dir / "gene_families.csv"),
-                 "-o", str(work)]) == 0
-    assert main(["splits", "--clinical", str(demo_dir / "clinical.tsv"), "--slides", str(demo_dir / "slides.tsv"),
-                 "--genomics", str(work / "features.parquet"), "-o", str(work), "--params", '{"folds": 2}']) == 0
-    return ["train", "--slides", str(demo_dir / "slides.tsv"), "--clinical", str(demo_dir / "clinical.tsv"), "--genomics",
-            str(work / "features.parquet"), "--tokens", str(work / "tokens.json"), "--split", str(work / "fold_0.tsv"),
-            "--model", "snn", "--model-params", '{"hidden": 64, "depth": 2}', "--params", '{"epochs": 1}', "--quiet"]
+    return [*train_command(demo_dir, work, '{"hidden": 64, "depth": 2}', 1), "--split", str(work / "fold_0.tsv")]
 
 
 def test_a_full_disk_while_train_saves_is_one_line_naming_the_checkpoint(

@@ -7,18 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import train_command
 from memamba.cli import main
 
 
 def _inputs(demo_dir: Path, work: Path) -> list[str]:
-    """``memamba train`` arguments for snn on the demo cohort, without --split/-o (genomics and 2 folds made in ``work``)."""
-    assert main(["genomics", "--sheet", str(demo_dir / "genomics.tsv"), "--families", str(demo_dir / "gene_families.csv"),
-                 "-o", str(work)]) == 0
-    assert main(["splits", "--clinical", str(demo_dir / "clinical.tsv"), "--slides", str(demo_dir / "slides.tsv"),
-                 "--genomics", str(work / "features.parquet"), "-o", str(work), "--params", '{"folds": 2}']) == 0
-    return ["train", "--slides", str(demo_dir / "slides.tsv"), "--clinical", str(demo_dir / "clinical.tsv"), "--genomics",
-            str(work / "features.parquet"), "--tokens", str(work / "tokens.json"), "--model", "snn",
-            "--model-params", '{"hidden": 8, "depth": 1}', "--params", '{"epochs": 2}', "--quiet"]
+    return train_command(demo_dir, work, '{"hidden": 8, "depth": 1}', 2)
 
 
 def test_folds_in_one_process_match_a_process_per_fold_skip_when_done_and_fail_alone(demo_dir: Path, tmp_path: Path) -> None:
