@@ -133,7 +133,7 @@ def test_a_survival_time_that_is_not_finite_is_named_with_its_row(tmp_path: Path
 def test_tuning_names_models_that_are_trained_and_leaves_their_tuned_names_free() -> None:
     base = {"cohorts": {"demo": {"generate": {"patients": 8}}}}
     tuned = validate_config({**base, "train": {"models": ["snn", "coxnet"], "tune": {"models": ["snn"]}}})["train"]["tune"]
-    assert tuned == {"models": ["snn"], "candidates": 8, "inner_folds": 3, "seed": 0, "spaces": {}}
+    assert tuned == {"models": ["snn"], "candidates": 8, "inner_folds": 3, "seed": 0, "folds_per_job": 1, "spaces": {}}
     with pytest.raises(ConfigError, match=r"train.tune.models lists \['abmil'\], which train.models does not train"):
         validate_config({**base, "train": {"models": ["snn"], "tune": {"models": ["abmil"]}}})
     with pytest.raises(ConfigError, match=r"train.models names \['snn-tuned'\], the names tuning gives"):

@@ -25,7 +25,8 @@ SLURM = ["--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"), "-
          "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5"]
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+)")
 # Every Slurm job starts Snakemake twice (the sbatch script, then srun) on a 2-core machine: one slide model
-# and one genomics model keep it to 11 jobs plus one per slide (the profile groups segment, tile and extract).
+# and one genomics model keep it to 10 jobs plus one per slide (the profile groups segment, tile and extract; one
+# evaluate per cohort).
 MODELS = ["abmil", "coxnet"]
 
 
@@ -58,8 +59,8 @@ def test_demo_through_the_slurm_profile_equals_a_local_run(slurm: dict[str, str]
     print("\n".join(f"snakemake job {job} -> SLURM job {slurm_id}: {states.get(slurm_id)}" for job, slurm_id in submitted))
     assert {states.get(slurm_id) for _, slurm_id in submitted} == {"COMPLETED"}
     n_slides = len(pd.read_csv(tmp_path / "results" / "tiny" / "input" / "slides.tsv", sep="\t"))
-    assert len(submitted) == len({slurm_id for _, slurm_id in submitted}) == 11 + n_slides
-    assert len({job for job, rule in finished if rule != "all"}) == 11 + 3 * n_slides
+    assert len(submitted) == len({slurm_id for _, slurm_id in submitted}) == 10 + n_slides
+    assert len({job for job, rule in finished if rule != "all"}) == 10 + 3 * n_slides
     assert "100%) done" in output and "failed" not in output
     assert subprocess.run(["squeue", "-h"], capture_output=True, text=True, env=slurm).stdout.strip() == ""
     assert_same_results(finished_run / "results", tmp_path / "results", models=MODELS)

@@ -150,7 +150,7 @@ def test_ready_made_features_and_published_splits_train_and_evaluate_on_exactly_
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake(workdir, "-n")
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert planned_jobs(plan) == {"genomic_tokens": 1, "published_split": 3, "train_fold": 6, "evaluate": 2, "summarise": 1,
+    assert planned_jobs(plan) == {"genomic_tokens": 1, "published_split": 3, "train_fold": 6, "evaluate": 1, "summarise": 1,
                                   "render_report": 1, "all": 1}
     run = snakemake(workdir)
     assert run.returncode == 0, run.stderr[-5000:]

@@ -139,7 +139,7 @@ def test_changing_the_training_section_reruns_only_training_evaluation_and_repor
     finally:
         config_path.write_text(original)
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert planned_jobs(plan) == {"train_fold": 8, "evaluate": 4, "summarise": 1, "render_report": 1, "all": 1}
+    assert planned_jobs(plan) == {"train_fold": 8, "evaluate": 1, "summarise": 1, "render_report": 1, "all": 1}
 
 
 def test_snakemake_report_holds_the_plots_tables_and_compute(finished_run: Path, tmp_path: Path) -> None:
