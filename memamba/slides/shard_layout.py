@@ -18,10 +18,8 @@ class SlideUnit:
     staged: Path
 
     def files(self, encoder: str) -> dict[str, Path]:
-        """The slide's staged files, in the layout of results/{cohort}/ (tissue/, patches/, features/{encoder}/)."""
-        root, name = self.staged, self.slide_id
-        return {"geojson": root / "tissue" / f"{name}.geojson", "png": root / "tissue" / f"{name}.png",
-                "patches": root / "patches" / f"{name}.h5", "features": root / "features" / encoder / f"{name}.h5"}
+        """The slide's staged files (:func:`staged_slide_files`)."""
+        return staged_slide_files(self.staged, self.slide_id, encoder)
 
     def stamp_file(self, step: str) -> Path:
         """Where the stamp of one step (segment, tile, extract) of this slide is kept."""
@@ -29,5 +27,8 @@ class SlideUnit:
 
 
 def staged_slide_files(staged: str | os.PathLike, slide_id: str, encoder: str) -> dict[str, Path]:
-    """A slide's staged files under a cohort's staging folder (what the workflow publishes)."""
-    return SlideUnit(slide_id, Path(), None, Path(staged)).files(encoder)
+    """A slide's staged files under a cohort's staging folder, in the layout of results/{cohort}/ (tissue/,
+    patches/, features/{encoder}/): what a shard writes and the workflow publishes."""
+    root = Path(staged)
+    return {"geojson": root / "tissue" / f"{slide_id}.geojson", "png": root / "tissue" / f"{slide_id}.png",
+            "patches": root / "patches" / f"{slide_id}.h5", "features": root / "features" / encoder / f"{slide_id}.h5"}

@@ -176,12 +176,13 @@ def slide_manifest(wildcards):
 
 def shard_jobs(wildcards):
     """``memamba slide-stage --shard``'s JSON: per slide its id, file and microns-per-pixel override (or null)."""
-    jobs = []
-    for slide in shard_slides(wildcards):
-        row = slide_row(wildcards.cohort, slide)
-        mpp = row.get("mpp")
-        jobs.append({"slide_id": slide, "slide": str(row["path"]), "mpp": None if mpp is None or mpp != mpp else float(mpp)})
-    return json.dumps(jobs)
+    cohort = wildcards.cohort
+    return json.dumps(
+        [
+            {"slide_id": slide, "slide": str(slide_row(cohort, slide)["path"]), "mpp": mpp_override(cohort, slide)}
+            for slide in shard_slides(wildcards)
+        ]
+    )
 
 
 def staged_slide_pairs(wildcards, output):
@@ -222,10 +223,16 @@ def weights_content():
     return cached_sha256(weights[0], "results/.weights_sha256.json") if weights else None
 
 
+def mpp_override(cohort, slide):
+    """The slide sheet's microns per pixel for the slide, or None when the sheet leaves it to the file."""
+    mpp = slide_row(cohort, slide).get("mpp")
+    return None if mpp is None or mpp != mpp else float(mpp)
+
+
 def mpp_option(wildcards):
     """``["--mpp", X]`` when the slide sheet overrides the slide's microns per pixel, else no arguments."""
-    mpp = slide_row(wildcards.cohort, wildcards.slide).get("mpp")
-    return [] if mpp is None or mpp != mpp else ["--mpp", str(float(mpp))]
+    mpp = mpp_override(wildcards.cohort, wildcards.slide)
+    return [] if mpp is None else ["--mpp", str(mpp)]
 
 
 def as_json(section):
