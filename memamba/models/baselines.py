@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from memamba.models.batch import Batch
+from memamba.models.fusion import concat_fusion
 from memamba.models.registry import ModelInputs
 
 
@@ -37,6 +38,25 @@ class SNNEncoder(nn.Module):
 
     def forward(self, genomics: torch.Tensor) -> torch.Tensor:
         return self.layers(genomics)
+
+
+class TokenSNNs(nn.Module):
+    """One SNN per genomic token (MCAT's, SurvPath's and CMTA's ``sig_networks``): SNN blocks to the ``widths`` in turn,
+    each with AlphaDropout ``dropout``. Tokens without a feature (size 0) have none and are left out:
+    ``forward(genomics (..., F)) -> (..., M, widths[-1])`` for the M tokens that have features, in order."""
+
+    def __init__(self, token_sizes: list[int], widths: list[int], dropout: float = 0.25) -> None:
+        super().__init__()
+        self.token_sizes = list(token_sizes)
+        self.present = [i for i, size in enumerate(token_sizes) if size > 0]
+        if not self.present:
+            raise ValueError("every genomic token is empty (no token has a feature), so there is nothing to embed")
+        self.networks = nn.ModuleList(
+            nn.Sequential(*(snn_block(a, b, dropout) for a, b in zip([token_sizes[i], *widths[:-1]], widths))) for i in self.present)
+
+    def forward(self, genomics: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(genomics, self.token_sizes, dim=-1)
+        return torch.stack([network(parts[i]) for network, i in zip(self.networks, self.present)], dim=-2)
 
 
 class GatedAttentionPool(nn.Module):
@@ -115,7 +135,6 @@ def abmil_snn(inputs: ModelInputs, hidden: int = 512, attention: int = 256, omic
               dropout: float = 0.25) -> nn.Module:
     """MCAT's attention MIL with ``fusion='concat'``: the slide embedding and a two-block SNN embedding, concatenated,
     through Linear -> ReLU -> Linear -> ReLU of width ``attention``, then the hazard head."""
-    head = nn.Sequential(nn.Linear(attention + omic_hidden, attention), nn.ReLU(), nn.Linear(attention, attention), nn.ReLU(),
-                         nn.Linear(attention, inputs.n_bins))
+    head = nn.Sequential(*concat_fusion(attention, omic_hidden, attention), nn.Linear(attention, inputs.n_bins))
     return EmbeddingSurvivalModel(AttentionMILEncoder(inputs.patch_dim, hidden, attention, dropout),
                                   SNNEncoder(sum(inputs.token_sizes), omic_hidden, 2, dropout), head)

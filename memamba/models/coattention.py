@@ -16,6 +16,7 @@ from torch import nn
 
 from memamba.models.baselines import GatedAttentionPool, snn_block
 from memamba.models.batch import Batch
+from memamba.models.fusion import concat_fusion
 from memamba.models.registry import ModelInputs
 
 
@@ -64,7 +65,7 @@ class CoAttentionSurvival(nn.Module):
                                               for _ in range(2))
         self.path_rho = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))
         self.genomic_rho = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))
-        self.fusion = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Linear(dim, dim), nn.ReLU())
+        self.fusion = concat_fusion(dim, dim, dim)
         self.head = nn.Linear(dim, inputs.n_bins)
 
     def _summaries(self, genomic_tokens: torch.Tensor, patch_tokens: torch.Tensor) -> torch.Tensor:
@@ -78,7 +79,7 @@ class CoAttentionSurvival(nn.Module):
         summaries = self._summaries(genomic_tokens, self.patch_embed(patches))
         path = self.path_rho(self.path_pool(self.path_encoder(summaries[None])))
         genomic = self.genomic_rho(self.genomic_pool(self.genomic_encoder(genomic_tokens[None])))
-        return self.head(self.fusion(torch.cat([path, genomic], dim=-1)))[0]
+        return self.head(self.fusion(path, genomic))[0]
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         logits = torch.stack([self.patient(batch.bag(row), batch.genomics[row]) for row in range(len(batch))])

@@ -73,28 +73,42 @@ class PPEG(nn.Module):
         return torch.cat([cls, grid.flatten(2).transpose(1, 2)], dim=1)
 
 
+class NystromTransformer(nn.Module):
+    """TransMIL's token transformer, which CMTA reuses: [CLS] + the tokens, a pre-norm residual Nystrom layer (``heads``
+    heads, dim/2 landmarks), with ``square`` the bag squared by repeating its first tokens and a PPEG, a second
+    Nystrom layer, a final LayerNorm. ``forward(tokens (1, n, dim)) -> (1, 1 + n', dim)``, n' = n, or the next square
+    with ``square``. ``cls_std``: the [CLS] token's initial standard deviation (TransMIL 1, CMTA 1e-6)."""
+
+    def __init__(self, dim: int, heads: int = 8, dropout: float = 0.1, square: bool = True, cls_std: float = 1.0) -> None:
+        super().__init__()
+        self.cls = nn.Parameter(torch.randn(1, 1, dim) * cls_std)
+        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(2))
+        self.attention = nn.ModuleList(NystromAttention(dim, heads, landmarks=dim // 2, dropout=dropout) for _ in range(2))
+        self.ppeg = PPEG(dim) if square else None
+        self.final_norm = nn.LayerNorm(dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        side = math.ceil(math.sqrt(tokens.shape[1]))
+        padding = [tokens[:, : side * side - tokens.shape[1]]] if self.ppeg is not None else []   # side^2 - N <= N for every N
+        h = torch.cat([self.cls.expand(len(tokens), -1, -1), tokens, *padding], dim=1)
+        h = h + self.attention[0](self.norms[0](h))
+        if self.ppeg is not None:
+            h = self.ppeg(h, side)
+        h = h + self.attention[1](self.norms[1](h))
+        return self.final_norm(h)
+
+
 class TransMIL(nn.Module):
-    """TransMIL: projection, [CLS] + bag squared by repeating its first patches, Nystrom layer, PPEG,
-    Nystrom layer, LayerNorm, hazard head on the [CLS] token."""
+    """TransMIL: projection, the squared Nystrom transformer, hazard head on the [CLS] token."""
 
     def __init__(self, inputs: ModelInputs, dim: int = 512, heads: int = 8, dropout: float = 0.1) -> None:
         super().__init__()
         self.project = nn.Sequential(nn.Linear(inputs.patch_dim, dim), nn.ReLU())
-        self.cls = nn.Parameter(torch.randn(1, 1, dim))
-        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(2))
-        self.attention = nn.ModuleList(NystromAttention(dim, heads, landmarks=dim // 2, dropout=dropout) for _ in range(2))
-        self.ppeg = PPEG(dim)
-        self.final_norm = nn.LayerNorm(dim)
+        self.encoder = NystromTransformer(dim, heads, dropout)
         self.head = nn.Linear(dim, inputs.n_bins)
 
     def patient(self, patches: torch.Tensor) -> torch.Tensor:
-        h = self.project(patches)[None]
-        side = math.ceil(math.sqrt(h.shape[1]))
-        h = torch.cat([self.cls, h, h[:, : side * side - h.shape[1]]], dim=1)    # side^2 - N <= N for every N
-        h = h + self.attention[0](self.norms[0](h))
-        h = self.ppeg(h, side)
-        h = h + self.attention[1](self.norms[1](h))
-        return self.head(self.final_norm(h)[:, 0])[0]
+        return self.head(self.encoder(self.project(patches)[None])[:, 0])[0]
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         logits = torch.stack([self.patient(batch.bag(row)) for row in range(len(batch))])

@@ -32,7 +32,9 @@ class ModelEntry:
     ``forward(batch)`` returns (hazard logits (b, n_bins), auxiliary loss). ``trainer``: ``torch`` (gradient descent in
     :mod:`memamba.train.loop`) or ``sksurv`` (a scikit-survival estimator). ``settings``: the callable whose signature
     lists the hyper-parameters and their defaults, when the factory passes ``**settings`` on to it. ``patch_scores``:
-    whether :mod:`memamba.models.patch_scores` reads per-patch scores from it (heatmaps)."""
+    whether :mod:`memamba.models.patch_scores` reads per-patch scores from it (heatmaps). ``tokens``: the genomic tokens
+    it reads by default (``families``: the cohort's gene families; ``pathways``: its pathway compositions), which the
+    ``tokens`` setting of a model that reads genomics overrides."""
 
     name: str
     factory: str
@@ -41,6 +43,11 @@ class ModelEntry:
     trainer: str = "torch"
     settings: str | None = None
     patch_scores: bool = False
+    tokens: str = "families"
+
+
+TOKEN_SETS = ("families", "pathways")
+"""The genomic token sets a cohort can give: its gene families (always), its pathways (with ``cohorts.NAME.pathways``)."""
 
 
 MODELS: Registry[ModelEntry] = Registry("model", "train.models")
@@ -57,6 +64,12 @@ for _entry in (
                patch_scores=True),
     ModelEntry("motcat", "memamba.models.coattention:motcat", ("slides", "genomics"), "MOTCat optimal transport",
                patch_scores=True),
+    ModelEntry("survpath", "memamba.models.survpath:survpath", ("slides", "genomics"),
+               "SurvPath pathway tokens, modality-aware attention", patch_scores=True, tokens="pathways"),
+    ModelEntry("cmta", "memamba.models.cmta:cmta", ("slides", "genomics"), "CMTA cross-modal translation and alignment",
+               patch_scores=True),
+    ModelEntry("porpoise", "memamba.models.porpoise:porpoise", ("slides", "genomics"),
+               "PORPOISE MMF: attention MIL + SNN, gated bilinear fusion", patch_scores=True),
     ModelEntry("memamba", "memamba.models.memamba_model:memamba", ("slides", "genomics"), "ME-Mamba, three experts",
                settings="memamba.models.memamba_model:MEMamba", patch_scores=True),
     ModelEntry("memamba-genomics", "memamba.models.memamba_model:memamba_genomics", ("genomics",),
@@ -84,10 +97,17 @@ def variant_entry(name: str, params: dict[str, Any] | None) -> ModelEntry:
 
 def model_defaults(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every hyper-parameter of model ``name`` (a variant's: its base's) with its default, the variant's own values
-    (``params``, the config's ``models.NAME``) in place."""
+    (``params``, the config's ``models.NAME``) in place; a model that reads genomics also has ``tokens``."""
     entry = variant_entry(name, params)
     defaults = {key: value for key, value in signature_defaults(entry.settings or entry.factory).items() if key != "inputs"}
+    if "genomics" in entry.modalities:
+        defaults["tokens"] = entry.tokens
     return {**defaults, **{key: value for key, value in (params or {}).items() if key != "base"}}
+
+
+def token_set(name: str, params: dict[str, Any] | None = None) -> str:
+    """The genomic token set model ``name`` (with the config's ``models.NAME``) reads: ``families`` or ``pathways``."""
+    return model_defaults(name, params).get("tokens", "families")
 
 
 def has_patch_scores(name: str, params: dict) -> bool:
@@ -102,6 +122,10 @@ def build_model(name: str, inputs: ModelInputs, params: dict[str, Any] | None = 
     config, e.g. ``memamba-no-ot: {base: memamba, use_ot: false}``)."""
     settings = dict(params or {})
     base = settings.pop("base", name)
+    tokens = settings.pop("tokens", "families")
+    if tokens not in TOKEN_SETS:
+        raise ValueError(f"model {name!r}: tokens is {tokens!r}, not one of {list(TOKEN_SETS)}. Fix: edit models.{name}.tokens "
+                         "in the config.")
     factory = resolve(model_entry(base).factory)
     try:
         return factory(inputs, **settings)

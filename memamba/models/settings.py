@@ -21,7 +21,8 @@ HYPER_PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     "heads": (1, 256), "rate": (1, 100000), "d_state": (1, 1024), "d_conv": (1, 64), "expand": (1, 16),
     "dropout": (0.0, 0.99), "ot_epsilon": (1e-4, 100.0), "ot_tau": (1e-4, 100.0), "mmd_weight": (0.0, 1000.0),
     "mmd_max_patches": (2, 10_000_000), "l1_ratio": (1e-4, 1.0), "alpha_min_ratio": (1e-6, 0.999), "n_alphas": (1, 1000),
-    "inner_folds": (2, 100), "max_iter": (1, 10_000_000),
+    "inner_folds": (2, 100), "max_iter": (1, 10_000_000), "dropinput": (0.0, 0.99), "scale": (1, 1024),
+    "l1_weight": (0.0, 1000.0), "alignment_weight": (0.0, 1_000_000.0),
 }
 """Inclusive bounds of every numeric hyper-parameter of the registered models (tested to cover them all)."""
 

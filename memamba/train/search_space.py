@@ -21,7 +21,8 @@ TRAIN_KEYS = ("epochs", "lr", "weight_decay", "alpha", "batch_size", "accumulate
 
 _COMMON = {"lr": [1e-4, 2e-4, 5e-4, 1e-3], "weight_decay": [1e-5, 1e-4, 1e-3], "epochs": ["x0.5", "x1", "x2"]}
 _WIDTH = {"snn": "hidden", "abmil": "hidden", "abmil-snn": "hidden", "mcat": "dim", "motcat": "dim", "transmil": "dim",
-          "mambamil": "dim", "memamba": "d_model", "memamba-genomics": "d_model", "memamba-pathology": "d_model"}
+          "mambamil": "dim", "survpath": "dim", "cmta": "dim", "porpoise": "hidden",
+          "memamba": "d_model", "memamba-genomics": "d_model", "memamba-pathology": "d_model"}
 DEFAULT_SPACES: dict[str, dict[str, list[Any]]] = {
     "coxnet": {"l1_ratio": [0.1, 0.3, 0.5, 0.7, 0.9, 1.0], "alpha_min_ratio": [0.001, 0.01, 0.05, 0.1]},
     **{name: {**_COMMON, "dropout": [0.1, 0.25, 0.5], width: ["x0.5", "x1", "x2"]} for name, width in _WIDTH.items()},

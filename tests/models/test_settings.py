@@ -11,7 +11,7 @@ from memamba.models.settings import HYPER_PARAMETER_RANGES, check_models_section
 
 @pytest.mark.parametrize("models, message", [
     ({"snn": {"hiden": 16}}, r"my\.yaml: models\.snn\.hiden: snn has no setting 'hiden'\. Fix: did you mean 'hidden'\? use its settings "
-                             r"\['depth', 'dropout', 'hidden'\]"),
+                             r"\['depth', 'dropout', 'hidden', 'tokens'\]"),
     ({"snnn": {"hidden": 16}}, r"models\.snnn: no registered model is called 'snnn' and the entry names no base\. Fix: did you mean 'snn'\?"),
     ({"x": {"base": "snnn"}}, r"models\.x\.base is 'snnn', not a registered model"),
     ({"snn": {"hidden": 16.5}}, r"models\.snn\.hidden is 16\.5 but must be a whole number"),

@@ -129,6 +129,7 @@ def test_validation_patients_never_shape_the_fitted_state(tmp_path: Path) -> Non
 
 SMALL = {"snn": {"hidden": 8}, "abmil": {"hidden": 8, "attention": 8}, "abmil-snn": {"hidden": 8, "attention": 8, "omic_hidden": 8},
          "transmil": {"dim": 16, "heads": 2}, "mambamil": {"dim": 8}, "mcat": {"dim": 8}, "motcat": {"dim": 8}, "coxnet": {},
+         "survpath": {"dim": 8}, "cmta": {"dim": 8, "omic_hidden": 8}, "porpoise": {"hidden": 8, "attention": 8, "omic_hidden": 8},
          "memamba": {"d_model": 8}, "memamba-genomics": {"d_model": 8}, "memamba-pathology": {"d_model": 8}}
 
 
