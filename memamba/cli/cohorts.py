@@ -1,4 +1,4 @@
-"""Sub-commands that make a cohort's inputs: demo-data, import-mcat, genomics, splits, published-split.
+"""Sub-commands that make a cohort's inputs: demo-data, import-mcat, genomics, pathway-tokens, splits, published-split.
 
 Each command's parser sits beside its handler; heavy libraries are imported inside the handlers."""
 
@@ -55,7 +55,7 @@ def _add_import_mcat(commands: argparse._SubParsersAction) -> None:
                                         "its columns by name, find its slides anywhere under --slide-dir (a GDC download "
                                         "tree, a flat folder, links) or its ready-made features in --features, and write "
                                         "clinical.tsv, slides.tsv, absent_slides.tsv, the genes x patients matrices, "
-                                        "genomics.tsv, gene_families.csv, splits/fold_{k}.tsv (with --splits) and config.yaml "
+                                        "genomics.tsv, gene_families.csv, pathways.csv, splits/fold_{k}.tsv (with --splits) and config.yaml "
                                         "(a complete workflow configuration with one cohort) to -o. Prints the token sizes "
                                         "memamba trains on and those MCAT's own loader gives.")
     p.add_argument("table", help="tcga_*_all_clean.csv or .csv.zip")
@@ -63,6 +63,10 @@ def _add_import_mcat(commands: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.add_argument("--families", default=str(CONFIG_DIR / "gene_sets" / "mcat_gene_families.csv"),
                    help="gene-family table, copied to OUT (default: the six MSigDB families shipped in config/gene_sets/)")
+    p.add_argument("--pathways", default=str(CONFIG_DIR / "gene_sets" / "hallmarks.csv"),
+                   help="pathway table for the models that read pathway tokens (SurvPath), copied to OUT (default: the 50 "
+                        "MSigDB hallmarks shipped in config/gene_sets/, SurvPath's default; its published tokens are the "
+                        "331 pathways of its combine_comps.csv)")
     p.add_argument("--slide-dir", default=None, help="folder searched recursively for the table's slide files (matched by file "
                                                       "name, with or without the extension); slides not found are left out")
     p.add_argument("--features", default=None, help="folder of ready-made CLAM/TRIDENT features ({slide}.h5 or .pt, also under "
@@ -79,9 +83,10 @@ def _add_import_mcat(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_import_mcat(args: argparse.Namespace) -> None:
-    from memamba.data.mcat_cohort import cohort_config, cohort_name, families_copy_path, select_slides, write_config, write_import
+    from memamba.data.mcat_cohort import cohort_config, cohort_name, gene_set_copy_path, select_slides, write_config, write_import
     from memamba.data.splits import read_published_folds
     from memamba.genomics.mcat import describe_sizes, mcat_loader_columns, mcat_token_sizes, read_mcat_table, summarise_matrix
+    from memamba.genomics.pathways import read_pathways
     from memamba.genomics.tables import read_gene_families
 
     result = read_mcat_table(args.table)
@@ -89,9 +94,12 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
     selection = select_slides(result.slides, args.slide_dir, args.features, args.slide_types)
     out = Path(args.out)
     families = read_gene_families(args.families)
+    pathways = read_pathways(args.pathways)
     name = args.cohort or cohort_name(args.table)
-    config = cohort_config(name, out, families_copy_path(out, args.families), splits is not None, args.features, args.settings)
-    families_copy = write_import(result, selection, out, splits, args.families)
+    gene_sets = {"gene_families": args.families, "pathways": args.pathways}
+    config = cohort_config(name, out, gene_set_copy_path(out, "gene_families", args.families), splits is not None, args.features,
+                           args.settings, gene_set_copy_path(out, "pathways", args.pathways))
+    copies = write_import(result, selection, out, splits, gene_sets)
     write_config(config, out / "config.yaml", args.table)
     columns = [f"{gene}_{suffix}" for suffix, matrix in result.matrices.items() for gene in matrix.index]
     loader = mcat_loader_columns(result.columns, families)
@@ -119,7 +127,11 @@ def cmd_import_mcat(args: argparse.Namespace) -> None:
           f"{describe_sizes(mcat_token_sizes(columns, families))}")
     print(f"  token sizes MCAT's own loader gives: {list(loader.sizes.values())} (it drops {loader.dropped} into its metadata"
           + (f" and feeds {loader.leaked} to its genomic input" if loader.leaked else "") + ")")
-    print(f"written to {out}: clinical.tsv, slides.tsv, absent_slides.tsv, genomics.tsv and its matrices, {families_copy.name}"
+    rna_genes = set(result.matrices["rnaseq"].index) if "rnaseq" in result.matrices else set()
+    measured = sum(not rna_genes.isdisjoint(genes) for genes in pathways.values())
+    print(f"  pathways with a gene of the table's RNA (SurvPath's tokens): {measured} of {len(pathways)} ({args.pathways})")
+    print(f"written to {out}: clinical.tsv, slides.tsv, absent_slides.tsv, genomics.tsv and its matrices, "
+          f"{', '.join(copy.name for copy in copies)}"
           + (", splits/" if splits else "") + f", config.yaml (cohort '{name}')")
     print(f"next: snakemake --cores 8 --configfile {out / 'config.yaml'}")
 
@@ -141,6 +153,28 @@ def cmd_genomics(args: argparse.Namespace) -> None:
     tokens = write_genomics(args.sheet, args.families, args.out, args.clinical)
     for token in tokens["tokens"]:
         print(f"{token['name']}: {len(token['features'])} features, {len(token['missing_genes'])} of {token['n_genes']} genes missing")
+
+
+def _add_pathway_tokens(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("pathway-tokens", help="build pathway tokens (SurvPath's) beside the gene-family tokens",
+                            description="Read a pathway table (gene x pathway 0/1, GMT, or one column of genes per "
+                                        "pathway) and the genomics stage's outputs; writes tokens.json and qc.tsv to -o.")
+    p.add_argument("--features", required=True, help="features.parquet from 'memamba genomics'")
+    p.add_argument("--tokens", required=True, help="tokens.json from 'memamba genomics' (for the modalities' kinds)")
+    p.add_argument("--pathways", required=True, help="pathway table, e.g. SurvPath's combine_comps.csv")
+    p.add_argument("--modalities", nargs="+", default=["rna"], help="modalities of the genes' features a token holds "
+                   "(default: rna, SurvPath's transcriptomic tokens)")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_pathway_tokens)
+
+
+def cmd_pathway_tokens(args: argparse.Namespace) -> None:
+    from memamba.genomics.pathways import write_pathway_tokens
+
+    tokens = write_pathway_tokens(args.features, args.tokens, args.pathways, args.modalities, args.out)
+    measured = [t for t in tokens["tokens"] if t["features"]]
+    print(f"{len(measured)} of {len(tokens['tokens'])} pathways have a token "
+          f"({sum(len(t['features']) for t in measured)} features in all); qc.tsv lists every pathway's missing genes")
 
 
 def _add_cohort_sheets(parser: argparse.ArgumentParser) -> None:
@@ -221,5 +255,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _add_demo_data(commands)
     _add_import_mcat(commands)
     _add_genomics(commands)
+    _add_pathway_tokens(commands)
     _add_splits(commands)
     _add_published_split(commands)

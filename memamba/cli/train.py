@@ -63,7 +63,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     folds = _fold_list(args)
     settings, features_dir = _train_settings(args)
-    transform = GenomicTransform(**settings["genomics"])
+    transform = GenomicTransform.of(settings["genomics"])
     cohort = load_cohort(args.slides, args.clinical, features_dir, args.genomics, args.tokens, args.missing_modality)
     if args.folds is None:
         _train_one(args, folds[0], settings, features_dir, cohort, transform)

@@ -88,10 +88,10 @@ def select_slides(table_slides: pd.DataFrame, slide_dir: str | os.PathLike | Non
 
 
 def write_import(result: McatImport, selection: SlideSelection, out_dir: str | os.PathLike,
-                 splits: list[pd.DataFrame] | None, families: str | os.PathLike | None = None) -> Path | None:
+                 splits: list[pd.DataFrame] | None, gene_sets: dict[str, str | os.PathLike] | None = None) -> list[Path]:
     """Write clinical.tsv, slides.tsv, absent_slides.tsv, the genes x patients matrices, genomics.tsv, splits/
-    (when given) and a copy of the gene-family table (when given, as ``gene_families`` with its own extension) to
-    ``out_dir``, each atomically; return the copy's path."""
+    (when given) and a copy of each gene-set table of ``gene_sets`` (kind -> file: ``gene_families``, ``pathways``; each
+    named after its kind with its own extension) to ``out_dir``, each atomically; return the copies' paths."""
     out = Path(out_dir)
     with atomic_path(out / "clinical.tsv") as tmp:
         result.clinical.to_csv(tmp, sep="\t", index=False)
@@ -109,23 +109,24 @@ def write_import(result: McatImport, selection: SlideSelection, out_dir: str | o
         pd.DataFrame(sheet).to_csv(tmp, sep="\t", index=False)
     if splits is not None:
         write_splits(splits, out / "splits")
-    copy = families_copy_path(out, families)
-    if copy is None:
-        return None
-    with atomic_path(copy) as tmp:
-        shutil.copyfile(families, tmp)
-    return copy
+    copies = []
+    for kind, source in (gene_sets or {}).items():
+        copies.append(gene_set_copy_path(out, kind, source))
+        with atomic_path(copies[-1]) as tmp:
+            shutil.copyfile(source, tmp)
+    return copies
 
 
-def families_copy_path(out_dir: str | os.PathLike, families: str | os.PathLike | None) -> Path | None:
-    """Where the import keeps its copy of the gene-family table (``gene_families`` + its extension), or None."""
-    return None if families is None else Path(out_dir) / f"gene_families{Path(families).suffix}"
+def gene_set_copy_path(out_dir: str | os.PathLike, kind: str, source: str | os.PathLike) -> Path:
+    """Where the import keeps its copy of a gene-set table: ``kind`` (gene_families, pathways) + the source's extensions."""
+    return Path(out_dir) / f"{kind}{''.join(Path(source).suffixes[-2:]) if Path(source).suffix == '.gz' else Path(source).suffix}"
 
 
 def cohort_config(name: str, out_dir: str | os.PathLike, gene_families: str | os.PathLike, with_splits: bool,
-                  features_dir: str | os.PathLike | None, settings: str | os.PathLike | None = None) -> dict[str, Any]:
-    """A complete, validated workflow configuration with one cohort ``name`` made of the files in ``out_dir`` and
-    the gene-family table ``gene_families``.
+                  features_dir: str | os.PathLike | None, settings: str | os.PathLike | None = None,
+                  pathways: str | os.PathLike | None = None) -> dict[str, Any]:
+    """A complete, validated workflow configuration with one cohort ``name`` made of the files in ``out_dir``, the
+    gene-family table ``gene_families`` and, when given, the pathway table ``pathways``.
 
     Every section but ``cohorts`` comes from ``settings`` (a memamba config file, e.g. config/tcga.yaml) where
     given, every key left out takes its documented default; paths are absolute."""
@@ -136,6 +137,8 @@ def cohort_config(name: str, out_dir: str | os.PathLike, gene_families: str | os
         base.pop("cohorts", None)
     cohort = {"slides": str(out / "slides.tsv"), "clinical": str(out / "clinical.tsv"),
               "genomics": str(out / "genomics.tsv"), "gene_families": str(Path(gene_families).absolute())}
+    if pathways is not None:
+        cohort["pathways"] = str(Path(pathways).absolute())
     if with_splits:
         cohort["splits"] = str(out / "splits")
     if features_dir is not None:

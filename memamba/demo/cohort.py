@@ -36,6 +36,20 @@ def _gene_table() -> dict[str, list[str]]:
             for family in FAMILIES}
 
 
+def pathway_table(families: dict[str, list[str]], size: int = 8) -> pd.DataFrame:
+    """Demo pathways in SurvPath's layout (a gene x pathway 0/1 table): each family's genes cut into pathways of ``size``
+    genes, each of which also takes the first ``size // 2`` genes of the next family, so that pathways cross the
+    families as Reactome's do."""
+    names = list(families)
+    genes = list(dict.fromkeys(g for members in families.values() for g in members))
+    table = pd.DataFrame(0, index=pd.Index(genes, name="gene"), columns=pd.Index([], dtype=str))
+    for k, family in enumerate(names):
+        for start in range(0, len(families[family]), size):
+            members = families[family][start: start + size] + families[names[(k + 1) % len(names)]][: size // 2]
+            table[f"{''.join(w[0] for w in family.split())}_PATHWAY_{start // size + 1}"] = table.index.isin(members).astype(int)
+    return table.reset_index()
+
+
 def survival_times(rng: np.random.Generator, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exponential event times with hazard h0 * exp(b * risk), uniform censoring over ten years."""
     event_time = rng.exponential(1.0 / (HAZARD_PER_MONTH * np.exp(RISK_EFFECT * risk)))
@@ -78,7 +92,8 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
 
     Contents: ``slides/*.svs`` (one or two per patient), the sample sheets ``slides.tsv``,
     ``clinical.tsv`` and ``genomics.tsv``, the matrices ``rna_counts.tsv``, ``cnv.tsv`` and
-    ``mut.tsv`` (genes x patients), ``gene_families.csv`` (MCAT layout) and ``truth.tsv`` (the
+    ``mut.tsv`` (genes x patients), ``gene_families.csv`` (MCAT layout), ``pathways.csv`` (SurvPath's gene x pathway
+    layout, :func:`pathway_table`) and ``truth.tsv`` (the
     latent risk, from which the oracle c-index is computed, and its two parts) and ``tumour_regions.tsv``: with
     ``slide_signal`` "tumour", per slide the ellipse (level-0 pixels) of the one region whose look carries the slide
     part, i.e. the patches that carry the signal, against which heatmaps are checked (the header alone with "tissue",
@@ -115,6 +130,8 @@ def generate_cohort(out: str | os.PathLike, patients: int = 60, seed: int = 0, s
     families = _gene_table()
     with atomic_path(out / "gene_families.csv") as tmp:
         pd.DataFrame(families).to_csv(tmp, index=False)
+    with atomic_path(out / "pathways.csv") as tmp:
+        pathway_table(families).to_csv(tmp, index=False)
 
     _write_tsv(pd.DataFrame(slide_rows), out / "slides.tsv")
     _write_tsv(pd.DataFrame({"patient_id": patient_ids, "survival_months": time, "event": event}), out / "clinical.tsv")
@@ -159,6 +176,8 @@ def _mechanism_cohort(out: Path, mechanism: str, patients: int, seed: int, slide
     _write_tsv(cnv, out / "cnv.tsv", index=True)
     with atomic_path(out / "gene_families.csv") as tmp:
         pd.DataFrame(family_genes()).to_csv(tmp, index=False)
+    with atomic_path(out / "pathways.csv") as tmp:
+        pathway_table(family_genes()).to_csv(tmp, index=False)
     _write_tsv(pd.DataFrame(slide_rows), out / "slides.tsv")
     _write_tsv(pd.DataFrame({"patient_id": planted.patient_ids, "survival_months": planted.time, "event": planted.event}),
                out / "clinical.tsv")

@@ -50,17 +50,24 @@ def build_features(genomics_sheet: str | os.PathLike, families_path: str | os.Pa
     return features, kinds
 
 
-def build_tokens(features: pd.DataFrame, families: dict[str, list[str]], kinds: dict[str, str]) -> dict:
-    """Token definition: for each family its feature columns (mut, cnv, rnaseq order) and its missing genes."""
-    available = set(features.columns)
+def build_tokens(features: pd.DataFrame | pd.Index, families: dict[str, list[str]], kinds: dict[str, str],
+                 suffixes: tuple[str, ...] = ("mut", "cnv", "rnaseq")) -> dict:
+    """Token definition: for each gene set its feature columns (of ``suffixes``, in that order) and its missing genes
+    (those without a feature of any of them). ``features``: the feature matrix, or its columns."""
+    available = set(features.columns if isinstance(features, pd.DataFrame) else features)
     tokens = []
     for family, genes in families.items():
-        columns = [f"{gene}_{suffix}" for suffix in ("mut", "cnv", "rnaseq") for gene in genes
-                   if f"{gene}_{suffix}" in available]
+        columns = [f"{gene}_{suffix}" for suffix in suffixes for gene in genes if f"{gene}_{suffix}" in available]
         found = {c.rsplit("_", 1)[0] for c in columns}
         tokens.append({"name": family, "features": columns, "n_genes": len(genes),
                        "missing_genes": [g for g in genes if g not in found]})
     return {"tokens": tokens, "kinds": kinds}
+
+
+def token_qc(tokens: dict) -> pd.DataFrame:
+    """The token coverage report: per token its genes, how many have no feature, its features and the missing genes."""
+    return pd.DataFrame([{"token": t["name"], "genes": t["n_genes"], "genes_missing": len(t["missing_genes"]),
+                          "features": len(t["features"]), "missing": " ".join(t["missing_genes"])} for t in tokens["tokens"]])
 
 
 def patient_coverage(features: pd.DataFrame, kinds: dict[str, str], clinical_ids: set[str] | None) -> pd.DataFrame:
@@ -96,8 +103,7 @@ def write_genomics(genomics_sheet: str | os.PathLike, families_path: str | os.Pa
     coverage = patient_coverage(features, kinds, clinical_ids)
     tokens = build_tokens(features, read_gene_families(families_path), kinds)
     tokens["provenance"] = provenance({}, [genomics_sheet, families_path])
-    qc = pd.DataFrame([{"token": t["name"], "genes": t["n_genes"], "genes_missing": len(t["missing_genes"]),
-                        "features": len(t["features"]), "missing": " ".join(t["missing_genes"])} for t in tokens["tokens"]])
+    qc = token_qc(tokens)
     with atomic_paths([out_dir / name for name in ("patients.tsv", "features.parquet", "qc.tsv", "tokens.json")]) as tmp:
         coverage.to_csv(tmp[0], sep="\t", index=False)
         features.to_parquet(tmp[1])

@@ -87,7 +87,7 @@ def planted_cross_validation(cohort: Cohort, splits: list[pd.DataFrame], tumours
     the fold's c-index."""
     frames = []
     for fold, split in enumerate(splits):
-        transform = GenomicTransform(config["genomics"]["zscore_clip"], config["genomics"]["min_mean_count"])
+        transform = GenomicTransform.of(config["genomics"])
         result = train_fold(cohort, split, model, params, config["train"], transform, progress=False)
         checkpoint = fold_checkpoint(model, params, result.model.state_dict(), result.state, cohort, transform)
         validation = split.loc[split["role"] == "val", "patient_id"].tolist()

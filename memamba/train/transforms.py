@@ -15,6 +15,11 @@ class GenomicTransform:
     zscore_clip: float = 10.0
     min_mean_count: float = 1.0
 
+    @classmethod
+    def of(cls, section: dict) -> GenomicTransform:
+        """The transform settings of a validated ``genomics`` section (its other keys shape the tokens, not the transform)."""
+        return cls(section["zscore_clip"], section["min_mean_count"])
+
 
 @dataclass
 class CountsVst:

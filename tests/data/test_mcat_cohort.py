@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from memamba.config import ConfigError
-from memamba.data.mcat_cohort import cohort_config, cohort_name, select_slides, write_config
+from memamba.data.mcat_cohort import cohort_config, cohort_name, gene_set_copy_path, select_slides, write_config
 
 TABLE_SLIDES = pd.DataFrame({
     "slide_id": ["TCGA-AA-0001-01Z-00-DX1.A1.svs", "TCGA-AA-0001-01A-01-TS1.B2.svs", "TCGA-AA-0002-01Z-00-DX2.C3.svs",
@@ -51,7 +51,10 @@ def test_config_is_complete_and_takes_settings_from_another_config(tmp_path: Pat
     settings = tmp_path / "settings.yaml"
     settings.write_text(yaml.safe_dump({"cohorts": {"other": {"generate": {}}}, "extract": {"encoder": "uni", "weights": "w.bin"},
                                         "train": {"epochs": 7, "models": ["memamba"]}}))
-    config = cohort_config("tcga_x", tmp_path / "out", tmp_path / "out" / "gene_families.gmt", True, tmp_path / "features", settings)
+    config = cohort_config("tcga_x", tmp_path / "out", tmp_path / "out" / "gene_families.gmt", True, tmp_path / "features", settings,
+                           gene_set_copy_path(tmp_path / "out", "pathways", "combine_comps.csv.gz"))
+    assert config["cohorts"]["tcga_x"]["pathways"] == str(tmp_path / "out" / "pathways.csv.gz")
+    assert gene_set_copy_path(tmp_path, "gene_families", "h.gmt") == tmp_path / "gene_families.gmt"
     assert list(config["cohorts"]) == ["tcga_x"] and config["cohorts"]["tcga_x"]["splits"] == str(tmp_path / "out" / "splits")
     assert config["cohorts"]["tcga_x"]["features"] == str(tmp_path / "features")
     assert config["cohorts"]["tcga_x"]["gene_families"] == str(tmp_path / "out" / "gene_families.gmt")

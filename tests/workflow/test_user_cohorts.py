@@ -99,6 +99,8 @@ def test_a_gdc_download_with_mcats_table_and_splits_plans_one_extract_per_found_
     assert len(pd.read_csv(out / "absent_slides.tsv", sep="\t")) == absent
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert list(config["cohorts"]) == ["tcga_blca"] and config["cohorts"]["tcga_blca"]["splits"] == str(out / "splits")
+    assert config["cohorts"]["tcga_blca"]["pathways"] == str(out / "pathways.csv")                   # the 50 hallmarks
+    assert "pathways with a gene of the table's RNA (SurvPath's tokens): 50 of 50" in run.stdout
     tcga = yaml.safe_load((checkout / "config" / "tcga.yaml").read_text())        # without --settings: the TCGA settings
     assert config["extract"]["encoder"] == "uni" and config["train"]["models"] == tcga["train"]["models"]
     weights = tmp_path / "pytorch_model.bin"
@@ -106,7 +108,7 @@ def test_a_gdc_download_with_mcats_table_and_splits_plans_one_extract_per_found_
     plan = snakemake_at_root(checkout, "-n", "-p", "--configfile", str(out / "config.yaml"), "--config", f"extract={{weights: {weights}}}")
     assert plan.returncode == 0, plan.stderr[-3000:]
     models = len(tcga["train"]["models"])                                          # none tuned there
-    assert planned_jobs(plan) == {"slide_shard": 1, "take_slide": 7, "genomic_tokens": 1, "published_split": 5,
+    assert planned_jobs(plan) == {"slide_shard": 1, "take_slide": 7, "genomic_tokens": 1, "pathway_tokens": 1, "published_split": 5,
                                   "train_fold": 5 * models, "evaluate": 1, "summarise": 1, "render_report": 1, "all": 1}
     assert {(p["target_mpp"], p["patch_size"]) for p in _shell_params(plan, "slide-stage", "--tile-params")} == {(0.5, 256)}
     extracted = set(re.findall(r"results/tcga_blca/features/uni/([^./\s]\S*)\.h5", plan.stdout))

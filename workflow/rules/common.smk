@@ -15,7 +15,8 @@ from memamba.demo.tiling import check_generated_tiling
 from memamba.errors import MemambaError
 from memamba.genomics.tables import read_gene_families
 from memamba.gpu_slots import visible_gpu_count
-from memamba.models.registry import has_patch_scores, variant_entry
+from memamba.genomics.pathways import read_pathways
+from memamba.models.registry import has_patch_scores, token_set, variant_entry
 from memamba.models.settings import check_models_section, merged_settings
 from memamba.provenance import cached_sha256
 from memamba.sheets import read_sheet
@@ -98,9 +99,9 @@ def published_fold_file(wildcards):
 
 
 def sheet_path(cohort, kind):
-    """Path of a cohort's sheet: slides, clinical, genomics, gene_families or truth (None if absent)."""
+    """Path of a cohort's sheet: slides, clinical, genomics, gene_families, pathways or truth (None if absent)."""
     if is_generated(cohort):
-        name = "gene_families.csv" if kind == "gene_families" else f"{kind}.tsv"
+        name = f"{kind}.csv" if kind in ("gene_families", "pathways") else f"{kind}.tsv"
         return f"results/{cohort}/input/{name}"
     return config["cohorts"][cohort].get(kind)
 
@@ -257,6 +258,23 @@ def uses_slides(model):
 def uses_genomics(model):
     """Whether a model (registered, or a config variant with a ``base``) reads the genomic features."""
     return "genomics" in variant_entry(model, model_params(model)).modalities
+
+
+GENOMICS_TRAIN = {key: value for key, value in config["genomics"].items() if key != "pathway_modalities"}
+"""The genomics section as training reads it (the per-fold transforms); the pathway modalities shape the pathway
+tokens, an input of their own, so changing them retrains only the models that read pathways."""
+
+
+def model_tokens(cohort, model):
+    """The token definition a model reads: the cohort's gene-family tokens, or its pathway tokens (``tokens: pathways``)."""
+    if uses_genomics(model) and token_set(model, model_params(model)) == "pathways":
+        return f"results/{cohort}/genomics/pathways/tokens.json"
+    return f"results/{cohort}/genomics/tokens.json"
+
+
+def tokens_input(wildcards):
+    """The token definition of the rule's model in the rule's cohort."""
+    return model_tokens(wildcards.cohort, wildcards.model)
 
 
 @cache
@@ -430,6 +448,7 @@ def stage_files(stage):
         elif stage == "genomics":
             names = ["features.parquet", "tokens.json", "qc.tsv", "patients.tsv"]
             files += expand("results/{cohort}/genomics/{name}", cohort=cohort, name=names)
+            files += sorted({model_tokens(cohort, model) for model in MODELS} - set(files))
         elif stage == "train" and predict_only(cohort):
             files += external_files(cohort)
         elif stage == "train":
@@ -471,7 +490,7 @@ def external_inputs(wildcards):
         "slides": sheet_path(wildcards.cohort, "slides"),
         "clinical": sheet_path(wildcards.cohort, "clinical"),
         "genomics": f"results/{wildcards.cohort}/genomics/features.parquet",
-        "tokens": f"results/{wildcards.cohort}/genomics/tokens.json",
+        "tokens": model_tokens(wildcards.cohort, wildcards.model),
     }
     if uses_slides(wildcards.model):
         inputs["features"] = list(slide_feature_files(wildcards.cohort).values())
@@ -569,6 +588,8 @@ def check_cohort(cohort):
             "censored): the models train, but every c-index, AUC and log-rank p is undefined. Check the event column (1 = died)."
         )
     read_gene_families(sheet_path(cohort, "gene_families"))
+    if sheet_path(cohort, "pathways"):
+        read_pathways(sheet_path(cohort, "pathways"))
     if sheet_path(cohort, "truth"):
         read_sheet(sheet_path(cohort, "truth"), "truth", check_paths=False)
     if published_splits(cohort):
@@ -577,7 +598,7 @@ def check_cohort(cohort):
     if ready_features(cohort):
         _ready_feature_files(cohort)
     entry = config["cohorts"][cohort]
-    keys = ("slides", "clinical", "genomics", "gene_families", "truth", "splits", "features")
+    keys = ("slides", "clinical", "genomics", "gene_families", "pathways", "truth", "splits", "features")
     inputs = [(f"cohorts.{cohort}.{key}", entry.get(key)) for key in keys]
     inputs += [(f"slide {row.slide_id}", row.path) for row in sheets["slides"].itertuples() if isinstance(row.path, str)]
     inputs += [("genomic matrix", path) for path in sheets["genomics"]["path"]]
@@ -613,3 +634,10 @@ for _model in MODELS:
         variant_entry(_model, model_params(_model))
     except KeyError as error:
         raise WorkflowError(str(error))
+    _without = [c for c in COHORTS if "pathways" in model_tokens(c, _model) and not sheet_path(c, "pathways")]
+    if _without:
+        raise WorkflowError(
+            f"{CONFIG_SOURCE}: model {_model} reads pathway tokens (tokens: pathways), but cohort(s) {_without} give no "
+            f"pathway table. Fix: add cohorts.{_without[0]}.pathways (a gene x pathway 0/1 table such as SurvPath's "
+            f"combine_comps.csv, a GMT file, or one column of genes per pathway), or set models.{_model}.tokens: families."
+        )

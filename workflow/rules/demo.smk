@@ -7,6 +7,7 @@ checkpoint demo_data:
         clinical="results/{cohort}/input/clinical.tsv",
         genomics="results/{cohort}/input/genomics.tsv",
         gene_families="results/{cohort}/input/gene_families.csv",
+        pathways="results/{cohort}/input/pathways.csv",
         truth="results/{cohort}/input/truth.tsv",
         tumours="results/{cohort}/input/tumour_regions.tsv",
     log:

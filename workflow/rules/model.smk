@@ -61,7 +61,7 @@ rule train_fold:
         slides=lambda wildcards: sheet_path(wildcards.cohort, "slides"),
         clinical=lambda wildcards: sheet_path(wildcards.cohort, "clinical"),
         genomics="results/{cohort}/genomics/features.parquet",
-        tokens="results/{cohort}/genomics/tokens.json",
+        tokens=tokens_input,
         split="results/{cohort}/splits/fold_{fold}.tsv",
         features=train_features,
     output:
@@ -85,7 +85,7 @@ rule train_fold:
     params:
         train=train_params(),
         model=lambda wildcards: as_json(model_params(wildcards.model)),
-        genomics=as_json(config["genomics"]),
+        genomics=as_json(GENOMICS_TRAIN),
         missing_modality=config["splits"]["missing_modality"],
         features=features_option,
         folds=lambda wildcards, input, output: ["--split", input.split, "-o", Path(output.checkpoint).parent],
@@ -112,7 +112,7 @@ use rule train_fold as train_tuned_fold with:
     params:
         train=train_params(),
         model=lambda wildcards: as_json(model_params(wildcards.model)),
-        genomics=as_json(config["genomics"]),
+        genomics=as_json(GENOMICS_TRAIN),
         missing_modality=config["splits"]["missing_modality"],
         features=features_option,
         folds=lambda wildcards, input, output: ["--split", input.split, "-o", Path(output.checkpoint).parent],
@@ -126,7 +126,7 @@ use rule train_fold as train_folds with:
         slides=lambda wildcards: sheet_path(wildcards.cohort, "slides"),
         clinical=lambda wildcards: sheet_path(wildcards.cohort, "clinical"),
         genomics="results/{cohort}/genomics/features.parquet",
-        tokens="results/{cohort}/genomics/tokens.json",
+        tokens=tokens_input,
         splits=lambda wildcards: [f"results/{wildcards.cohort}/splits/fold_{k}.tsv" for k in group_folds(wildcards)],
         features=train_features,
     output:
@@ -144,7 +144,7 @@ use rule train_fold as train_folds with:
     params:
         train=train_params(),
         model=lambda wildcards: as_json(model_params(wildcards.model)),
-        genomics=as_json(config["genomics"]),
+        genomics=as_json(GENOMICS_TRAIN),
         missing_modality=config["splits"]["missing_modality"],
         features=features_option,
         folds=lambda wildcards, output: ["--folds", group_fold_jobs(wildcards), "--manifest", output[0]],

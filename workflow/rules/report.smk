@@ -55,7 +55,7 @@ rule fold_heatmaps:
         checkpoint="results/{cohort}/models/{model}/fold_{fold}/checkpoint.pt",
         predictions="results/{cohort}/models/{model}/fold_{fold}/predictions.tsv",
         genomics="results/{cohort}/genomics/features.parquet",
-        tokens="results/{cohort}/genomics/tokens.json",
+        tokens=tokens_input,
         features=cohort_feature_files,
     output:
         directory("results/{cohort}/heatmaps/{model}/fold_{fold}"),
