@@ -1,7 +1,7 @@
 """Every GPU figure the README and docs name, from one prepared command that fits a lent GPU's time.
 
 Runs the project's benchmark scripts one after another as parts of one plan, each under its own time limit (the
-limits add up to 8 minutes, PLAN_SECONDS), and writes one JSON (device, torch and CUDA versions, each part's command,
+limits add up to 9 minutes, PLAN_SECONDS), and writes one JSON (device, torch and CUDA versions, each part's command,
 status, seconds and printed table) and one Markdown table. Each script measures its figure beside a baseline from
 the same run: the ME-Mamba bf16 step at 16k and 64k patches beside a full-attention MIL (and fp32 eager), our
 selective scan beside the sequential reference and mamba-ssm's kernel (with their parity), extraction end to end
@@ -31,7 +31,8 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 ENCODERS = ["uni", "conch", "virchow2", "h-optimus-0", "gigapath"]
-PLAN_SECONDS = 480
+PLAN_SECONDS = 530
+STEP_MODELS = ["abmil-snn", "transmil", "mambamil", "mcat", "motcat", "survpath", "cmta", "porpoise"]
 
 
 @dataclass
@@ -58,6 +59,11 @@ def plan(workdir: Path) -> list[Part]:
         Part("memamba step fp32", "ME-Mamba training step in float32 (eager) at 16k patches", "the bf16 part above",
              ["memamba_step.py", "--device", "cuda", "--sizes", "16000", "--repeats", "2"],
              ["memamba_step.py", "--device", "cpu", "--sizes", "64", "--repeats", "1", "--d-model", "16"], 40),
+        Part("every model's step bf16", "one training step (bf16 autocast) of every patch model at 10k patches, published "
+             "sizes: time, peak memory", "ME-Mamba and the full-attention MIL in the same run",
+             ["memamba_step.py", "--device", "cuda", "--amp", "--sizes", "10000", "--repeats", "2", "--models", *STEP_MODELS],
+             ["memamba_step.py", "--device", "cpu", "--amp", "--sizes", "64", "--repeats", "1", "--d-model", "16", "--models",
+              "survpath", "cmta", "porpoise"], 50),
         Part("selective scan", "one Mamba layer forward + backward at L = 16k and 64k", "sequential reference (parity, L <= 1k)",
              ["scan_backends.py", "--device", "cuda", "--lengths", "16384", "65536"],
              ["scan_backends.py", "--device", "cpu", "--lengths", "64", "--ref-max", "64"], 50),

@@ -1,7 +1,7 @@
 """ME-Mamba training-step time and peak memory against bag size, beside a full-attention transformer MIL.
 
 Usage: python benchmarks/memamba_step.py [--device cuda] [--sizes 1000 4000 16000] [--d-model 64] [--amp]
-       [--backends torch mamba_ssm]
+       [--backends torch mamba_ssm] [--models transmil mcat survpath cmta porpoise ...]
 
 Both models see N patches of 1024-d features (UNI's width) and MCAT's BLCA token sizes; the attention MIL
 has ME-Mamba's width, two layers of explicit softmax(QK^T)V attention over [CLS] + patches, as TransMIL-style
@@ -11,7 +11,9 @@ memory is reported as "out of memory". Goal (issue 5): ME-Mamba's time and memor
 The first line checks the chunked scan against the sequential reference on the device (float64), and where
 mamba-ssm imports on a CUDA device, its fused kernel against our scan (float32, outputs and every gradient).
 ``--amp`` runs the steps under bf16 autocast, as training on a GPU does; ``--backends`` adds ME-Mamba rows per
-selective-scan backend (``mamba_ssm`` needs mamba-ssm and CUDA).
+selective-scan backend (``mamba_ssm`` needs mamba-ssm and CUDA). ``--models`` adds registered baselines beside them, each
+at its config/tcga.yaml settings (published sizes); a model reading pathway tokens gets SurvPath's 331 pathways of 15
+features each (its combine_comps.csv: 4,999 genes).
 """
 
 from __future__ import annotations
@@ -21,14 +23,25 @@ import multiprocessing
 import resource
 import statistics
 import time
+from pathlib import Path
 
 import torch
+import yaml
 from torch import nn
 
-from memamba.models import Batch, ModelInputs, build_model, single
+from memamba.models import Batch, ModelInputs, build_model, list_models, single
+from memamba.models.registry import token_set
 from memamba.models.ssm import mamba_ssm_scan, selective_scan, selective_scan_reference, selective_scan_torch
 
 TOKEN_SIZES = [94, 334, 521, 468, 1496, 479]
+PATHWAY_SIZES = [15] * 331
+TCGA_MODELS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "tcga.yaml").read_text())["models"]
+
+
+def token_sizes(model_name: str, settings: dict) -> list[int]:
+    """The genomic token sizes a model is measured with: SurvPath's 331 pathways for a model reading pathway tokens,
+    MCAT's BLCA families otherwise."""
+    return PATHWAY_SIZES if token_set(model_name, settings) == "pathways" else TOKEN_SIZES
 
 
 class AttentionMIL(nn.Module):
@@ -83,13 +96,18 @@ def backend_parity(device: torch.device) -> float:
 def _measure(model_name: str, size: int, d_model: int, device_name: str, repeats: int, amp: bool, queue) -> None:  # noqa: ANN001
     torch.manual_seed(0)
     device = torch.device(device_name)
-    if model_name.startswith("memamba"):
+    sizes = TOKEN_SIZES
+    if model_name.startswith("memamba["):
         backend = model_name.partition("[")[2].rstrip("]") or "auto"
         model = build_model("memamba", ModelInputs(1024, TOKEN_SIZES, 4), {"d_model": d_model, "ssm_backend": backend})
-    else:
+    elif model_name == "attention-mil":
         model = AttentionMIL(1024, d_model)
+    else:
+        settings = TCGA_MODELS.get(model_name, {})
+        sizes = token_sizes(model_name, settings)
+        model = build_model(model_name, ModelInputs(1024, sizes, 4), settings)
     model = model.to(device)
-    batch = single(torch.randn(size, 1024), torch.randn(sum(TOKEN_SIZES))).to(device)
+    batch = single(torch.randn(size, 1024), torch.randn(sum(sizes))).to(device)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -128,6 +146,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--amp", action="store_true", help="bf16 autocast, as training on a GPU")
     parser.add_argument("--backends", nargs="+", default=["torch"], choices=["torch", "mamba_ssm"])
+    parser.add_argument("--models", nargs="+", default=[], choices=list_models(modalities="slides", trainer="torch"),
+                        help="registered models measured beside them, at their config/tcga.yaml settings")
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -136,7 +156,7 @@ def main() -> None:
     if device.type == "cuda" and mamba_ssm_scan() is not None:
         print(f"mamba-ssm kernel vs our scan (float32, outputs and gradients): max |difference| {backend_parity(device):.2e}")
     print(f"{'patches':>8} {'model':<20} {'fwd+bwd s':>10} {'peak MiB':>9}")
-    models = [f"memamba[{backend}]" for backend in args.backends] + ["attention-mil"]
+    models = [f"memamba[{backend}]" for backend in args.backends] + ["attention-mil"] + args.models
     results: dict[tuple[str, int], tuple[float, float] | None] = {}
     for size in args.sizes:
         for model_name in models:

@@ -4,7 +4,8 @@ Measured here, on --device: (1) segmenting and tiling a synthetic 40,000 x 40,00
 256-px patches at 0.5 um/px, per slide; (2) reading and resizing its patches in one DataLoader worker (patches per
 second per CPU core); (3) UNI (ViT-L/16 at 224 px; random weights cost the same) on patches already on the device,
 bf16 autocast on CUDA (patches per second); (4) one training step (forward + backward, batch 1) of every torch model
-of config/tcga.yaml at --patches patches, with its config/tcga.yaml sizes and MCAT's BLCA token sizes. Then, per
+of config/tcga.yaml at --patches patches, with its config/tcga.yaml sizes and MCAT's BLCA token sizes (SurvPath: its
+331 pathways). Then, per
 cohort (slides and patients counted from its table under --data; other cohorts per 1,000 slides): CPU-hours of the
 slide stage, device-hours of extraction and of training every model on five folds (MCAT's protocol: 20 epochs, one
 step per training patient, 80 % of the patients train in each fold), and the disk the features take. Patches per
@@ -24,6 +25,7 @@ import pandas as pd
 import torch
 import yaml
 from extract_throughput import encoder_alone, reading_alone
+from memamba_step import token_sizes
 from synthetic_slide import write_large_slide
 
 from memamba.models import ModelInputs, build_model, single
@@ -33,7 +35,6 @@ from memamba.slides.segment import SegmentParams, segment_slide
 from memamba.slides.tile import TileParams, tile_slide
 
 REPO = Path(__file__).resolve().parents[1]
-TOKEN_SIZES = [94, 334, 521, 468, 1496, 479]
 FOLDS, TRAIN_SHARE = 5, 0.8
 
 
@@ -48,13 +49,14 @@ def slide_stage_seconds(workdir: Path) -> tuple[float, object, Path]:
 
 def training_step_seconds(models: dict[str, dict], patches: int, device: torch.device, repeats: int = 2) -> dict[str, float]:
     """Median seconds of one forward + backward per torch model, one patient of ``patches`` 1024-d patches."""
-    batch = single(torch.randn(patches, 1024), torch.randn(sum(TOKEN_SIZES))).to(device)
     seconds = {}
     for name, params in models.items():
         if variant_entry(name, params).trainer != "torch":
             continue
         torch.manual_seed(0)
-        model = build_model(name, ModelInputs(1024, TOKEN_SIZES, 4), params).to(device).train()
+        sizes = token_sizes(name, params)
+        batch = single(torch.randn(patches, 1024), torch.randn(sum(sizes))).to(device)
+        model = build_model(name, ModelInputs(1024, sizes, 4), params).to(device).train()
         times = []
         for _ in range(repeats + 1):
             start = time.perf_counter()

@@ -40,23 +40,23 @@ class SNNEncoder(nn.Module):
         return self.layers(genomics)
 
 
-class TokenSNNs(nn.Module):
-    """One SNN per genomic token (MCAT's, SurvPath's and CMTA's ``sig_networks``): SNN blocks to the ``widths`` in turn,
-    each with AlphaDropout ``dropout``. Tokens without a feature (size 0) have none and are left out:
-    ``forward(genomics (..., F)) -> (..., M, widths[-1])`` for the M tokens that have features, in order."""
+class TokenSNNs(nn.ModuleList):
+    """One SNN per genomic token (MCAT's, SurvPath's and CMTA's ``sig_networks``, ME-Mamba's token embedding): SNN
+    blocks to the ``widths`` in turn, each with AlphaDropout ``dropout``. Tokens without a feature (size 0) have none
+    and are left out: ``forward(genomics (..., F)) -> (..., M, widths[-1])`` for the M tokens with features, in order."""
 
     def __init__(self, token_sizes: list[int], widths: list[int], dropout: float = 0.25) -> None:
-        super().__init__()
-        self.token_sizes = list(token_sizes)
-        self.present = [i for i, size in enumerate(token_sizes) if size > 0]
-        if not self.present:
-            raise ValueError("every genomic token is empty (no token has a feature), so there is nothing to embed")
-        self.networks = nn.ModuleList(
-            nn.Sequential(*(snn_block(a, b, dropout) for a, b in zip([token_sizes[i], *widths[:-1]], widths))) for i in self.present)
+        present = [i for i, size in enumerate(token_sizes) if size > 0]
+        if not present:
+            raise ValueError("every genomic token is empty (no token has a feature). Fix: check the gene-family or pathway "
+                             "table against the genomic tables.")
+        super().__init__(nn.Sequential(*(snn_block(a, b, dropout) for a, b in zip([token_sizes[i], *widths[:-1]], widths)))
+                         for i in present)
+        self.token_sizes, self.present = list(token_sizes), present
 
     def forward(self, genomics: torch.Tensor) -> torch.Tensor:
         parts = torch.split(genomics, self.token_sizes, dim=-1)
-        return torch.stack([network(parts[i]) for network, i in zip(self.networks, self.present)], dim=-2)
+        return torch.stack([network(parts[i]) for network, i in zip(self, self.present)], dim=-2)
 
 
 class GatedAttentionPool(nn.Module):

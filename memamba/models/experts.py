@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memamba.models.baselines import GatedAttentionPool, snn_block
+from memamba.models.baselines import GatedAttentionPool, TokenSNNs
 from memamba.models.mamba import MambaBlock
 
 SCAN_ORDERS = ("dual", "conventional", "attention")
@@ -93,19 +93,12 @@ class GenomicsExpert(nn.Module):
 
     def __init__(self, token_sizes: list[int], d_model: int, layers: int, dropout: float, **mamba: int | str) -> None:
         super().__init__()
-        self.token_sizes = list(token_sizes)
-        self.present = [i for i, size in enumerate(token_sizes) if size > 0]
-        if not self.present:
-            raise ValueError("every genomic token is empty. Fix: check the gene-family table against the genomic tables.")
-        self.embed = nn.ModuleList(
-            nn.Sequential(snn_block(token_sizes[i], d_model, dropout), snn_block(d_model, d_model, dropout))
-            for i in self.present
-        )
+        self.embed = TokenSNNs(token_sizes, [d_model, d_model], dropout)
+        self.token_sizes, self.present = self.embed.token_sizes, self.embed.present
         self.layers = nn.ModuleList(DualScanLayer(d_model, dropout=dropout, **mamba) for _ in range(layers))
 
     def forward(self, genomics: torch.Tensor) -> torch.Tensor:
-        parts = torch.split(genomics, self.token_sizes, dim=-1)
-        tokens = torch.stack([snn(parts[i]) for snn, i in zip(self.embed, self.present)], dim=1)
+        tokens = self.embed(genomics)
         for layer in self.layers:
             tokens = layer(tokens)
         return tokens

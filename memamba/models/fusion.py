@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from memamba.models.settings import FUSIONS
+
 
 class BilinearFusion(nn.Module):
     """Gated Kronecker fusion of two embeddings (b, dim1) and (b, dim2) -> (b, out).
@@ -58,9 +60,6 @@ class ConcatFusion(nn.Sequential):
 def concat_fusion(dim1: int, dim2: int, out: int) -> ConcatFusion:
     """The concatenation fusion of embeddings of widths ``dim1`` and ``dim2`` to ``out``."""
     return ConcatFusion(nn.Linear(dim1 + dim2, out), nn.ReLU(), nn.Linear(out, out), nn.ReLU())
-
-
-FUSIONS = ("bilinear", "concat")
 
 
 def fusion_layer(fusion: str, dim1: int, dim2: int, out: int, **bilinear: int | bool | float) -> nn.Module:

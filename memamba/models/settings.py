@@ -13,7 +13,7 @@ from typing import Any
 
 from memamba.config import ConfigError
 from memamba.errors import printable
-from memamba.models.registry import ModelInputs, build_model, list_models, model_defaults
+from memamba.models.registry import TOKEN_SETS, ModelInputs, build_model, list_models, model_defaults
 
 HYPER_PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     **dict.fromkeys(("hidden", "attention", "omic_hidden", "dim", "d_model"), (1, 16384)),
@@ -25,6 +25,10 @@ HYPER_PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     "l1_weight": (0.0, 1000.0), "alignment_weight": (0.0, 1_000_000.0),
 }
 """Inclusive bounds of every numeric hyper-parameter of the registered models (tested to cover them all)."""
+
+FUSIONS = ("bilinear", "concat")
+HYPER_PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {"tokens": TOKEN_SETS, "fusion": FUSIONS}
+"""The values a text hyper-parameter may take, checked at start-up (others are checked when the model is built)."""
 
 
 def _type_problem(value: Any, default: Any) -> str | None:
@@ -74,6 +78,8 @@ def value_problem(key: str, value: Any, default: Any) -> str | None:
     low, high = HYPER_PARAMETER_RANGES.get(key, (None, None))
     if problem is None and low is not None and not low <= value <= high:
         problem = f"must be from {low:g} to {high:g}"
+    if problem is None and key in HYPER_PARAMETER_CHOICES and value not in HYPER_PARAMETER_CHOICES[key]:
+        problem = f"must be one of {list(HYPER_PARAMETER_CHOICES[key])}"
     return problem
 
 

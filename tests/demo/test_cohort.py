@@ -91,3 +91,17 @@ def test_a_planted_mechanism_cohort_goes_through_the_slide_stage_one_feature_row
         centroids = np.stack([rows[kinds != TUMOUR].mean(0), rows[kinds == TUMOUR].mean(0)])
         nearest = np.argmin(np.linalg.norm(rows[:, None] - centroids[None], axis=2), axis=1)
         assert np.mean(nearest == (kinds == TUMOUR)) > 0.9                 # the demo encoder tells the kinds apart
+
+
+def test_the_demo_pathways_are_survpaths_layout_and_cross_the_families(demo_dir: Path) -> None:
+    from memamba.genomics.pathways import read_pathways
+    from memamba.genomics.tables import read_gene_families
+
+    table = pd.read_csv(demo_dir / "pathways.csv")
+    assert table.columns[0] == "gene" and set(np.unique(table.iloc[:, 1:])) == {0, 1}
+    pathways = read_pathways(demo_dir / "pathways.csv")
+    families = read_gene_families(demo_dir / "gene_families.csv")
+    family_of = {gene: family for family, genes in families.items() for gene in genes}
+    assert len(pathways) == 12 and all(len(genes) == 12 for genes in pathways.values())
+    assert all(len({family_of[g] for g in genes}) == 2 for genes in pathways.values())
+    assert set().union(*pathways.values()) == set(family_of)              # every demo gene is in a pathway

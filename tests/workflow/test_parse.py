@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import clean_checkout, planned_jobs, snakemake_at_root, snakemake_env
+from memamba.demo.cohort import generate_cohort
 from memamba.gpu_slots import visible_gpu_count
 
 pytestmark = pytest.mark.workflow
@@ -69,3 +71,34 @@ def test_a_generated_cohort_in_a_users_config_is_checked_against_the_tiling_befo
     assert "cohorts.x.generate: its slides (1024 px at 0.5 um/px, 512 um wide) hold a grid of 16 patches" in plan.stdout + plan.stderr
     fitted = snakemake_at_root(root, "-n", "--configfile", "mine.yaml", "--config", "tile={patch_size: 64, target_mpp: 1.0}")
     assert fitted.returncode == 0, fitted.stderr[-3000:]
+
+
+def test_a_model_reading_pathways_plans_the_pathway_tokens_and_a_cohort_without_a_pathway_table_is_refused(
+        tmp_path: Path) -> None:
+    root = clean_checkout(tmp_path / "checkout")
+    plan = snakemake_at_root(root, "-n", "-p", "--config", "train={models: [survpath, mcat]}", "heatmaps={models: [survpath]}")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert planned_jobs(plan)["pathway_tokens"] == 1
+    survpath_job = next(line for line in plan.stdout.splitlines() if "memamba train" in line and "--model survpath" in line)
+    mcat_job = next(line for line in plan.stdout.splitlines() if "memamba train" in line and "--model mcat" in line)
+    assert "--tokens results/demo/genomics/pathways/tokens.json" in survpath_job
+    assert "--tokens results/demo/genomics/tokens.json" in mcat_job
+    families = snakemake_at_root(root, "-n", "--config", "train={models: [survpath]}", "models={survpath: {tokens: families}}")
+    assert families.returncode == 0 and "pathway_tokens" not in planned_jobs(families)
+    cohort = generate_cohort(tmp_path / "mine", patients=6, slide_size=512)
+    sheets = {kind: str(cohort / f"{kind}.tsv") for kind in ("slides", "clinical", "genomics")}
+    (root / "mine.yaml").write_text(yaml.safe_dump({
+        "cohorts": {"mine": {**sheets, "gene_families": str(cohort / "gene_families.csv")}},
+        "extract": {"encoder": "demo-stats"}, "train": {"models": ["snn", "survpath"]}}))
+    refused = snakemake_at_root(root, "-n", "--configfile", "mine.yaml")
+    assert refused.returncode != 0
+    assert "model survpath reads pathway tokens (tokens: pathways), but cohort(s) ['mine'] give no pathway table. Fix: add " \
+           "cohorts.mine.pathways" in refused.stdout + refused.stderr
+    (root / "mine.yaml").write_text(yaml.safe_dump({
+        "cohorts": {"mine": {**sheets, "gene_families": str(cohort / "gene_families.csv"), "pathways": str(cohort / "pathways.csv")}},
+        "extract": {"encoder": "demo-stats"}, "train": {"models": ["snn", "survpath"]}}))
+    given = snakemake_at_root(root, "-n", "--configfile", "mine.yaml")
+    assert given.returncode == 0 and planned_jobs(given)["pathway_tokens"] == 1, given.stderr[-3000:]
+    wrong = snakemake_at_root(root, "-n", "--config", "models={survpath: {tokens: genes}}")
+    assert wrong.returncode != 0
+    assert "models.survpath.tokens is 'genes' but must be one of ['families', 'pathways']" in wrong.stdout + wrong.stderr

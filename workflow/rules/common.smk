@@ -512,7 +512,7 @@ def heatmap_models():
     if unscored:
         raise WorkflowError(
             f"{CONFIG_SOURCE}: heatmaps.models lists {unscored}, which compute no patch scores. "
-            "Fix: draw abmil, abmil-snn, mambamil, mcat, motcat or ME-Mamba (and its variants that read slides)."
+            "Fix: draw abmil, abmil-snn, porpoise, mambamil, mcat, motcat, cmta, survpath or ME-Mamba (and its variants that read slides)."
         )
     return chosen
 
