@@ -91,6 +91,7 @@ def test_heatmap_of_a_model_without_patch_scores_is_one_line_and_exit_2(finished
     assert main(["heatmap", "--checkpoint", str(checkpoint), "--patient", "TINY-0001", *_inputs(results), "-o", str(tmp_path / "h")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and f"memamba heatmap: error: {checkpoint}: model {model} computes no per-patch score" in lines[0]
-    assert "Fix: draw heatmaps with a model that does: abmil, abmil-snn, mambamil, mcat, memamba, memamba-pathology, motcat" in lines[0]
+    assert ("Fix: draw heatmaps with a model that does: abmil, abmil-snn, cmta, mambamil, mcat, memamba, memamba-pathology, "
+            "motcat, porpoise, survpath") in lines[0]
     assert not (tmp_path / "h").exists()
 
