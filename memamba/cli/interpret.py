@@ -98,7 +98,7 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
         attributions = fold_attributions(scorer, validation)
         with atomic_path(out / "attributions.tsv") as tmp:
             attributions.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-        plot_attributions(attributions, f"{checkpoint.model}: gene families, {len(validation)} validation patients",
+        plot_attributions(attributions, f"{checkpoint.model}: genomic tokens, {len(validation)} validation patients",
                           out / "attributions.png")
         print(f"  genomic attributions of {len(validation)} validation patients -> {out / 'attributions.tsv'}")
 
